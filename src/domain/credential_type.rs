@@ -1,0 +1,405 @@
+//! Credential types: the input schema a type declares, and the rules for writing custom
+//! types. Managed types come from `managed_types`; custom ones are checked here and in
+//! `custom_type` (schema and injector templates).
+
+use super::custom_type;
+use super::errors::{DomainError, FieldErrors};
+use serde_json::{Map, Value};
+
+/// The twelve kinds, in AWX's display order, with their labels.
+pub const KINDS: [(&str, &str); 12] = [
+    ("ssh", "Machine"),
+    ("vault", "Vault"),
+    ("net", "Network"),
+    ("scm", "Source Control"),
+    ("cloud", "Cloud"),
+    ("registry", "Container Registry"),
+    ("token", "Personal Access Token"),
+    ("insights", "Insights"),
+    ("external", "External"),
+    ("kubernetes", "Kubernetes"),
+    ("galaxy", "Galaxy/Automation Hub"),
+    ("cryptography", "Cryptography"),
+];
+
+/// Kinds that API clients may give to the types they create.
+pub const WRITABLE_KINDS: [(&str, &str); 2] = [("net", "Network"), ("cloud", "Cloud")];
+
+/// Maximum length of a type's (and a credential's) name.
+pub const NAME_MAX: usize = 512;
+
+/// How an input value is typed in the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// `"type": "string"`.
+    String,
+    /// `"type": "boolean"`.
+    Boolean,
+    /// No `type` key (some managed fields): only `choices` are checked.
+    Untyped,
+}
+
+/// One declared input field of a credential type.
+#[derive(Debug, Clone)]
+pub struct InputField {
+    pub id: String,
+    pub label: String,
+    pub kind: InputKind,
+    pub secret: bool,
+    pub format: Option<String>,
+    pub choices: Option<Vec<String>>,
+    pub ask_at_runtime: bool,
+}
+
+impl InputField {
+    /// The value AWX substitutes for `null`, `""` or `false` on a non-secret field.
+    pub fn falsy_default(&self) -> Value {
+        if let Some(first) = self.choices.as_ref().and_then(|c| c.first()) {
+            return Value::String(first.clone());
+        }
+        match self.kind {
+            InputKind::Boolean => Value::Bool(false),
+            _ => Value::String(String::new()),
+        }
+    }
+}
+
+/// The parsed schema of a type: what `inputs` of its credentials may hold.
+#[derive(Debug, Clone, Default)]
+pub struct InputSchema {
+    pub fields: Vec<InputField>,
+    /// `dependencies` of managed types: field → fields it needs present.
+    pub dependencies: Vec<(String, Vec<String>)>,
+}
+
+impl InputSchema {
+    /// Reads a stored (already validated) `inputs` definition; malformed parts are skipped.
+    pub fn parse(inputs: &Value) -> Self {
+        let fields = inputs
+            .get("fields")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().filter_map(parse_field).collect())
+            .unwrap_or_default();
+        let dependencies = inputs
+            .get("dependencies")
+            .and_then(Value::as_object)
+            .map(|deps| {
+                deps.iter()
+                    .map(|(k, v)| (k.clone(), string_list(v)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        InputSchema {
+            fields,
+            dependencies,
+        }
+    }
+
+    /// The field with this id.
+    pub fn field(&self, id: &str) -> Option<&InputField> {
+        self.fields.iter().find(|f| f.id == id)
+    }
+
+    /// True when `id` is a secret field.
+    pub fn is_secret(&self, id: &str) -> bool {
+        self.field(id).is_some_and(|f| f.secret)
+    }
+}
+
+fn string_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn parse_field(v: &Value) -> Option<InputField> {
+    let obj = v.as_object()?;
+    let flag = |k: &str| obj.get(k).and_then(Value::as_bool).unwrap_or(false);
+    let kind = match obj.get("type").and_then(Value::as_str) {
+        Some("boolean") => InputKind::Boolean,
+        Some(_) => InputKind::String,
+        None => InputKind::Untyped,
+    };
+    Some(InputField {
+        id: obj.get("id")?.as_str()?.to_string(),
+        label: obj
+            .get("label")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        kind,
+        secret: flag("secret"),
+        format: obj
+            .get("format")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        choices: obj.get("choices").map(string_list),
+        ask_at_runtime: flag("ask_at_runtime"),
+    })
+}
+
+/// A type as the rules need it: identity plus schema.
+#[derive(Debug, Clone)]
+pub struct CredentialTypeInfo {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub managed: bool,
+    pub schema: InputSchema,
+}
+
+/// The writable fields of a credential type request, after parsing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeWrite {
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub inputs: Value,
+    pub injectors: Value,
+}
+
+/// Checks a POST/PUT/PATCH body for a custom type. `current` is the stored type for
+/// updates (PATCH fills missing keys from it; PUT requires `name` and `kind`).
+/// `in_use` says whether credentials of this type exist.
+pub fn validate_type_write(
+    body: &Map<String, Value>,
+    current: Option<&TypeWrite>,
+    partial: bool,
+    in_use: bool,
+) -> Result<TypeWrite, DomainError> {
+    let mut errors = FieldErrors::new();
+    let from_current = |key: &str| -> Option<Value> {
+        let c = current?;
+        if !partial {
+            return None;
+        }
+        Some(match key {
+            "name" => Value::String(c.name.clone()),
+            "description" => Value::String(c.description.clone()),
+            "kind" => Value::String(c.kind.clone()),
+            "inputs" => c.inputs.clone(),
+            _ => c.injectors.clone(),
+        })
+    };
+    let value = |key: &str| body.get(key).cloned().or_else(|| from_current(key));
+
+    let name = required_string(&mut errors, "name", value("name"));
+    let description = optional_string(&mut errors, "description", value("description"));
+    let kind = match value("kind") {
+        None => {
+            errors.add("kind", "This field is required.");
+            None
+        }
+        Some(Value::String(k)) if KINDS.iter().any(|(v, _)| *v == k) => Some(k),
+        Some(other) => {
+            let shown = match &other {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            errors.add("kind", format!("\"{shown}\" is not a valid choice."));
+            None
+        }
+    };
+    let raw_inputs = value("inputs").unwrap_or_else(|| Value::Object(Map::new()));
+    let raw_injectors = value("injectors").unwrap_or_else(|| Value::Object(Map::new()));
+    if raw_inputs.is_null() {
+        errors.add("inputs", "This field may not be null.");
+    }
+    if raw_injectors.is_null() {
+        errors.add("injectors", "This field may not be null.");
+    }
+    errors.into_result()?;
+    let (Some(name), Some(kind)) = (name, kind) else {
+        return Err(DomainError::Validation(FieldErrors::new()));
+    };
+
+    let inputs = match custom_type::normalize_custom_inputs(&raw_inputs) {
+        Ok(v) => v,
+        Err(messages) => return Err(list_error("inputs", messages)),
+    };
+    if let Err(messages) = custom_type::validate_injectors(&raw_injectors, &inputs) {
+        return Err(list_error("injectors", messages));
+    }
+    if let Some(c) = current {
+        if in_use && !custom_type::inputs_equivalent(&c.inputs, &inputs) {
+            return Err(DomainError::forbidden(
+                "Modifications to inputs are not allowed for credential types that are in use",
+            ));
+        }
+    }
+    if !WRITABLE_KINDS.iter().any(|(k, _)| *k == kind) {
+        return Err(DomainError::Validation(FieldErrors::one(
+            "kind",
+            format!("Must be 'cloud' or 'net', not {kind}"),
+        )));
+    }
+    Ok(TypeWrite {
+        name,
+        description: description.unwrap_or_default(),
+        kind,
+        inputs,
+        injectors: raw_injectors,
+    })
+}
+
+fn list_error(field: &str, messages: Vec<String>) -> DomainError {
+    let mut e = FieldErrors::new();
+    for m in messages {
+        e.add(field, m);
+    }
+    DomainError::Validation(e)
+}
+
+/// DRF CharField rules for a required name: present, a string, not blank, ≤ 512.
+pub fn required_string(errors: &mut FieldErrors, field: &str, v: Option<Value>) -> Option<String> {
+    match v {
+        None => {
+            errors.add(field, "This field is required.");
+            None
+        }
+        Some(Value::Null)
+        | Some(Value::String(_))
+        | Some(Value::Number(_))
+        | Some(Value::Bool(_)) => {
+            let s = scalar_to_string(v.as_ref());
+            if s.trim().is_empty() {
+                errors.add(field, "This field may not be blank.");
+                None
+            } else if s.chars().count() > NAME_MAX {
+                errors.add(
+                    field,
+                    format!("Ensure this field has no more than {NAME_MAX} characters."),
+                );
+                None
+            } else {
+                Some(s)
+            }
+        }
+        Some(_) => {
+            errors.add(field, "Not a valid string.");
+            None
+        }
+    }
+}
+
+/// DRF CharField rules for an optional text such as `description` (`null` reads as "").
+pub fn optional_string(errors: &mut FieldErrors, field: &str, v: Option<Value>) -> Option<String> {
+    match v {
+        None => None,
+        Some(Value::Array(_)) | Some(Value::Object(_)) => {
+            errors.add(field, "Not a valid string.");
+            None
+        }
+        other => Some(scalar_to_string(other.as_ref())),
+    }
+}
+
+/// DRF renders scalars sent for a string field as their text (`5` → "5", null → "").
+fn scalar_to_string(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(true)) => "True".into(),
+        Some(Value::Bool(false)) => "False".into(),
+        _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn missing_name_and_kind_reported_together() {
+        let err = validate_type_write(&obj(json!({"inputs": {}})), None, false, false).unwrap_err();
+        let DomainError::Validation(e) = err else {
+            panic!()
+        };
+        assert_eq!(
+            e.into_json(),
+            json!({"name": ["This field is required."], "kind": ["This field is required."]})
+        );
+    }
+
+    #[test]
+    fn kind_rules() {
+        let bad = validate_type_write(
+            &obj(json!({"name": "x", "kind": "bogus"})),
+            None,
+            false,
+            false,
+        );
+        let Err(DomainError::Validation(e)) = bad else {
+            panic!()
+        };
+        assert_eq!(
+            e.into_json(),
+            json!({"kind": ["\"bogus\" is not a valid choice."]})
+        );
+        let ssh = validate_type_write(
+            &obj(json!({"name": "x", "kind": "ssh"})),
+            None,
+            false,
+            false,
+        );
+        let Err(DomainError::Validation(e)) = ssh else {
+            panic!()
+        };
+        assert_eq!(
+            e.into_json(),
+            json!({"kind": ["Must be 'cloud' or 'net', not ssh"]})
+        );
+        assert!(validate_type_write(
+            &obj(json!({"name": "x", "kind": "net"})),
+            None,
+            false,
+            false
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn in_use_inputs_frozen_but_equivalent_resend_allowed() {
+        let current = TypeWrite {
+            name: "t".into(),
+            description: String::new(),
+            kind: "cloud".into(),
+            inputs: json!({"fields": [{"id": "a", "label": "A", "type": "string"}]}),
+            injectors: json!({}),
+        };
+        let same = obj(json!({"inputs": {"fields": [{"id": "a", "label": "A"}]}}));
+        assert!(validate_type_write(&same, Some(&current), true, true).is_ok());
+        let changed = obj(json!({"inputs": {"fields": [{"id": "b", "label": "B"}]}}));
+        assert!(matches!(
+            validate_type_write(&changed, Some(&current), true, true),
+            Err(DomainError::Forbidden(Some(_)))
+        ));
+        assert!(validate_type_write(&changed, Some(&current), true, false).is_ok());
+    }
+
+    #[test]
+    fn schema_parse_reads_flags() {
+        let s = InputSchema::parse(&json!({"fields": [
+            {"id": "p", "label": "P", "type": "string", "secret": true, "ask_at_runtime": true},
+            {"id": "v", "label": "V", "choices": ["v1", "v2"]},
+            {"id": "b", "label": "B", "type": "boolean"}
+        ], "dependencies": {"p": ["b"]}}));
+        assert!(s.is_secret("p"));
+        assert_eq!(s.field("v").unwrap().falsy_default(), json!("v1"));
+        assert_eq!(s.field("b").unwrap().falsy_default(), json!(false));
+        assert_eq!(
+            s.dependencies,
+            vec![("p".to_string(), vec!["b".to_string()])]
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Pure rules of the credentials API: no I/O, no axum, no sqlx.
+
+pub mod credential;
+pub mod credential_type;
+pub mod custom_type;
+pub mod errors;
+pub mod filter;
+pub mod formats;
+pub mod managed_types;
+pub mod rbac;
+pub mod resource;

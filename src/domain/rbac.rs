@@ -1,0 +1,259 @@
+//! The AWX role model as data, and the decisions built on it.
+//!
+//! Each object owns a set of roles; roles imply each other through parent edges (a
+//! parent role implies its children). A caller's level on a credential is the strongest
+//! credential role they hold, directly, through a team, or through an organization role.
+
+/// A role an object type carries: field name, display name, description.
+pub type RoleDef = (&'static str, &'static str, &'static str);
+
+/// The three roles of every credential.
+pub const CREDENTIAL_ROLES: [RoleDef; 3] = [
+    (
+        "admin_role",
+        "Admin",
+        "Can manage all aspects of the credential",
+    ),
+    (
+        "use_role",
+        "Use",
+        "Can use the credential in a job template",
+    ),
+    ("read_role", "Read", "May view settings for the credential"),
+];
+
+/// Implications inside one credential: (child, parent).
+pub const CREDENTIAL_PARENTS: [(&str, &str); 2] =
+    [("use_role", "admin_role"), ("read_role", "use_role")];
+
+/// Organization roles that imply credential roles: (credential role, organization role).
+pub const CREDENTIAL_ORG_PARENTS: [(&str, &str); 2] = [
+    ("admin_role", "credential_admin_role"),
+    ("read_role", "auditor_role"),
+];
+
+/// Team roles that a team-owned credential hangs under: (credential role, team role).
+pub const CREDENTIAL_TEAM_PARENTS: [(&str, &str); 2] =
+    [("admin_role", "admin_role"), ("use_role", "member_role")];
+
+/// The roles of an organization, in AWX's `summary_fields.object_roles` order.
+pub const ORGANIZATION_ROLES: [RoleDef; 13] = [
+    (
+        "admin_role",
+        "Admin",
+        "Can manage all aspects of the organization",
+    ),
+    (
+        "execute_role",
+        "Execute",
+        "May run any executable resources in the organization",
+    ),
+    (
+        "project_admin_role",
+        "Project Admin",
+        "Can manage all projects of the organization",
+    ),
+    (
+        "inventory_admin_role",
+        "Inventory Admin",
+        "Can manage all inventories of the organization",
+    ),
+    (
+        "credential_admin_role",
+        "Credential Admin",
+        "Can manage all credentials of the organization",
+    ),
+    (
+        "workflow_admin_role",
+        "Workflow Admin",
+        "Can manage all workflows of the organization",
+    ),
+    (
+        "notification_admin_role",
+        "Notification Admin",
+        "Can manage all notifications of the organization",
+    ),
+    (
+        "job_template_admin_role",
+        "Job Template Admin",
+        "Can manage all job templates of the organization",
+    ),
+    (
+        "execution_environment_admin_role",
+        "Execution Environment Admin",
+        "Can manage all execution environments of the organization",
+    ),
+    (
+        "auditor_role",
+        "Auditor",
+        "Can view all aspects of the organization",
+    ),
+    (
+        "member_role",
+        "Member",
+        "User is a member of the organization",
+    ),
+    (
+        "read_role",
+        "Read",
+        "May view settings for the organization",
+    ),
+    (
+        "approval_role",
+        "Approve",
+        "Can approve or deny a workflow approval node",
+    ),
+];
+
+/// Implications inside one organization: (child, parent).
+pub const ORGANIZATION_PARENTS: [(&str, &str); 13] = [
+    ("execute_role", "admin_role"),
+    ("project_admin_role", "admin_role"),
+    ("inventory_admin_role", "admin_role"),
+    ("credential_admin_role", "admin_role"),
+    ("workflow_admin_role", "admin_role"),
+    ("notification_admin_role", "admin_role"),
+    ("job_template_admin_role", "admin_role"),
+    ("execution_environment_admin_role", "admin_role"),
+    ("approval_role", "admin_role"),
+    ("member_role", "admin_role"),
+    ("read_role", "member_role"),
+    ("read_role", "auditor_role"),
+    ("auditor_role", "admin_role"),
+];
+
+/// The roles of a team.
+pub const TEAM_ROLES: [RoleDef; 3] = [
+    ("admin_role", "Admin", "Can manage all aspects of the team"),
+    ("member_role", "Member", "User is a member of the team"),
+    ("read_role", "Read", "May view settings for the team"),
+];
+
+/// Implications inside one team: (child, parent).
+pub const TEAM_PARENTS: [(&str, &str); 2] =
+    [("member_role", "admin_role"), ("read_role", "member_role")];
+
+/// Team roles implied by roles of the team's organization: (team role, organization role).
+pub const TEAM_ORG_PARENTS: [(&str, &str); 2] =
+    [("admin_role", "admin_role"), ("read_role", "auditor_role")];
+
+/// Organization roles that show `user_only: true` (never granted to teams).
+pub const USER_ONLY_ORG_ROLES: [&str; 2] = ["admin_role", "member_role"];
+
+/// Who is asking, as far as decisions need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+    pub is_superuser: bool,
+    pub is_system_auditor: bool,
+}
+
+impl Caller {
+    /// Superusers and system auditors see every object.
+    pub fn sees_everything(&self) -> bool {
+        self.is_superuser || self.is_system_auditor
+    }
+}
+
+/// A caller's level on one credential; `Admin ⊃ Use ⊃ Read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    None,
+    Read,
+    Use,
+    Admin,
+}
+
+/// The credential role field a level corresponds to.
+pub fn level_of_role(role_field: &str) -> Level {
+    match role_field {
+        "admin_role" => Level::Admin,
+        "use_role" => Level::Use,
+        "read_role" => Level::Read,
+        _ => Level::None,
+    }
+}
+
+/// The effective level of a caller given the roles they hold on the credential.
+pub fn effective_level(caller: &Caller, held: Level) -> Level {
+    if caller.is_superuser {
+        Level::Admin
+    } else if caller.is_system_auditor {
+        held.max(Level::Read)
+    } else {
+        held
+    }
+}
+
+/// `summary_fields.user_capabilities` of a credential (AWX §8.7): copy is a superuser
+/// privilege in the capability flags, managed credentials are never editable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialCapabilities {
+    pub edit: bool,
+    pub delete: bool,
+    pub copy: bool,
+    pub use_: bool,
+}
+
+/// Computes the capability flags for one credential.
+pub fn credential_capabilities(
+    caller: &Caller,
+    level: Level,
+    managed: bool,
+) -> CredentialCapabilities {
+    let admin = level >= Level::Admin && !managed;
+    CredentialCapabilities {
+        edit: admin,
+        delete: admin,
+        copy: caller.is_superuser,
+        use_: level >= Level::Use,
+    }
+}
+
+/// Only superusers write credential types, organizations, users and teams (until the
+/// access-control work lands finer rules).
+pub fn may_administer_system(caller: &Caller) -> bool {
+    caller.is_superuser
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SU: Caller = Caller {
+        user_id: 1,
+        is_superuser: true,
+        is_system_auditor: false,
+    };
+    const AUDITOR: Caller = Caller {
+        user_id: 2,
+        is_superuser: false,
+        is_system_auditor: true,
+    };
+    const USER: Caller = Caller {
+        user_id: 3,
+        is_superuser: false,
+        is_system_auditor: false,
+    };
+
+    #[test]
+    fn levels() {
+        assert_eq!(effective_level(&SU, Level::None), Level::Admin);
+        assert_eq!(effective_level(&AUDITOR, Level::None), Level::Read);
+        assert_eq!(effective_level(&USER, Level::Use), Level::Use);
+    }
+
+    #[test]
+    fn capabilities_follow_awx_table() {
+        let su = credential_capabilities(&SU, Level::Admin, false);
+        assert!(su.edit && su.delete && su.copy && su.use_);
+        let managed = credential_capabilities(&SU, Level::Admin, true);
+        assert!(!managed.edit && !managed.delete);
+        let admin = credential_capabilities(&USER, Level::Admin, false);
+        assert!(admin.edit && admin.delete && !admin.copy && admin.use_);
+        let user = credential_capabilities(&USER, Level::Use, false);
+        assert!(!user.edit && user.use_);
+        let auditor = credential_capabilities(&AUDITOR, Level::Read, false);
+        assert!(!auditor.edit && !auditor.use_ && !auditor.copy);
+    }
+}

@@ -1,0 +1,205 @@
+//! Authentication: HTTP Basic against argon2id hashes, with a short-lived cache of
+//! successful verifications so that a request does not pay a password hash each time.
+//!
+//! Invariant: unknown users cost one hash verification, like known ones; cache keys are
+//! digests of the presented credentials, never the password itself.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::domain::rbac::Caller;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use subtle::ConstantTimeEq;
+
+/// How long a successful Basic verification is reused.
+const CACHE_TTL: Duration = Duration::from_secs(60);
+/// Entries kept before the cache is cleared (bounds memory under credential stuffing).
+const CACHE_CAP: usize = 10_000;
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Auth(pub Caller);
+
+/// Successful verifications, keyed by SHA-256 of `username \0 password`.
+pub struct AuthCache {
+    entries: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    /// A real hash verified when the user does not exist, so timing does not tell.
+    dummy_hash: String,
+}
+
+struct CacheEntry {
+    user_id: i64,
+    password_hash: String,
+    at: Instant,
+}
+
+impl std::fmt::Debug for AuthCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AuthCache")
+    }
+}
+
+impl AuthCache {
+    /// A cache with a freshly made dummy hash.
+    pub fn new() -> Result<Self, ApiError> {
+        let dummy = hash_password(&SecretString::from("credstore-dummy-password".to_string()))?;
+        Ok(AuthCache {
+            entries: Mutex::new(HashMap::new()),
+            dummy_hash: dummy,
+        })
+    }
+
+    fn lookup(&self, key: &[u8; 32]) -> Option<(i64, String)> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(key)?;
+        (e.at.elapsed() < CACHE_TTL).then(|| (e.user_id, e.password_hash.clone()))
+    }
+
+    fn remember(&self, key: [u8; 32], user_id: i64, password_hash: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= CACHE_CAP {
+                entries.clear();
+            }
+            entries.insert(
+                key,
+                CacheEntry {
+                    user_id,
+                    password_hash: password_hash.to_string(),
+                    at: Instant::now(),
+                },
+            );
+        }
+    }
+}
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &SecretString) -> Result<String, ApiError> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.expose_secret().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+}
+
+fn verify_password(password: &SecretString, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+fn cache_key(username: &str, password: &SecretString) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(username.as_bytes());
+    h.update([0u8]);
+    h.update(password.expose_secret().as_bytes());
+    h.finalize().into()
+}
+
+/// Splits a Basic header into username and password.
+fn parse_basic(value: &str) -> Option<(String, SecretString)> {
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))?;
+    let decoded = zeroize::Zeroizing::new(B64.decode(encoded.trim()).ok()?);
+    let text = std::str::from_utf8(&decoded).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    Some((user.to_string(), SecretString::from(pass.to_string())))
+}
+
+/// Verifies Basic credentials; `None` for any failure (the caller answers 401).
+pub async fn authenticate_basic(
+    state: &AppState,
+    username: &str,
+    password: SecretString,
+) -> Result<Option<Caller>, ApiError> {
+    let key = cache_key(username, &password);
+    let user = state.store.user_by_name(username).await?;
+    if let (Some((cached_id, cached_hash)), Some(u)) = (state.auth.lookup(&key), user.as_ref()) {
+        let same_hash: bool = cached_hash
+            .as_bytes()
+            .ct_eq(u.password_hash.as_bytes())
+            .into();
+        if cached_id == u.id && same_hash {
+            return Ok(Some(caller_of(u)));
+        }
+    }
+    let phc = user.as_ref().map_or_else(
+        || state.auth.dummy_hash.clone(),
+        |u| u.password_hash.clone(),
+    );
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &phc))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match user {
+        Some(u) if ok => {
+            state.auth.remember(key, u.id, &u.password_hash);
+            Ok(Some(caller_of(&u)))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn caller_of(u: &crate::store::UserRow) -> Caller {
+    Caller {
+        user_id: u.id,
+        is_superuser: u.is_superuser,
+        is_system_auditor: u.is_system_auditor,
+    }
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header_value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(ApiError::Unauthorized)?;
+        let (username, password) = parse_basic(header_value).ok_or(ApiError::Unauthorized)?;
+        authenticate_basic(state, &username, password)
+            .await?
+            .map(Auth)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_parsing() {
+        let (u, p) = parse_basic("Basic YWRtaW46cHc6eA==").unwrap();
+        assert_eq!(u, "admin");
+        assert_eq!(p.expose_secret(), "pw:x");
+        assert!(parse_basic("Bearer x").is_none());
+        assert!(parse_basic("Basic !!!").is_none());
+    }
+
+    #[test]
+    fn hashes_verify() {
+        let pw = SecretString::from("s3cret".to_string());
+        let h = hash_password(&pw).unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&pw, &h));
+        assert!(!verify_password(&SecretString::from("no".to_string()), &h));
+    }
+}

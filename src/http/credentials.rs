@@ -1,0 +1,535 @@
+//! `/api/v2/credentials/` and copy. Handlers stay thin; the orchestration of a write
+//! (parse → authorize → check references → domain rules → seal → one store transaction)
+//! lives in the helper functions below them.
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::render::{self, CredentialContext};
+use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::credential::{
+    check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs,
+    CredentialBody, Owner, PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode,
+    ENCRYPTED,
+};
+use crate::domain::credential_type::InputSchema;
+use crate::domain::errors::FieldErrors;
+use crate::domain::rbac::{effective_level, Caller, Level};
+use crate::domain::resource::CREDENTIAL;
+use crate::store::sql::{Bind, Sql};
+use crate::store::{CredentialRow, CredentialSave, CredentialTypeRow};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use secrecy::SecretString;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v2/credentials/",
+            get(list).post(create).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/credentials/{id}/",
+            get(detail)
+                .put(put)
+                .patch(patch)
+                .delete(delete)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/credentials/{id}/copy/",
+            get(can_copy).post(copy).fallback(method_not_allowed),
+        )
+}
+
+/// The SQL restriction to credentials the caller may read.
+pub(super) fn visibility(caller: &Caller) -> Sql {
+    if caller.sees_everything() {
+        return Sql::raw("1=1");
+    }
+    let held = crate::store::roles_held_sql(caller.user_id);
+    let mut sql = Sql::raw(
+        "credentials.id IN (SELECT r.object_id FROM roles r WHERE r.content_type = 'credential' \
+         AND r.role_field = 'read_role' AND r.id IN (",
+    );
+    sql.push(held);
+    sql.text.push_str("))");
+    sql
+}
+
+/// A page of credentials within `scope`.
+pub(super) async fn list_credentials(
+    state: &AppState,
+    caller: &Caller,
+    path: &str,
+    q: &QueryPairs,
+    scope: Sql,
+) -> ApiResult<Json<Value>> {
+    let (page, req) = list_ids(state, &CREDENTIAL, scope, q).await?;
+    let rows = state.store.credentials_by_ids(&page.ids).await?;
+    let ctx = CredentialContext::load(&state.store, &rows, caller).await?;
+    let results = rows
+        .iter()
+        .map(|c| render::credential(c, &ctx, caller, false))
+        .collect();
+    Ok(page_response(path, q, &page, &req, results))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = QueryPairs::parse(raw.as_deref());
+    list_credentials(&state, &caller, uri.path(), &q, visibility(&caller)).await
+}
+
+/// Loads a credential the caller can at least read: 404 when missing, 403 when hidden.
+async fn load(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<(CredentialRow, Level)> {
+    let id = parse_id(raw, "Credential")?;
+    let row = state
+        .store
+        .credential(id)
+        .await?
+        .ok_or(ApiError::NotFound("Credential"))?;
+    let held = if caller.is_superuser {
+        Level::Admin
+    } else {
+        state
+            .store
+            .credential_levels(caller.user_id, &[id])
+            .await?
+            .get(&id)
+            .copied()
+            .unwrap_or(Level::None)
+    };
+    let level = effective_level(caller, held);
+    if level == Level::None {
+        return Err(ApiError::Forbidden(None));
+    }
+    Ok((row, level))
+}
+
+async fn render_detail(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Value> {
+    let row = state
+        .store
+        .credential(id)
+        .await?
+        .ok_or(ApiError::NotFound("Credential"))?;
+    let rows = [row];
+    let ctx = CredentialContext::load(&state.store, &rows, caller).await?;
+    Ok(rows
+        .first()
+        .map(|c| render::credential(c, &ctx, caller, true))
+        .unwrap_or_default())
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (row, _) = load(&state, &caller, &id).await?;
+    let q = QueryPairs::parse(raw.as_deref());
+    if q.0
+        .iter()
+        .any(|(k, _)| !crate::domain::filter::RESERVED.contains(&k.as_str()))
+    {
+        let scope = Sql::with("credentials.id = ?", vec![Bind::Int(row.id)]);
+        let (page, _) = list_ids(&state, &CREDENTIAL, scope, &q).await?;
+        if page.count == 0 {
+            return Err(ApiError::NotFound("Credential"));
+        }
+    }
+    Ok(Json(render_detail(&state, &caller, row.id).await?))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let id = create_credential(&state, &caller, &body).await?;
+    Ok(created(
+        &format!("/api/v2/credentials/{id}/"),
+        render_detail(&state, &caller, id).await?,
+    ))
+}
+
+async fn put(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let (row, level) = load(&state, &caller, &id).await?;
+    update_credential(&state, &caller, &row, level, &body, WriteMode::Put).await?;
+    Ok(Json(render_detail(&state, &caller, row.id).await?))
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    let (row, level) = load(&state, &caller, &id).await?;
+    update_credential(&state, &caller, &row, level, &body, WriteMode::Patch).await?;
+    Ok(Json(render_detail(&state, &caller, row.id).await?))
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let (row, level) = load(&state, &caller, &id).await?;
+    if level < Level::Admin {
+        return Err(ApiError::Forbidden(None));
+    }
+    if row.managed {
+        return Err(ApiError::Forbidden(Some(
+            "Deletion not allowed for managed credentials".into(),
+        )));
+    }
+    state.store.delete_credential(row.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn can_copy(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let (row, _) = load(&state, &caller, &id).await?;
+    Ok(Json(
+        json!({"can_copy": may_create_in(&state, &caller, row.organization_id).await?}),
+    ))
+}
+
+async fn copy(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let (row, _) = load(&state, &caller, &id).await?;
+    if !may_create_in(&state, &caller, row.organization_id).await? {
+        return Err(ApiError::Forbidden(None));
+    }
+    let name = copy_name(&body, &row.name)?;
+    let new_id = copy_credential(&state, &caller, &row, name).await?;
+    Ok(created(
+        &format!("/api/v2/credentials/{new_id}/"),
+        render_detail(&state, &caller, new_id).await?,
+    ))
+}
+
+// ---- orchestration ----
+
+/// "Could create a credential in this organization": superusers, and org (credential)
+/// admins; nobody else for personal credentials.
+async fn may_create_in(state: &AppState, caller: &Caller, org: Option<i64>) -> ApiResult<bool> {
+    if caller.is_superuser {
+        return Ok(true);
+    }
+    match org {
+        Some(o) => Ok(state
+            .store
+            .holds_role(caller.user_id, "organization", o, "credential_admin_role")
+            .await?),
+        None => Ok(false),
+    }
+}
+
+/// The owner rule of §8.4, checked on the raw body before validation.
+async fn may_create_with(
+    state: &AppState,
+    caller: &Caller,
+    body: &CredentialBody,
+) -> ApiResult<bool> {
+    if caller.is_superuser {
+        return Ok(true);
+    }
+    let mut any = false;
+    if let PkValue::Id(u) = body.user {
+        any = true;
+        if u != caller.user_id {
+            return Ok(false);
+        }
+    }
+    if let PkValue::Id(t) = body.team {
+        any = true;
+        if !state
+            .store
+            .holds_role(caller.user_id, "team", t, "admin_role")
+            .await?
+        {
+            return Ok(false);
+        }
+    }
+    if let Some(PkValue::Id(o)) = body.organization {
+        any = true;
+        if !may_create_in(state, caller, Some(o)).await? {
+            return Ok(false);
+        }
+    }
+    Ok(any)
+}
+
+fn invalid_pk(errors: &mut FieldErrors, field: &str, id: i64) {
+    errors.add(
+        field,
+        format!("Invalid pk \"{id}\" - object does not exist."),
+    );
+}
+
+/// Checks that referenced rows exist; returns the credential type.
+async fn check_references(
+    state: &AppState,
+    type_id: i64,
+    org: Option<i64>,
+    user: PkValue,
+    team: PkValue,
+) -> ApiResult<(CredentialTypeRow, Option<i64>)> {
+    let mut errors = FieldErrors::new();
+    let ty = state.store.credential_type(type_id).await?;
+    if ty.is_none() {
+        invalid_pk(&mut errors, "credential_type", type_id);
+    }
+    if let Some(o) = org {
+        if state.store.organization(o).await?.is_none() {
+            invalid_pk(&mut errors, "organization", o);
+        }
+    }
+    if let PkValue::Id(u) = user {
+        if state.store.user(u).await?.is_none() {
+            invalid_pk(&mut errors, "user", u);
+        }
+    }
+    let mut team_org = None;
+    if let PkValue::Id(t) = team {
+        match state.store.team(t).await? {
+            Some(row) => team_org = Some(row.organization_id),
+            None => invalid_pk(&mut errors, "team", t),
+        }
+    }
+    errors.into_result()?;
+    let ty = ty.ok_or(ApiError::NotFound("CredentialType"))?;
+    Ok((ty, team_org))
+}
+
+fn schema_of(ty: &CredentialTypeRow) -> InputSchema {
+    InputSchema::parse(&serde_json::from_str(&ty.inputs).unwrap_or_default())
+}
+
+fn new_uid() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Seals every new secret for `uid`; lists the kept ones.
+fn seal(
+    state: &AppState,
+    uid: &str,
+    prepared: PreparedInputs,
+) -> ApiResult<(String, Vec<(String, u32, Vec<u8>)>, Vec<String>)> {
+    let mut new = Vec::new();
+    let mut kept = Vec::new();
+    for (field, action) in prepared.secrets {
+        match action {
+            SecretAction::Keep => kept.push(field),
+            SecretAction::Set(value) => {
+                let ct = state.keys.seal(uid, &field, &value)?;
+                new.push((field, state.keys.current_version(), ct));
+            }
+        }
+    }
+    Ok((Value::Object(prepared.public).to_string(), new, kept))
+}
+
+async fn create_credential(
+    state: &AppState,
+    caller: &Caller,
+    body: &Map<String, Value>,
+) -> ApiResult<i64> {
+    let parsed = parse_credential_body(body, WriteMode::Create)?;
+    if !may_create_with(state, caller, &parsed).await? {
+        return Err(ApiError::Forbidden(None));
+    }
+    let org = match parsed.organization {
+        Some(PkValue::Id(o)) => Some(o),
+        _ => None,
+    };
+    let type_id = match parsed.credential_type {
+        Some(PkValue::Id(t)) => t,
+        _ => {
+            return Err(ApiError::Validation(
+                FieldErrors::one("credential_type", "This field is required.").into_json(),
+            ))
+        }
+    };
+    let (ty, team_org) = check_references(state, type_id, org, parsed.user, parsed.team).await?;
+    let owner = creation_owner(&parsed)?;
+    let organization = if let Owner::Team(_) = owner {
+        team_org
+    } else {
+        org
+    };
+    check_galaxy_owner(&ty.kind, org)?;
+    let raw = parsed.inputs.clone().unwrap_or_else(|| json!({}));
+    let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, None)?;
+    let uid = new_uid();
+    let (inputs, new_secrets, kept_secrets) = seal(state, &uid, prepared)?;
+    let save = CredentialSave {
+        uid,
+        name: parsed.name.unwrap_or_default(),
+        description: parsed.description.unwrap_or_default(),
+        organization_id: organization,
+        credential_type_id: ty.id,
+        managed: false,
+        inputs,
+        new_secrets,
+        kept_secrets,
+    };
+    let creator =
+        (!caller.is_superuser && matches!(owner, Owner::Team(_))).then_some(caller.user_id);
+    Ok(state
+        .store
+        .create_credential(&save, Some(owner), Some(caller.user_id), creator)
+        .await?)
+}
+
+/// Decrypts a credential's secrets (for the rules that need stored values, and copy).
+async fn stored_secrets(
+    state: &AppState,
+    row: &CredentialRow,
+) -> ApiResult<BTreeMap<String, SecretString>> {
+    let mut out = BTreeMap::new();
+    for s in state.store.credential_secrets(row.id).await? {
+        out.insert(
+            s.field.clone(),
+            state.keys.open(&row.uid, &s.field, &s.ciphertext)?,
+        );
+    }
+    Ok(out)
+}
+
+async fn update_credential(
+    state: &AppState,
+    caller: &Caller,
+    row: &CredentialRow,
+    level: Level,
+    body: &Map<String, Value>,
+    mode: WriteMode,
+) -> ApiResult<()> {
+    if level < Level::Admin {
+        return Err(ApiError::Forbidden(None));
+    }
+    if row.managed {
+        return Err(ApiError::Forbidden(Some(
+            "Modifications not allowed for managed credentials".into(),
+        )));
+    }
+    let parsed = parse_credential_body(body, mode)?;
+    let org = match parsed.organization {
+        None => row.organization_id,
+        Some(PkValue::Id(o)) => Some(o),
+        Some(PkValue::None) => None,
+    };
+    let type_id = match parsed.credential_type {
+        Some(PkValue::Id(t)) => t,
+        _ => row.credential_type_id,
+    };
+    let (ty, _) = check_references(state, type_id, org, PkValue::None, PkValue::None).await?;
+    if org != row.organization_id && !caller.is_superuser {
+        for o in [org, row.organization_id].into_iter().flatten() {
+            if !may_create_in(state, caller, Some(o)).await? {
+                return Err(ApiError::Forbidden(None));
+            }
+        }
+    }
+    if org.is_none() && row.organization_id.is_some() {
+        check_galaxy_owner(&ty.kind, org)?;
+    }
+    let public: Map<String, Value> = serde_json::from_str(&row.inputs).unwrap_or_default();
+    let raw = match (&parsed.inputs, mode) {
+        (Some(v), _) => v.clone(),
+        (None, WriteMode::Put) => json!({}),
+        (None, _) => Value::Object(public.clone()),
+    };
+    let secrets = stored_secrets(state, row).await?;
+    let stored = StoredInputs {
+        public: &public,
+        secrets: &secrets,
+    };
+    let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, Some(&stored))?;
+    let (inputs, new_secrets, kept_secrets) = seal(state, &row.uid, prepared)?;
+    let save = CredentialSave {
+        uid: row.uid.clone(),
+        name: parsed.name.unwrap_or_else(|| row.name.clone()),
+        description: match (parsed.description, mode) {
+            (Some(d), _) => d,
+            (None, WriteMode::Put) => String::new(),
+            (None, _) => row.description.clone(),
+        },
+        organization_id: org,
+        credential_type_id: ty.id,
+        managed: row.managed,
+        inputs,
+        new_secrets,
+        kept_secrets,
+    };
+    state
+        .store
+        .update_credential(row.id, &save, Some(caller.user_id))
+        .await?;
+    Ok(())
+}
+
+async fn copy_credential(
+    state: &AppState,
+    caller: &Caller,
+    row: &CredentialRow,
+    name: String,
+) -> ApiResult<i64> {
+    let secrets = stored_secrets(state, row).await?;
+    let uid = new_uid();
+    let mut new_secrets = Vec::new();
+    for (field, value) in &secrets {
+        new_secrets.push((
+            field.clone(),
+            state.keys.current_version(),
+            state.keys.seal(&uid, field, value)?,
+        ));
+    }
+    let public: Map<String, Value> = serde_json::from_str(&row.inputs).unwrap_or_default();
+    debug_assert!(public.values().all(|v| v
+        .as_str()
+        .is_none_or(|s| s == ENCRYPTED || !s.starts_with(ENCRYPTED))));
+    let save = CredentialSave {
+        uid,
+        name,
+        description: row.description.clone(),
+        organization_id: row.organization_id,
+        credential_type_id: row.credential_type_id,
+        managed: false,
+        inputs: row.inputs.clone(),
+        new_secrets,
+        kept_secrets: Vec::new(),
+    };
+    let creator = (!caller.is_superuser).then_some(caller.user_id);
+    Ok(state
+        .store
+        .create_credential(&save, None, Some(caller.user_id), creator)
+        .await?)
+}

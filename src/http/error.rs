@@ -1,0 +1,181 @@
+//! The one place where failures become AWX-shaped HTTP responses.
+
+use crate::crypto::CryptoError;
+use crate::domain::errors::{DomainError, FieldErrors};
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("not authenticated")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden(Option<String>),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("invalid page")]
+    InvalidPage,
+    #[error("method {0} not allowed")]
+    MethodNotAllowed(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("validation failed")]
+    Validation(Value),
+    #[error("bad request")]
+    BadRequest(Value),
+    /// Anything the client cannot fix; the detail is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The 401 text AWX sends for missing and for wrong credentials alike.
+pub const NOT_AUTHENTICATED: &str =
+    "Authentication credentials were not provided. To establish a login session, visit /api/login/.";
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match &self {
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({"detail": NOT_AUTHENTICATED}),
+            ),
+            ApiError::Forbidden(msg) => (
+                StatusCode::FORBIDDEN,
+                json!({"detail": msg.as_deref().unwrap_or("You do not have permission to perform this action.")}),
+            ),
+            ApiError::NotFound(model) => (
+                StatusCode::NOT_FOUND,
+                json!({"detail": format!("No {model} matches the given query.")}),
+            ),
+            ApiError::InvalidPage => (StatusCode::NOT_FOUND, json!({"detail": "Invalid page."})),
+            ApiError::MethodNotAllowed(m) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"detail": format!("Method \"{m}\" not allowed.")}),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({"detail": "You did not use correct Content-Type in your HTTP request. If you are using our REST API, the Content-Type must be application/json"}),
+            ),
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"detail": "Request body is larger than the 1 MiB limit."}),
+            ),
+            ApiError::Validation(v) => (StatusCode::BAD_REQUEST, v.clone()),
+            ApiError::BadRequest(v) => (StatusCode::BAD_REQUEST, json!({"detail": v})),
+            ApiError::Internal(detail) => {
+                tracing::error!(error = %detail, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"detail": "A server error occurred."}),
+                )
+            }
+        };
+        let mut response = (status, Json(body)).into_response();
+        if matches!(self, ApiError::Unauthorized) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=api authorization_url=/api/o/authorize/"),
+            );
+        }
+        response
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Validation(errors) => ApiError::Validation(errors.into_json()),
+            DomainError::BadRequest(v) => ApiError::BadRequest(v),
+            DomainError::Forbidden(msg) => ApiError::Forbidden(msg),
+            DomainError::NotFound(model) => ApiError::NotFound(model),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        let unique = |msg: &str| ApiError::Validation(FieldErrors::one("__all__", msg).into_json());
+        match e {
+            StoreError::Unique("credential_name") => unique(
+                "Credential with this Organization, Name and Credential type already exists.",
+            ),
+            StoreError::Unique("credential_type_name") => {
+                unique("Credential type with this Name and Kind already exists.")
+            }
+            StoreError::Unique("team_name") => {
+                unique("Team with this Organization and Name already exists.")
+            }
+            StoreError::Unique("organization_name") => ApiError::Validation(
+                FieldErrors::one("name", "organization with this name already exists.").into_json(),
+            ),
+            StoreError::Unique("username") => ApiError::Validation(
+                FieldErrors::one("username", "A user with that username already exists.")
+                    .into_json(),
+            ),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CryptoError> for ApiError {
+    fn from(e: CryptoError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(e: ApiError) -> StatusCode {
+        e.into_response().status()
+    }
+
+    #[test]
+    fn every_variant_has_its_status() {
+        assert_eq!(status(ApiError::Unauthorized), StatusCode::UNAUTHORIZED);
+        assert_eq!(status(ApiError::Forbidden(None)), StatusCode::FORBIDDEN);
+        assert_eq!(
+            status(ApiError::NotFound("Credential")),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(status(ApiError::InvalidPage), StatusCode::NOT_FOUND);
+        assert_eq!(
+            status(ApiError::MethodNotAllowed("DELETE".into())),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        assert_eq!(
+            status(ApiError::UnsupportedMediaType),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        assert_eq!(
+            status(ApiError::PayloadTooLarge),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
+        assert_eq!(
+            status(ApiError::Validation(json!({}))),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(ApiError::BadRequest(json!("x"))),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(ApiError::Internal("db".into())),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(StoreError::Unique("credential_name").into()),
+            StatusCode::BAD_REQUEST
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! HTTP: routing, extractors, authentication, error mapping and pagination. Handlers are
+//! thin: they extract, authorize, call `service`/`store`, and serialize.
+
+pub mod auth;
+mod credential_types;
+mod credentials;
+pub mod error;
+pub mod extract;
+mod organizations;
+pub mod pagination;
+mod render;
+mod root;
+mod teams;
+mod users;
+
+use crate::crypto::KeyRing;
+use crate::domain::filter::{parse_filter, parse_order};
+use crate::domain::resource::Resource;
+use crate::store::sql::Sql;
+use crate::store::{Page, Store};
+use auth::{Auth, AuthCache};
+use axum::extract::{OriginalUri, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Router;
+use error::{ApiError, ApiResult};
+use extract::QueryPairs;
+use pagination::PageRequest;
+use std::sync::Arc;
+
+/// The AWX version credstore reports; clients check its major number.
+pub const AWX_VERSION: &str = "24.6.1";
+
+/// Everything a request handler needs; cloned per request (all fields are shared).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub auth: Arc<AuthCache>,
+    /// Identifies this installation in `/api/v2/ping/`.
+    pub install_uuid: Arc<str>,
+}
+
+/// Builds the whole API router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(root::routes())
+        .merge(organizations::routes())
+        .merge(users::routes())
+        .merge(teams::routes())
+        .merge(credential_types::routes())
+        .merge(credentials::routes())
+        .fallback(fallback)
+        .layer(middleware::from_fn(awx_headers))
+        .with_state(state)
+}
+
+/// Paths without a trailing slash are redirected (301) to the slashed path, as Django
+/// does; anything else unknown is a 404 in AWX's shape.
+async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
+    let path = uri.path();
+    if path.starts_with("/api") && !path.ends_with('/') {
+        let target = match uri.query() {
+            Some(q) => format!("{path}/?{q}"),
+            None => format!("{path}/"),
+        };
+        return Redirect::permanent(&target).into_response();
+    }
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"detail": "Not found."})),
+    )
+        .into_response()
+}
+
+/// Adds the product headers and `Allow` to every response.
+async fn awx_headers(req: Request, next: Next) -> Response {
+    let authenticated = req.headers().contains_key(header::AUTHORIZATION);
+    let allow = allow_for(req.uri().path());
+    let mut response = next.run(req).await;
+    let status = response.status();
+    let headers = response.headers_mut();
+    headers.insert("x-api-product-name", HeaderValue::from_static("AWX"));
+    if authenticated && status != StatusCode::UNAUTHORIZED {
+        headers.insert(
+            "x-api-product-version",
+            HeaderValue::from_static(AWX_VERSION),
+        );
+    }
+    if let Some(allow) = allow {
+        headers
+            .entry(header::ALLOW)
+            .or_insert(HeaderValue::from_static(allow));
+    }
+    response
+}
+
+/// The methods a path supports, for the `Allow` header.
+fn allow_for(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["api"] | ["api", "v2"] | ["api", "v2", "ping" | "me"] => Some("GET, HEAD, OPTIONS"),
+        ["api", "v2", "config"] => Some("GET, POST, DELETE, HEAD, OPTIONS"),
+        ["api", "v2", _] => Some("GET, POST, HEAD, OPTIONS"),
+        ["api", "v2", _, _] => Some("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"),
+        ["api", "v2", "credentials", _, "copy"] => Some("GET, POST, HEAD, OPTIONS"),
+        ["api", "v2", "credential_types", _, "credentials"] => Some("GET, POST, HEAD, OPTIONS"),
+        ["api", "v2", _, _, "users"] => Some("GET, POST, HEAD, OPTIONS"),
+        _ => None,
+    }
+}
+
+/// Answers methods a route does not support: 401 before 405, as AWX does.
+async fn method_not_allowed(_auth: Auth, method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}
+
+/// Parses filter, ordering and page from the query and fetches one page of ids.
+pub(crate) async fn list_ids(
+    state: &AppState,
+    resource: &'static Resource,
+    scope: Sql,
+    q: &QueryPairs,
+) -> ApiResult<(Page, PageRequest)> {
+    let filter = parse_filter(resource, &q.0)?;
+    let order = parse_order(resource, q.get("order_by").or_else(|| q.get("order")))?;
+    let req = PageRequest::from_query(q)?;
+    let page = state
+        .store
+        .list_ids(resource, scope, &filter, &order, req.size, req.page)
+        .await?;
+    if page.page.is_none() {
+        return Err(ApiError::InvalidPage);
+    }
+    Ok((page, req))
+}
+
+/// Wraps rendered rows into the pagination envelope.
+pub(crate) fn page_response(
+    path: &str,
+    q: &QueryPairs,
+    page: &Page,
+    req: &PageRequest,
+    results: Vec<serde_json::Value>,
+) -> axum::Json<serde_json::Value> {
+    axum::Json(pagination::envelope(
+        path,
+        q,
+        req,
+        page.page.unwrap_or(1),
+        page.count,
+        results,
+    ))
+}
+
+/// 201 with `Location`, as AWX answers creates.
+pub(crate) fn created(url: &str, body: serde_json::Value) -> Response {
+    let mut r = (StatusCode::CREATED, axum::Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(url) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}

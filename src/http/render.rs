@@ -1,0 +1,406 @@
+//! JSON representations of every resource, in AWX's field order. All URLs are relative.
+
+use crate::domain::credential::mask_inputs;
+use crate::domain::rbac::{
+    credential_capabilities, effective_level, Caller, Level, RoleDef, CREDENTIAL_ROLES,
+    ORGANIZATION_ROLES, TEAM_ROLES, USER_ONLY_ORG_ROLES,
+};
+use crate::store::{
+    CredentialRow, CredentialTypeRow, OrganizationRow, OwnerSummary, RoleRef, Store, StoreError,
+    TeamRow, UserRow,
+};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+
+/// Users referenced by `created_by`/`modified_by`, loaded once per response.
+pub struct People(HashMap<i64, UserRow>);
+
+impl People {
+    /// Loads every user id that appears.
+    pub async fn load(
+        store: &Store,
+        ids: impl IntoIterator<Item = Option<i64>>,
+    ) -> Result<People, StoreError> {
+        let mut wanted: Vec<i64> = ids.into_iter().flatten().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let rows = store.users_by_ids(&wanted).await?;
+        Ok(People(rows.into_iter().map(|u| (u.id, u)).collect()))
+    }
+
+    fn summary(&self, id: Option<i64>) -> Option<Value> {
+        let u = self.0.get(&id?)?;
+        Some(
+            json!({"id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name}),
+        )
+    }
+}
+
+/// Adds `created_by`/`modified_by` links and summaries when set.
+fn audit_fields(
+    related: &mut Map<String, Value>,
+    summary: &mut Map<String, Value>,
+    people: &People,
+    created_by: Option<i64>,
+    modified_by: Option<i64>,
+) {
+    for (key, id) in [("created_by", created_by), ("modified_by", modified_by)] {
+        if let Some(s) = people.summary(id) {
+            related.insert(
+                key.into(),
+                Value::String(format!("/api/v2/users/{}/", s["id"])),
+            );
+            summary.insert(key.into(), s);
+        }
+    }
+}
+
+fn object_roles(defs: &[RoleDef], roles: &[RoleRef], user_only: &[&str]) -> Value {
+    let mut out = Map::new();
+    for (field, name, description) in defs {
+        if let Some(r) = roles.iter().find(|r| r.role_field == *field) {
+            let mut entry = json!({"description": description, "name": name, "id": r.id});
+            if user_only.contains(field) {
+                entry["user_only"] = Value::Bool(true);
+            }
+            out.insert(field.to_string(), entry);
+        }
+    }
+    Value::Object(out)
+}
+
+/// A user; the password is always shown as `$encrypted$`.
+pub fn user(u: &UserRow, caller: &Caller) -> Value {
+    let base = format!("/api/v2/users/{}/", u.id);
+    let related: Map<String, Value> = [
+        "teams",
+        "organizations",
+        "admin_of_organizations",
+        "projects",
+        "credentials",
+        "roles",
+        "activity_stream",
+        "access_list",
+        "tokens",
+        "authorized_tokens",
+        "personal_tokens",
+    ]
+    .iter()
+    .map(|k| (k.to_string(), Value::String(format!("{base}{k}/"))))
+    .collect();
+    let edit = caller.is_superuser || caller.user_id == u.id;
+    json!({
+        "id": u.id, "type": "user", "url": base, "related": related,
+        "summary_fields": {"user_capabilities": {"edit": edit, "delete": caller.is_superuser && caller.user_id != u.id}},
+        "created": u.created, "modified": u.modified,
+        "username": u.username, "first_name": u.first_name, "last_name": u.last_name, "email": u.email,
+        "is_superuser": u.is_superuser, "is_system_auditor": u.is_system_auditor,
+        "password": "$encrypted$", "last_login": u.last_login,
+    })
+}
+
+/// An organization.
+pub fn organization(
+    o: &OrganizationRow,
+    people: &People,
+    roles: &[RoleRef],
+    caller: &Caller,
+) -> Value {
+    let base = format!("/api/v2/organizations/{}/", o.id);
+    let mut related = Map::new();
+    let mut summary = Map::new();
+    audit_fields(
+        &mut related,
+        &mut summary,
+        people,
+        o.created_by,
+        o.modified_by,
+    );
+    for k in [
+        "users",
+        "admins",
+        "teams",
+        "credentials",
+        "galaxy_credentials",
+        "activity_stream",
+        "object_roles",
+        "access_list",
+    ] {
+        related.insert(k.into(), Value::String(format!("{base}{k}/")));
+    }
+    summary.insert(
+        "object_roles".into(),
+        object_roles(&ORGANIZATION_ROLES, roles, &USER_ONLY_ORG_ROLES),
+    );
+    summary.insert(
+        "user_capabilities".into(),
+        json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
+    );
+    json!({
+        "id": o.id, "type": "organization", "url": base, "related": related, "summary_fields": summary,
+        "created": o.created, "modified": o.modified, "name": o.name, "description": o.description,
+        "max_hosts": 0, "custom_virtualenv": null, "default_environment": null,
+    })
+}
+
+/// A team.
+pub fn team(
+    t: &TeamRow,
+    org: Option<&OrganizationRow>,
+    people: &People,
+    roles: &[RoleRef],
+    caller: &Caller,
+) -> Value {
+    let base = format!("/api/v2/teams/{}/", t.id);
+    let mut related = Map::new();
+    let mut summary = Map::new();
+    if let Some(o) = org {
+        summary.insert(
+            "organization".into(),
+            json!({"id": o.id, "name": o.name, "description": o.description}),
+        );
+    }
+    audit_fields(
+        &mut related,
+        &mut summary,
+        people,
+        t.created_by,
+        t.modified_by,
+    );
+    for k in [
+        "users",
+        "credentials",
+        "roles",
+        "object_roles",
+        "activity_stream",
+        "access_list",
+    ] {
+        related.insert(k.into(), Value::String(format!("{base}{k}/")));
+    }
+    related.insert(
+        "organization".into(),
+        Value::String(format!("/api/v2/organizations/{}/", t.organization_id)),
+    );
+    summary.insert("object_roles".into(), object_roles(&TEAM_ROLES, roles, &[]));
+    summary.insert(
+        "user_capabilities".into(),
+        json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
+    );
+    json!({
+        "id": t.id, "type": "team", "url": base, "related": related, "summary_fields": summary,
+        "created": t.created, "modified": t.modified, "name": t.name, "description": t.description,
+        "organization": t.organization_id,
+    })
+}
+
+/// `name+kind` with `+` inside values escaped, for named URLs.
+fn named(part: &str) -> String {
+    part.replace('+', "[+]")
+}
+
+/// A credential type. `detail` adds `related.named_url`.
+pub fn credential_type(
+    t: &CredentialTypeRow,
+    people: &People,
+    caller: &Caller,
+    detail: bool,
+) -> Value {
+    let base = format!("/api/v2/credential_types/{}/", t.id);
+    let mut related = Map::new();
+    let mut summary = Map::new();
+    if detail {
+        related.insert(
+            "named_url".into(),
+            Value::String(format!(
+                "/api/v2/credential_types/{}+{}/",
+                named(&t.name),
+                named(&t.kind)
+            )),
+        );
+    }
+    audit_fields(
+        &mut related,
+        &mut summary,
+        people,
+        t.created_by,
+        t.modified_by,
+    );
+    related.insert(
+        "credentials".into(),
+        Value::String(format!("{base}credentials/")),
+    );
+    related.insert(
+        "activity_stream".into(),
+        Value::String(format!("{base}activity_stream/")),
+    );
+    summary.insert(
+        "user_capabilities".into(),
+        json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
+    );
+    let inputs: Value = serde_json::from_str(&t.inputs).unwrap_or_else(|_| json!({}));
+    let injectors: Value = serde_json::from_str(&t.injectors).unwrap_or_else(|_| json!({}));
+    json!({
+        "id": t.id, "type": "credential_type", "url": base, "related": related, "summary_fields": summary,
+        "created": t.created, "modified": t.modified, "name": t.name, "description": t.description,
+        "kind": t.kind, "namespace": t.namespace, "managed": t.managed, "inputs": inputs, "injectors": injectors,
+    })
+}
+
+/// What credential representations need beyond their rows, loaded in batches.
+pub struct CredentialContext {
+    pub people: People,
+    pub roles: HashMap<i64, Vec<RoleRef>>,
+    pub owners: HashMap<i64, Vec<OwnerSummary>>,
+    pub levels: HashMap<i64, Level>,
+}
+
+impl CredentialContext {
+    /// Loads users, roles, owners and the caller's levels for these credentials.
+    pub async fn load(
+        store: &Store,
+        rows: &[CredentialRow],
+        caller: &Caller,
+    ) -> Result<Self, StoreError> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let people = People::load(
+            store,
+            rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+        )
+        .await?;
+        let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
+        for r in store.object_roles("credential", &ids).await? {
+            roles.entry(r.object_id).or_default().push(r);
+        }
+        let mut owners: HashMap<i64, Vec<OwnerSummary>> = HashMap::new();
+        for o in store.credential_owners(&ids).await? {
+            owners.entry(o.credential_id).or_default().push(o);
+        }
+        let levels = if caller.is_superuser {
+            HashMap::new()
+        } else {
+            store.credential_levels(caller.user_id, &ids).await?
+        };
+        Ok(CredentialContext {
+            people,
+            roles,
+            owners,
+            levels,
+        })
+    }
+
+    /// The caller's effective level on one credential.
+    pub fn level(&self, caller: &Caller, id: i64) -> Level {
+        effective_level(caller, self.levels.get(&id).copied().unwrap_or(Level::None))
+    }
+}
+
+/// A credential. `detail` adds `related.named_url`; `with_org` is false on the user and
+/// team sub-lists, which AWX renders without the top-level `organization`.
+pub fn credential(
+    c: &CredentialRow,
+    ctx: &CredentialContext,
+    caller: &Caller,
+    detail: bool,
+) -> Value {
+    let base = format!("/api/v2/credentials/{}/", c.id);
+    let mut related = Map::new();
+    let mut summary = Map::new();
+    if detail {
+        related.insert(
+            "named_url".into(),
+            Value::String(format!(
+                "/api/v2/credentials/{}++{}+{}++{}/",
+                named(&c.name),
+                named(&c.type_name),
+                named(&c.type_kind),
+                named(c.org_name.as_deref().unwrap_or_default())
+            )),
+        );
+    }
+    if let (Some(id), Some(name)) = (c.organization_id, &c.org_name) {
+        summary.insert(
+            "organization".into(),
+            json!({"id": id, "name": name, "description": c.org_description}),
+        );
+    }
+    summary.insert(
+        "credential_type".into(),
+        json!({"id": c.credential_type_id, "name": c.type_name, "description": c.type_description}),
+    );
+    audit_fields(
+        &mut related,
+        &mut summary,
+        &ctx.people,
+        c.created_by,
+        c.modified_by,
+    );
+    if let Some(org) = c.organization_id {
+        related.insert(
+            "organization".into(),
+            Value::String(format!("/api/v2/organizations/{org}/")),
+        );
+    }
+    for k in [
+        "activity_stream",
+        "access_list",
+        "object_roles",
+        "owner_users",
+        "owner_teams",
+        "copy",
+        "input_sources",
+    ] {
+        related.insert(k.into(), Value::String(format!("{base}{k}/")));
+    }
+    related.insert(
+        "credential_type".into(),
+        Value::String(format!(
+            "/api/v2/credential_types/{}/",
+            c.credential_type_id
+        )),
+    );
+    let owners = ctx.owners.get(&c.id).map(Vec::as_slice).unwrap_or_default();
+    add_owner_link(&mut related, owners);
+    let roles = ctx.roles.get(&c.id).map(Vec::as_slice).unwrap_or_default();
+    summary.insert(
+        "object_roles".into(),
+        object_roles(&CREDENTIAL_ROLES, roles, &[]),
+    );
+    let caps = credential_capabilities(caller, ctx.level(caller, c.id), c.managed);
+    summary.insert(
+        "user_capabilities".into(),
+        json!({"edit": caps.edit, "delete": caps.delete, "copy": caps.copy, "use": caps.use_}),
+    );
+    summary.insert(
+        "owners".into(),
+        Value::Array(owners.iter().map(owner_json).collect()),
+    );
+    let inputs = serde_json::from_str::<Map<String, Value>>(&c.inputs)
+        .map(|m| mask_inputs(&m))
+        .unwrap_or_default();
+    let kind = c.type_namespace.clone();
+    json!({
+        "id": c.id, "type": "credential", "url": base, "related": related, "summary_fields": summary,
+        "created": c.created, "modified": c.modified, "name": c.name, "description": c.description,
+        "organization": c.organization_id, "credential_type": c.credential_type_id, "managed": c.managed,
+        "inputs": inputs, "kind": kind, "cloud": c.type_kind == "cloud", "kubernetes": c.type_kind == "kubernetes",
+    })
+}
+
+/// AWX's one "owner link": the first owning organization or team, else the first user.
+fn add_owner_link(related: &mut Map<String, Value>, owners: &[OwnerSummary]) {
+    if let Some(o) = owners.iter().find(|o| o.kind != "user") {
+        related.insert(
+            o.kind.clone(),
+            Value::String(format!("/api/v2/{}s/{}/", o.kind, o.id)),
+        );
+    } else if let Some(u) = owners.first() {
+        related.insert(
+            "user".into(),
+            Value::String(format!("/api/v2/users/{}/", u.id)),
+        );
+    }
+}
+
+fn owner_json(o: &OwnerSummary) -> Value {
+    json!({"id": o.id, "type": o.kind, "name": o.name, "description": o.description, "url": format!("/api/v2/{}s/{}/", o.kind, o.id)})
+}

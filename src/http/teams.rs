@@ -1,0 +1,250 @@
+//! `/api/v2/teams/` and team membership.
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::render::{self, People};
+use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::credential::{parse_pk, PkValue};
+use crate::domain::credential_type::{optional_string, required_string};
+use crate::domain::errors::FieldErrors;
+use crate::domain::rbac::Caller;
+use crate::domain::resource::TEAM;
+use crate::store::sql::{Bind, Sql};
+use crate::store::TeamRow;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Map, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/api/v2/teams/",
+            get(list).post(create).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/teams/{id}/",
+            get(detail)
+                .put(put)
+                .patch(patch)
+                .delete(delete)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/teams/{id}/users/",
+            get(members)
+                .post(associate_member)
+                .fallback(method_not_allowed),
+        )
+}
+
+async fn render_many(state: &AppState, ids: &[i64], caller: &Caller) -> ApiResult<Vec<Value>> {
+    let rows = state.store.teams_by_ids(ids).await?;
+    let people = People::load(
+        &state.store,
+        rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+    )
+    .await?;
+    let org_ids: Vec<i64> = rows.iter().map(|t| t.organization_id).collect();
+    let orgs = state.store.organizations_by_ids(&org_ids).await?;
+    let roles = state.store.object_roles("team", ids).await?;
+    Ok(rows
+        .iter()
+        .map(|t| {
+            let mine: Vec<_> = roles
+                .iter()
+                .filter(|r| r.object_id == t.id)
+                .cloned()
+                .collect();
+            let org = orgs.iter().find(|o| o.id == t.organization_id);
+            render::team(t, org, &people, &mine, caller)
+        })
+        .collect())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = QueryPairs::parse(raw.as_deref());
+    let (page, req) = list_ids(&state, &TEAM, Sql::raw("1=1"), &q).await?;
+    let results = render_many(&state, &page.ids, &caller).await?;
+    Ok(page_response(uri.path(), &q, &page, &req, results))
+}
+
+async fn load(state: &AppState, raw: &str) -> ApiResult<TeamRow> {
+    let id = parse_id(raw, "Team")?;
+    state
+        .store
+        .team(id)
+        .await?
+        .ok_or(ApiError::NotFound("Team"))
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let t = load(&state, &id).await?;
+    let mut out = render_many(&state, &[t.id], &caller).await?;
+    out.pop().map(Json).ok_or(ApiError::NotFound("Team"))
+}
+
+async fn parse_body(
+    state: &AppState,
+    body: &Map<String, Value>,
+    current: Option<&TeamRow>,
+) -> ApiResult<(String, String, i64)> {
+    let mut errors = FieldErrors::new();
+    let name = match (body.get("name"), current) {
+        (None, Some(c)) => Some(c.name.clone()),
+        (v, _) => required_string(&mut errors, "name", v.cloned()),
+    };
+    let description = optional_string(&mut errors, "description", body.get("description").cloned())
+        .or_else(|| current.map(|c| c.description.clone()))
+        .unwrap_or_default();
+    let org = match (body.get("organization"), current) {
+        (None, Some(c)) => Some(c.organization_id),
+        (v, _) => match parse_pk(&mut errors, "organization", v) {
+            PkValue::Id(id) => Some(id),
+            PkValue::None => {
+                if !errors.has("organization") {
+                    errors.add("organization", "This field is required.");
+                }
+                None
+            }
+        },
+    };
+    if let Some(o) = org {
+        if state.store.organization(o).await?.is_none() {
+            errors.add(
+                "organization",
+                format!("Invalid pk \"{o}\" - object does not exist."),
+            );
+        }
+    }
+    errors.into_result()?;
+    Ok((
+        name.unwrap_or_default(),
+        description,
+        org.unwrap_or_default(),
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    if !caller.is_superuser {
+        return Err(ApiError::Forbidden(None));
+    }
+    let (name, description, org) = parse_body(&state, &body, None).await?;
+    let id = state
+        .store
+        .create_team(&name, &description, org, Some(caller.user_id))
+        .await?;
+    let mut out = render_many(&state, &[id], &caller).await?;
+    Ok(created(
+        &format!("/api/v2/teams/{id}/"),
+        out.pop().unwrap_or_default(),
+    ))
+}
+
+async fn update(
+    state: AppState,
+    caller: Caller,
+    id: &str,
+    body: Map<String, Value>,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
+    let t = load(&state, id).await?;
+    if !caller.is_superuser {
+        return Err(ApiError::Forbidden(None));
+    }
+    let (name, description, org) = parse_body(&state, &body, partial.then_some(&t)).await?;
+    state
+        .store
+        .update_team(t.id, &name, &description, org, Some(caller.user_id))
+        .await?;
+    let mut out = render_many(&state, &[t.id], &caller).await?;
+    out.pop().map(Json).ok_or(ApiError::NotFound("Team"))
+}
+
+async fn put(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    update(state, caller, &id, body, false).await
+}
+
+async fn patch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
+    update(state, caller, &id, body, true).await
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let t = load(&state, &id).await?;
+    if !caller.is_superuser {
+        return Err(ApiError::Forbidden(None));
+    }
+    state.store.delete_team(t.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn members(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let t = load(&state, &id).await?;
+    let q = QueryPairs::parse(raw.as_deref());
+    let scope = Sql::with(
+        "users.id IN (SELECT m.user_id FROM role_members m JOIN roles r ON r.id = m.role_id \
+         WHERE r.content_type = 'team' AND r.object_id = ? AND r.role_field = 'member_role')",
+        vec![Bind::Int(t.id)],
+    );
+    super::users::list_users(&state, &caller, uri.path(), &q, scope).await
+}
+
+/// `{"id": N}` adds user N to the team; `"disassociate": true` removes them.
+async fn associate_member(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    let t = load(&state, &id).await?;
+    if !caller.is_superuser {
+        return Err(ApiError::Forbidden(None));
+    }
+    let user_id = super::users::association_id(&body, "User")?;
+    if state.store.user(user_id).await?.is_none() {
+        return Err(ApiError::BadRequest(Value::String(
+            "User matching query does not exist.".into(),
+        )));
+    }
+    let grant = !body
+        .get("disassociate")
+        .is_some_and(|v| v.as_bool() == Some(true) || v.as_i64() == Some(1));
+    state.store.set_team_member(t.id, user_id, grant).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

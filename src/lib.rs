@@ -1,0 +1,14 @@
+//! credstore: a credential store that speaks the AWX credentials API.
+//!
+//! Layers: `http` (axum: routing, extractors, error shapes) calls `domain` (pure rules) and
+//! `store` (sqlx); `crypto` owns the master key and the AEAD envelope; `startup` wires
+//! them together for `credstore serve`.
+
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod http;
+pub mod startup;
+pub mod store;
+
+pub use http::{router as app, AppState};

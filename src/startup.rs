@@ -1,0 +1,176 @@
+//! First start and every start: data dir, database, master key check, managed types,
+//! the `admin` superuser and the managed Galaxy credential.
+
+use crate::config::Config;
+use crate::crypto::{CryptoError, KeyRing, MasterKey};
+use crate::domain::managed_types::managed_types;
+use crate::http::auth::{hash_password, AuthCache};
+use crate::http::AppState;
+use crate::store::{CredentialSave, Store, StoreError, UserWrite};
+use secrecy::{ExposeSecret, SecretString};
+use std::sync::Arc;
+
+/// Why the service cannot start. Printed to the operator; never contains secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(
+        "the master key in {0} does not match this database (fingerprint {1}, database expects {2}); \
+         start with the key the database was created with"
+    )]
+    KeyMismatch(String, String, String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What `prepare` hands back: the state to serve with, and a generated admin password to
+/// print once (when the operator did not provide one).
+pub struct Prepared {
+    pub state: AppState,
+    pub generated_admin_password: Option<SecretString>,
+}
+
+/// Opens everything `serve` needs, creating what is missing.
+pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+    let store = Store::open(&config.database_url).await?;
+    let key = load_key(config, &store).await?;
+    store.sync_managed_types(&managed_types()).await?;
+    let generated = ensure_admin(&store, config).await?;
+    let keys = Arc::new(KeyRing::single(1, key));
+    ensure_galaxy_credential(&store).await?;
+    let install_uuid = match store.meta("install_uuid").await? {
+        Some(u) => u,
+        None => {
+            let u = random_uuid();
+            store.set_meta("install_uuid", &u).await?;
+            u
+        }
+    };
+    let auth = AuthCache::new().map_err(|e| StartupError::Other(e.to_string()))?;
+    Ok(Prepared {
+        state: AppState {
+            store,
+            keys,
+            auth: Arc::new(auth),
+            install_uuid: install_uuid.into(),
+        },
+        generated_admin_password: generated,
+    })
+}
+
+/// Loads (or creates) the master key and checks it against the stored fingerprint.
+async fn load_key(config: &Config, store: &Store) -> Result<MasterKey, StartupError> {
+    let stored = store.meta("master_key_fingerprint").await?;
+    if stored.is_some() && !config.master_key_file.exists() {
+        return Err(StartupError::Other(format!(
+            "master key file {} is missing but the database holds encrypted data; restore the key file",
+            config.master_key_file.display()
+        )));
+    }
+    let (key, _) = MasterKey::load_or_create(&config.master_key_file)?;
+    let fingerprint = key.fingerprint();
+    match stored {
+        Some(expected) if expected != fingerprint => Err(StartupError::KeyMismatch(
+            config.master_key_file.display().to_string(),
+            fingerprint,
+            expected,
+        )),
+        Some(_) => Ok(key),
+        None => {
+            store
+                .set_meta("master_key_fingerprint", &fingerprint)
+                .await?;
+            Ok(key)
+        }
+    }
+}
+
+async fn ensure_admin(
+    store: &Store,
+    config: &Config,
+) -> Result<Option<SecretString>, StartupError> {
+    if store.user_count().await? > 0 {
+        return Ok(None);
+    }
+    let (password, generated) = match &config.admin_password {
+        Some(p) => (SecretString::from(p.clone()), false),
+        None => (SecretString::from(random_password()), true),
+    };
+    let hash = hash_password(&password).map_err(|e| StartupError::Other(e.to_string()))?;
+    let admin = UserWrite {
+        username: "admin".into(),
+        first_name: String::new(),
+        last_name: String::new(),
+        email: "admin@example.com".into(),
+        is_superuser: true,
+        is_system_auditor: false,
+    };
+    store.create_user(&admin, &hash).await?;
+    Ok(generated.then_some(password))
+}
+
+/// AWX creates a managed "Ansible Galaxy" credential on install; so do we.
+async fn ensure_galaxy_credential(store: &Store) -> Result<(), StartupError> {
+    if store.meta("galaxy_credential_created").await?.is_some() {
+        return Ok(());
+    }
+    let ty = store
+        .credential_type_by_name("Ansible Galaxy/Automation Hub API Token", "galaxy")
+        .await?
+        .ok_or_else(|| StartupError::Other("managed galaxy type missing".into()))?;
+    let save = CredentialSave {
+        uid: random_uuid(),
+        name: "Ansible Galaxy".into(),
+        description: String::new(),
+        organization_id: None,
+        credential_type_id: ty.id,
+        managed: true,
+        inputs: serde_json::json!({"url": "https://galaxy.ansible.com/"}).to_string(),
+        new_secrets: Vec::new(),
+        kept_secrets: Vec::new(),
+    };
+    store.create_credential(&save, None, None, None).await?;
+    store.set_meta("galaxy_credential_created", "1").await?;
+    Ok(())
+}
+
+fn random_password() -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::rngs::OsRng, 24)
+}
+
+/// A random version-4 UUID in text form.
+pub fn random_uuid() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// Prints the generated admin password once, on standard error.
+pub fn announce_password(p: &SecretString) {
+    eprintln!(
+        "credstore: created superuser 'admin' with password: {}",
+        p.expose_secret()
+    );
+    eprintln!(
+        "credstore: this password is shown only once; set CREDSTORE_ADMIN_PASSWORD to choose it."
+    );
+}

@@ -1,0 +1,170 @@
+//! Credential types: rows, the start-up synchronisation of managed types, and writes.
+
+use super::users::{fetch_by_ids, order_like};
+use super::{classify, now, Store, StoreResult};
+use crate::domain::managed_types::ManagedType;
+
+/// A credential type row; `inputs`/`injectors` are JSON text.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CredentialTypeRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub managed: bool,
+    pub inputs: String,
+    pub injectors: String,
+    pub created: String,
+    pub modified: String,
+    pub created_by: Option<i64>,
+    pub modified_by: Option<i64>,
+}
+
+/// The stored fields of a custom type write.
+#[derive(Debug, Clone)]
+pub struct NewCredentialType {
+    pub name: String,
+    pub description: String,
+    pub kind: String,
+    pub inputs: String,
+    pub injectors: String,
+}
+
+const SELECT: &str =
+    "SELECT id, name, description, kind, namespace, managed, inputs, injectors, created, \
+                      modified, created_by, modified_by FROM credential_types";
+
+impl Store {
+    /// One type.
+    pub async fn credential_type(&self, id: i64) -> StoreResult<Option<CredentialTypeRow>> {
+        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// One type by its natural key (`name+kind` named URLs).
+    pub async fn credential_type_by_name(
+        &self,
+        name: &str,
+        kind: &str,
+    ) -> StoreResult<Option<CredentialTypeRow>> {
+        Ok(
+            sqlx::query_as(&format!("{SELECT} WHERE name = ? AND kind = ?"))
+                .bind(name)
+                .bind(kind)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Types by id, in the given order.
+    pub async fn credential_types_by_ids(
+        &self,
+        ids: &[i64],
+    ) -> StoreResult<Vec<CredentialTypeRow>> {
+        let rows: Vec<CredentialTypeRow> = fetch_by_ids(self, SELECT, ids).await?;
+        Ok(order_like(rows, ids, |r| r.id))
+    }
+
+    /// Creates or refreshes every managed type (matched by name and kind).
+    pub async fn sync_managed_types(&self, types: &[ManagedType]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let ts = now();
+        for t in types {
+            let inputs = t.inputs.to_string();
+            let injectors = t.injectors.to_string();
+            sqlx::query(
+                "INSERT INTO credential_types (name, description, kind, namespace, managed, inputs, injectors, created, modified) \
+                 VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) \
+                 ON CONFLICT(name, kind) DO UPDATE SET namespace = excluded.namespace, managed = 1, \
+                 inputs = excluded.inputs, injectors = excluded.injectors, description = excluded.description \
+                 WHERE credential_types.inputs IS NOT excluded.inputs OR credential_types.injectors IS NOT excluded.injectors \
+                 OR credential_types.namespace IS NOT excluded.namespace OR credential_types.managed = 0",
+            )
+            .bind(&t.name)
+            .bind(&t.description)
+            .bind(&t.kind)
+            .bind(&t.namespace)
+            .bind(inputs)
+            .bind(injectors)
+            .bind(&ts)
+            .bind(&ts)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a custom type.
+    pub async fn create_credential_type(
+        &self,
+        t: &NewCredentialType,
+        actor: i64,
+    ) -> StoreResult<i64> {
+        let ts = now();
+        sqlx::query_scalar(
+            "INSERT INTO credential_types (name, description, kind, namespace, managed, inputs, injectors, \
+             created, modified, created_by, modified_by) VALUES (?, ?, ?, NULL, 0, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(&t.kind)
+        .bind(&t.inputs)
+        .bind(&t.injectors)
+        .bind(&ts)
+        .bind(&ts)
+        .bind(actor)
+        .bind(actor)
+        .fetch_one(self.pool())
+        .await
+        .map_err(classify)
+    }
+
+    /// Replaces a custom type's writable fields.
+    pub async fn update_credential_type(
+        &self,
+        id: i64,
+        t: &NewCredentialType,
+        actor: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE credential_types SET name = ?, description = ?, kind = ?, inputs = ?, injectors = ?, \
+             modified = ?, modified_by = ? WHERE id = ?",
+        )
+        .bind(&t.name)
+        .bind(&t.description)
+        .bind(&t.kind)
+        .bind(&t.inputs)
+        .bind(&t.injectors)
+        .bind(now())
+        .bind(actor)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Deletes a type that no credential uses (the foreign key refuses otherwise).
+    pub async fn delete_credential_type(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM credential_types WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// True when any credential has this type.
+    pub async fn credential_type_in_use(&self, id: i64) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM credentials WHERE credential_type_id = ? LIMIT 1",
+        )
+        .bind(id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+}

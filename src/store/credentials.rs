@@ -1,0 +1,309 @@
+//! Credentials: rows with what their representation needs, secret ciphertexts, the role
+//! wiring of ownership, and writes that commit row, secrets and roles together.
+
+use super::roles::{
+    create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
+    role_id,
+};
+use super::users::order_like;
+use super::{classify, now, Store, StoreResult};
+use crate::domain::credential::Owner;
+use crate::domain::rbac::{
+    CREDENTIAL_ORG_PARENTS, CREDENTIAL_PARENTS, CREDENTIAL_ROLES, CREDENTIAL_TEAM_PARENTS,
+};
+use sqlx::SqliteConnection;
+
+/// A credential with the names its `summary_fields` show.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CredentialRow {
+    pub id: i64,
+    pub uid: String,
+    pub name: String,
+    pub description: String,
+    pub organization_id: Option<i64>,
+    pub credential_type_id: i64,
+    pub managed: bool,
+    /// Public inputs as JSON text: secrets appear only as the `$encrypted$` marker.
+    pub inputs: String,
+    pub created: String,
+    pub modified: String,
+    pub created_by: Option<i64>,
+    pub modified_by: Option<i64>,
+    pub org_name: Option<String>,
+    pub org_description: Option<String>,
+    pub type_name: String,
+    pub type_description: String,
+    pub type_kind: String,
+    pub type_namespace: Option<String>,
+}
+
+/// One stored secret: field and AEAD envelope.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SecretRow {
+    pub field: String,
+    pub ciphertext: Vec<u8>,
+}
+
+/// What a create or update writes. Secrets arrive already sealed for `uid`.
+#[derive(Debug)]
+pub struct CredentialSave {
+    pub uid: String,
+    pub name: String,
+    pub description: String,
+    pub organization_id: Option<i64>,
+    pub credential_type_id: i64,
+    pub managed: bool,
+    pub inputs: String,
+    /// New envelopes to write: (field, key version, ciphertext).
+    pub new_secrets: Vec<(String, u32, Vec<u8>)>,
+    /// Secret fields whose stored envelope stays; every other stored secret is removed.
+    pub kept_secrets: Vec<String>,
+}
+
+/// An owner entry of `summary_fields.owners`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OwnerSummary {
+    pub credential_id: i64,
+    pub kind: String,
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+}
+
+const SELECT: &str = "SELECT credentials.id, credentials.uid, credentials.name, credentials.description, \
+    credentials.organization_id, credentials.credential_type_id, credentials.managed, credentials.inputs, \
+    credentials.created, credentials.modified, credentials.created_by, credentials.modified_by, \
+    o.name AS org_name, o.description AS org_description, t.name AS type_name, \
+    t.description AS type_description, t.kind AS type_kind, t.namespace AS type_namespace \
+    FROM credentials JOIN credential_types t ON t.id = credentials.credential_type_id \
+    LEFT JOIN organizations o ON o.id = credentials.organization_id";
+
+impl Store {
+    /// One credential.
+    pub async fn credential(&self, id: i64) -> StoreResult<Option<CredentialRow>> {
+        Ok(
+            sqlx::query_as(&format!("{SELECT} WHERE credentials.id = ?"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Credentials by id, in the given order.
+    pub async fn credentials_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<CredentialRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!("{SELECT} WHERE credentials.id IN ({marks})");
+        let mut q = sqlx::query_as::<_, CredentialRow>(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(order_like(q.fetch_all(self.pool()).await?, ids, |r| r.id))
+    }
+
+    /// The sealed secrets of one credential.
+    pub async fn credential_secrets(&self, id: i64) -> StoreResult<Vec<SecretRow>> {
+        Ok(sqlx::query_as("SELECT field, ciphertext FROM credential_secrets WHERE credential_id = ? ORDER BY field")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Inserts a credential, its secrets, its roles and its ownership in one transaction.
+    /// `creator` receives the admin role when given (the creator rule).
+    pub async fn create_credential(
+        &self,
+        save: &CredentialSave,
+        owner: Option<Owner>,
+        actor: Option<i64>,
+        creator: Option<i64>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let ts = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO credentials (uid, name, description, organization_id, credential_type_id, managed, inputs, \
+             created, modified, created_by, modified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&save.uid)
+        .bind(&save.name)
+        .bind(&save.description)
+        .bind(save.organization_id)
+        .bind(save.credential_type_id)
+        .bind(save.managed)
+        .bind(&save.inputs)
+        .bind(&ts)
+        .bind(&ts)
+        .bind(actor)
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+        write_secrets(&mut tx, id, save).await?;
+        create_object_roles(&mut tx, "credential", id, &CREDENTIAL_ROLES).await?;
+        link_parents(
+            &mut tx,
+            ("credential", id),
+            ("credential", id),
+            &CREDENTIAL_PARENTS,
+        )
+        .await?;
+        if let Some(org) = save.organization_id {
+            link_parents(
+                &mut tx,
+                ("credential", id),
+                ("organization", org),
+                &CREDENTIAL_ORG_PARENTS,
+            )
+            .await?;
+        }
+        let admin_role = role_id(&mut tx, "credential", id, "admin_role").await?;
+        match owner {
+            Some(Owner::User(u)) => {
+                if let Some(r) = admin_role {
+                    grant_user(&mut tx, r, u).await?;
+                }
+            }
+            Some(Owner::Team(t)) => {
+                link_parents(
+                    &mut tx,
+                    ("credential", id),
+                    ("team", t),
+                    &CREDENTIAL_TEAM_PARENTS,
+                )
+                .await?;
+            }
+            Some(Owner::Organization(_)) | None => {}
+        }
+        if let (Some(c), Some(r)) = (creator, admin_role) {
+            grant_user(&mut tx, r, c).await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Updates a credential; when its organization changes, its roles move with it.
+    pub async fn update_credential(
+        &self,
+        id: i64,
+        save: &CredentialSave,
+        actor: Option<i64>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let old_org: Option<i64> =
+            sqlx::query_scalar("SELECT organization_id FROM credentials WHERE id = ?")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        sqlx::query(
+            "UPDATE credentials SET name = ?, description = ?, organization_id = ?, credential_type_id = ?, \
+             inputs = ?, modified = ?, modified_by = ? WHERE id = ?",
+        )
+        .bind(&save.name)
+        .bind(&save.description)
+        .bind(save.organization_id)
+        .bind(save.credential_type_id)
+        .bind(&save.inputs)
+        .bind(now())
+        .bind(actor)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(classify)?;
+        write_secrets(&mut tx, id, save).await?;
+        if old_org != save.organization_id {
+            for (field, _) in CREDENTIAL_ORG_PARENTS {
+                if let Some(r) = role_id(&mut tx, "credential", id, field).await? {
+                    remove_parents_of_type(&mut tx, r, "organization").await?;
+                }
+            }
+            if let Some(org) = save.organization_id {
+                link_parents(
+                    &mut tx,
+                    ("credential", id),
+                    ("organization", org),
+                    &CREDENTIAL_ORG_PARENTS,
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a credential with its secrets and roles.
+    pub async fn delete_credential(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        delete_object_roles(&mut tx, "credential", id).await?;
+        sqlx::query("DELETE FROM credentials WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Owners of each credential: users holding its admin role directly, then the
+    /// organizations and teams whose roles imply it.
+    pub async fn credential_owners(&self, ids: &[i64]) -> StoreResult<Vec<OwnerSummary>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!(
+            "SELECT r.object_id AS credential_id, 'user' AS kind, u.id AS id, u.username AS name, \
+                    u.first_name || ' ' || u.last_name AS description \
+             FROM roles r JOIN role_members m ON m.role_id = r.id JOIN users u ON u.id = m.user_id \
+             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({marks}) \
+             UNION ALL \
+             SELECT r.object_id, p.content_type, COALESCE(o.id, t.id), COALESCE(o.name, t.name), \
+                    COALESCE(o.description, t.description) \
+             FROM roles r JOIN role_parents rp ON rp.role_id = r.id JOIN roles p ON p.id = rp.parent_id \
+             LEFT JOIN organizations o ON p.content_type = 'organization' AND o.id = p.object_id \
+             LEFT JOIN teams t ON p.content_type = 'team' AND t.id = p.object_id \
+             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({marks}) \
+                   AND p.content_type IN ('organization', 'team') \
+             ORDER BY 1, 2 DESC, 3"
+        );
+        let mut q = sqlx::query_as::<_, OwnerSummary>(&sql);
+        for _ in 0..2 {
+            for id in ids {
+                q = q.bind(*id);
+            }
+        }
+        Ok(q.fetch_all(self.pool()).await?)
+    }
+}
+
+async fn write_secrets(
+    conn: &mut SqliteConnection,
+    id: i64,
+    save: &CredentialSave,
+) -> StoreResult<()> {
+    let existing: Vec<String> =
+        sqlx::query_scalar("SELECT field FROM credential_secrets WHERE credential_id = ?")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    for field in existing.iter().filter(|f| !save.kept_secrets.contains(f)) {
+        sqlx::query("DELETE FROM credential_secrets WHERE credential_id = ? AND field = ?")
+            .bind(id)
+            .bind(field)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (field, version, ciphertext) in &save.new_secrets {
+        sqlx::query(
+            "INSERT INTO credential_secrets (credential_id, field, key_version, ciphertext) VALUES (?, ?, ?, ?) \
+             ON CONFLICT(credential_id, field) DO UPDATE SET key_version = excluded.key_version, ciphertext = excluded.ciphertext",
+        )
+        .bind(id)
+        .bind(field)
+        .bind(i64::from(*version))
+        .bind(ciphertext)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! Organizations and their membership roles.
+
+use super::roles::{create_object_roles, link_parents, role_id};
+use super::users::{fetch_by_ids, order_like};
+use super::{classify, now, Store, StoreResult};
+use crate::domain::rbac::{ORGANIZATION_PARENTS, ORGANIZATION_ROLES};
+
+/// An organization row with its creator/modifier names for `summary_fields`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationRow {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub created: String,
+    pub modified: String,
+    pub created_by: Option<i64>,
+    pub modified_by: Option<i64>,
+}
+
+const SELECT: &str =
+    "SELECT id, name, description, created, modified, created_by, modified_by FROM organizations";
+
+impl Store {
+    /// One organization.
+    pub async fn organization(&self, id: i64) -> StoreResult<Option<OrganizationRow>> {
+        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Organizations by id, in the given order.
+    pub async fn organizations_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<OrganizationRow>> {
+        let rows: Vec<OrganizationRow> = fetch_by_ids(self, SELECT, ids).await?;
+        Ok(order_like(rows, ids, |r| r.id))
+    }
+
+    /// Creates an organization and its roles in one transaction.
+    pub async fn create_organization(
+        &self,
+        name: &str,
+        description: &str,
+        actor: Option<i64>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let ts = now();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO organizations (name, description, created, modified, created_by, modified_by) \
+             VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(&ts)
+        .bind(&ts)
+        .bind(actor)
+        .bind(actor)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(classify)?;
+        create_object_roles(&mut tx, "organization", id, &ORGANIZATION_ROLES).await?;
+        link_parents(
+            &mut tx,
+            ("organization", id),
+            ("organization", id),
+            &ORGANIZATION_PARENTS,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Changes name and description.
+    pub async fn update_organization(
+        &self,
+        id: i64,
+        name: &str,
+        description: &str,
+        actor: Option<i64>,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE organizations SET name = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?")
+            .bind(name)
+            .bind(description)
+            .bind(now())
+            .bind(actor)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Deletes an organization with its teams and credentials (as AWX cascades), and the
+    /// roles of all of them.
+    pub async fn delete_organization(&self, id: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for (ct, sql) in [
+            (
+                "credential",
+                "SELECT id FROM credentials WHERE organization_id = ?",
+            ),
+            ("team", "SELECT id FROM teams WHERE organization_id = ?"),
+        ] {
+            let ids: Vec<i64> = sqlx::query_scalar(sql).bind(id).fetch_all(&mut *tx).await?;
+            for oid in ids {
+                super::roles::delete_object_roles(&mut tx, ct, oid).await?;
+            }
+        }
+        super::roles::delete_object_roles(&mut tx, "organization", id).await?;
+        sqlx::query("DELETE FROM organizations WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds or removes a user in one of the organization's roles (`member_role`, ...).
+    pub async fn set_organization_role(
+        &self,
+        org: i64,
+        field: &str,
+        user_id: i64,
+        grant: bool,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let Some(role) = role_id(&mut tx, "organization", org, field).await? else {
+            return Ok(false);
+        };
+        if grant {
+            super::roles::grant_user(&mut tx, role, user_id).await?;
+        } else {
+            super::roles::revoke_user(&mut tx, role, user_id).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,180 @@
+//! Users: rows, password hashes, and the list query.
+
+use super::{classify, now, Store, StoreResult};
+use sqlx::SqliteConnection;
+
+/// A user row. `password_hash` is an argon2id PHC string, never shown by the API.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub password_hash: String,
+    pub is_superuser: bool,
+    pub is_system_auditor: bool,
+    pub created: String,
+    pub modified: Option<String>,
+    pub last_login: Option<String>,
+}
+
+/// The writable fields of a user.
+#[derive(Debug, Clone)]
+pub struct UserWrite {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub is_superuser: bool,
+    pub is_system_auditor: bool,
+}
+
+const COLUMNS: &str = "id, username, first_name, last_name, email, password_hash, is_superuser, \
+                       is_system_auditor, created, modified, last_login";
+
+impl Store {
+    /// One user by id.
+    pub async fn user(&self, id: i64) -> StoreResult<Option<UserRow>> {
+        Ok(
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// One user by username (for authentication).
+    pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRow>> {
+        Ok(
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+                .bind(username)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Users by id, in the given order.
+    pub async fn users_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<UserRow>> {
+        let rows: Vec<UserRow> =
+            fetch_by_ids(self, &format!("SELECT {COLUMNS} FROM users"), ids).await?;
+        Ok(order_like(rows, ids, |r| r.id))
+    }
+
+    /// Creates a user with an already computed hash.
+    pub async fn create_user(&self, w: &UserWrite, password_hash: &str) -> StoreResult<i64> {
+        let mut conn = self.pool().acquire().await?;
+        insert_user(&mut conn, w, password_hash).await
+    }
+
+    /// Updates a user's fields, and the hash when a new password was given.
+    pub async fn update_user(
+        &self,
+        id: i64,
+        w: &UserWrite,
+        password_hash: Option<&str>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET username = ?, first_name = ?, last_name = ?, email = ?, is_superuser = ?, \
+             is_system_auditor = ?, password_hash = COALESCE(?, password_hash), modified = ? WHERE id = ?",
+        )
+        .bind(&w.username)
+        .bind(&w.first_name)
+        .bind(&w.last_name)
+        .bind(&w.email)
+        .bind(w.is_superuser)
+        .bind(w.is_system_auditor)
+        .bind(password_hash)
+        .bind(now())
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Deletes a user; their direct grants go with them.
+    pub async fn delete_user(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a successful login time.
+    pub async fn touch_last_login(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_login = ? WHERE id = ?")
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Number of users (first start creates `admin` when zero).
+    pub async fn user_count(&self) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?)
+    }
+}
+
+/// Inserts a user inside a caller's transaction or connection.
+pub async fn insert_user(
+    conn: &mut SqliteConnection,
+    w: &UserWrite,
+    password_hash: &str,
+) -> StoreResult<i64> {
+    sqlx::query_scalar(
+        "INSERT INTO users (username, first_name, last_name, email, password_hash, is_superuser, \
+         is_system_auditor, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&w.username)
+    .bind(&w.first_name)
+    .bind(&w.last_name)
+    .bind(&w.email)
+    .bind(password_hash)
+    .bind(w.is_superuser)
+    .bind(w.is_system_auditor)
+    .bind(now())
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(classify)
+}
+
+/// Runs `select ... WHERE <table>.id IN (ids)` for any row type.
+pub(crate) async fn fetch_by_ids<T>(store: &Store, select: &str, ids: &[i64]) -> StoreResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks = vec!["?"; ids.len()].join(", ");
+    let table_id = select
+        .split_whitespace()
+        .skip_while(|w| !w.eq_ignore_ascii_case("FROM"))
+        .nth(1)
+        .unwrap_or("id");
+    let sql = format!("{select} WHERE {table_id}.id IN ({marks})");
+    let mut q = sqlx::query_as::<_, T>(&sql);
+    for id in ids {
+        q = q.bind(*id);
+    }
+    Ok(q.fetch_all(store.pool()).await?)
+}
+
+/// Reorders rows to follow `ids` (the order the list query chose).
+pub(crate) fn order_like<T>(rows: Vec<T>, ids: &[i64], id_of: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut slots: Vec<Option<T>> = Vec::with_capacity(ids.len());
+    slots.resize_with(ids.len(), || None);
+    for row in rows {
+        if let Some(pos) = ids.iter().position(|i| *i == id_of(&row)) {
+            if let Some(slot) = slots.get_mut(pos) {
+                *slot = Some(row);
+            }
+        }
+    }
+    slots.into_iter().flatten().collect()
+}
