@@ -22,7 +22,7 @@ use auth::{Auth, AuthCache};
 use axum::extract::{OriginalUri, Request};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::{ApiError, ApiResult};
 use extract::QueryPairs;
@@ -65,7 +65,7 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
             Some(q) => format!("{path}/?{q}"),
             None => format!("{path}/"),
         };
-        return Redirect::permanent(&target).into_response();
+        return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, target)]).into_response();
     }
     (
         StatusCode::NOT_FOUND,

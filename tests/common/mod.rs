@@ -1,0 +1,149 @@
+//! Test harness: a real credstore app on a temp SQLite file, driven over HTTP in-process.
+#![allow(dead_code)]
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use credstore::config::Config;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::path::PathBuf;
+use tower::ServiceExt;
+
+/// Password of the `admin` superuser in every test app.
+pub const ADMIN_PASSWORD: &str = "admin-Pa55word";
+
+/// A running app over its own data directory.
+pub struct TestApp {
+    pub router: Router,
+    pub state: credstore::AppState,
+    pub dir: tempfile::TempDir,
+}
+
+/// One HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+    pub raw: String,
+}
+
+/// Who sends a request.
+#[derive(Clone, Copy, Debug)]
+pub enum As<'a> {
+    Anon,
+    Admin,
+    Basic(&'a str, &'a str),
+}
+
+impl TestApp {
+    /// A fresh app on a new temp dir.
+    pub async fn new() -> TestApp {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Self::on_dir(dir).await
+    }
+
+    /// An app on an existing dir (to restart over the same data).
+    pub async fn on_dir(dir: tempfile::TempDir) -> TestApp {
+        let config = config_for(dir.path().to_path_buf());
+        let prepared = credstore::startup::prepare(&config).await.expect("startup");
+        let state = prepared.state;
+        TestApp { router: credstore::app(state.clone()), state, dir }
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("credstore.db")
+    }
+
+    /// Sends a request with an optional JSON body.
+    pub async fn send(&self, who: As<'_>, method: Method, path: &str, body: Option<&Value>) -> Reply {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(auth) = basic(who) {
+            req = req.header(header::AUTHORIZATION, auth);
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.call(req.body(body).expect("request")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn call(&self, req: Request<Body>) -> Reply {
+        let resp = self.router.clone().oneshot(req).await.expect("infallible");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+        let raw = String::from_utf8_lossy(&bytes).to_string();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply { status, headers, body, raw }
+    }
+
+    pub async fn get(&self, who: As<'_>, path: &str) -> Reply {
+        self.send(who, Method::GET, path, None).await
+    }
+    pub async fn post(&self, who: As<'_>, path: &str, body: Value) -> Reply {
+        self.send(who, Method::POST, path, Some(&body)).await
+    }
+    pub async fn patch(&self, who: As<'_>, path: &str, body: Value) -> Reply {
+        self.send(who, Method::PATCH, path, Some(&body)).await
+    }
+    pub async fn put(&self, who: As<'_>, path: &str, body: Value) -> Reply {
+        self.send(who, Method::PUT, path, Some(&body)).await
+    }
+    pub async fn delete(&self, who: As<'_>, path: &str) -> Reply {
+        self.send(who, Method::DELETE, path, None).await
+    }
+
+    /// Creates an object as admin and returns its id (asserting 201).
+    pub async fn create(&self, path: &str, body: Value) -> i64 {
+        let r = self.post(As::Admin, path, body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.raw);
+        r.body["id"].as_i64().expect("id")
+    }
+
+    /// Id of the managed type with this namespace.
+    pub async fn type_id(&self, namespace: &str) -> i64 {
+        let r = self.get(As::Admin, &format!("/api/v2/credential_types/?namespace={namespace}")).await;
+        r.body["results"][0]["id"].as_i64().expect("managed type")
+    }
+
+    /// An organization named `name`.
+    pub async fn org(&self, name: &str) -> i64 {
+        self.create("/api/v2/organizations/", serde_json::json!({"name": name})).await
+    }
+
+    /// A normal user with password `pw-<name>`.
+    pub async fn user(&self, name: &str) -> i64 {
+        self.create(
+            "/api/v2/users/",
+            serde_json::json!({"username": name, "password": format!("pw-{name}")}),
+        )
+        .await
+    }
+}
+
+/// The configuration the tests start with.
+pub fn config_for(dir: PathBuf) -> Config {
+    Config::resolve(
+        "127.0.0.1:0".parse().expect("addr"),
+        dir,
+        None,
+        None,
+        Some(ADMIN_PASSWORD.to_string()),
+    )
+}
+
+fn basic(who: As<'_>) -> Option<String> {
+    let (u, p) = match who {
+        As::Anon => return None,
+        As::Admin => ("admin", ADMIN_PASSWORD),
+        As::Basic(u, p) => (u, p),
+    };
+    Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))))
+}
