@@ -67,7 +67,7 @@ pub fn prepare_inputs(
     for (key, value) in &normalized {
         if let Some(field) = schema.field(key) {
             if let Err(msg) = check_value(field, value, stored.is_some()) {
-                errors.add_nested("inputs", key, msg);
+                errors.add_nested("inputs", key, redact_secret(field, value, msg));
             }
         }
     }
@@ -168,6 +168,22 @@ fn check_vault_id_unchanged(
         )),
         _ => Ok(()),
     }
+}
+
+/// Messages about a secret field never quote its value (AWX echoes the first 100
+/// characters of a bad key; credstore shows a placeholder instead).
+fn redact_secret(field: &InputField, value: &Value, msg: String) -> String {
+    if !field.secret {
+        return msg;
+    }
+    if msg.starts_with("Invalid certificate or key: ") {
+        return "Invalid certificate or key: <secret value not shown>...".to_string();
+    }
+    let shown = py_repr(value);
+    if shown.len() > 2 && msg.contains(&shown) {
+        return msg.replace(&shown, "<secret value>");
+    }
+    msg
 }
 
 /// One field's type, choices and format. `$encrypted$` on update means "keep" and is not

@@ -1,78 +1,1361 @@
-//! scratch
-pub fn normalize_custom_inputs(
-    inputs: &serde_json::Value,
-) -> Result<serde_json::Value, Vec<String>> {
-    Ok(inputs.clone())
+//! Validation of user-defined (custom) credential types: the `inputs` definition and the
+//! `injectors` templates, reporting AWX's exact messages (api.md §4.8).
+//!
+//! AWX checks both fields with a Draft-4 JSON schema whose messages its `JSONSchemaField`
+//! rewrites, then with hand-written rules, and finally renders every injector template in a
+//! sandboxed Jinja2 environment with strict undefined handling. This module follows the same
+//! pipeline: the schema is walked by hand in AWX's keyword order (so the flat error lists come
+//! out in AWX's order), values quoted in messages use Python's `repr`/`str` spelling, and
+//! minijinja is set up to resemble Jinja2 (same filter/test/global names) and rendered against
+//! a namespace that logs the lookups Jinja2 would fail on, because minijinja's own undefined
+//! error does not say which name was undefined.
+//!
+//! Invariant: nothing here panics on any JSON input; every function is pure.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use minijinja::value::{Object, ObjectRepr, Rest, Value as JValue};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde_json::{Map, Value};
+
+const DEPENDENCIES_MSG: &str = "'dependencies' is not supported for custom credentials.";
+const ASK_AT_RUNTIME_MSG: &str = "'ask_at_runtime' is not supported for custom credentials.";
+const MULTI_FILE_MSG: &str = "Must use multi-file syntax when injecting multiple files";
+const TOWER_MSG: &str = "Cannot directly reference reserved `tower` namespace container.";
+const FILENAME_MSG: &str = "Must define unnamed file injector in order to reference `tower.filename`.";
+
+/// Regexes as AWX spells them; they only appear inside messages (matching is hand-written).
+const IDENT_PATTERN: &str = "^[a-zA-Z_]+[a-zA-Z0-9_]*$";
+const FILE_PATTERN: &str = r"^template(\.[a-zA-Z_]+[a-zA-Z0-9_]*)?$";
+const EXTRA_VARS_PATTERN: &str = r"^[a-zA-Z_\{\}]+[a-zA-Z0-9_\{\}]*$";
+const ENV_VALUE_PATTERN: &str = "^[\u{0}-\u{7f}]*$";
+
+/// Keys of a `fields[]` item, in the order of AWX's schema `properties` (= error order).
+const FIELD_KEYS: [&str; 10] = [
+    "type",
+    "format",
+    "choices",
+    "id",
+    "label",
+    "help_text",
+    "multiline",
+    "secret",
+    "ask_at_runtime",
+    "default",
+];
+
+/// Environment variables AWX reserves for itself (`awx.main.constants.ENV_BLOCKLIST`).
+const ENV_BLOCKLIST: [&str; 19] = [
+    "VIRTUAL_ENV",
+    "PATH",
+    "PYTHONPATH",
+    "JOB_ID",
+    "INVENTORY_ID",
+    "INVENTORY_SOURCE_ID",
+    "INVENTORY_UPDATE_ID",
+    "AD_HOC_COMMAND_ID",
+    "REST_API_URL",
+    "REST_API_TOKEN",
+    "MAX_EVENT_RES",
+    "CALLBACK_QUEUE",
+    "CALLBACK_CONNECTION",
+    "CACHE",
+    "JOB_CALLBACK_DEBUG",
+    "INVENTORY_HOSTVARS",
+    "AWX_HOST",
+    "PROJECT_REVISION",
+    "SUPERVISOR_CONFIG_PATH",
+];
+
+/// Checks a custom type's `inputs` and returns it as AWX stores it: each field without a
+/// `type` gets `"type": "string"` appended (after its other keys); everything else verbatim.
+/// Err = the flat list of messages AWX reports under the `inputs` key.
+///
+/// Why one call does it all: AWX raises these from its model field (schema, `tower`, unique
+/// ids, defaults, boolean-only keys) and then from the serializer (`ask_at_runtime`); the
+/// `ask_at_runtime` rule is checked last here, only once everything else passed.
+pub fn normalize_custom_inputs(inputs: &Value) -> Result<Value, Vec<String>> {
+    let normalized = check_inputs(inputs)?;
+    let asks_at_runtime = fields_of(&normalized)
+        .iter()
+        .any(|f| f.get("ask_at_runtime") == Some(&Value::Bool(true)));
+    if asks_at_runtime {
+        return Err(vec![ASK_AT_RUNTIME_MSG.to_string()]);
+    }
+    Ok(normalized)
 }
-pub fn validate_injectors(
-    _i: &serde_json::Value,
-    _x: &serde_json::Value,
-) -> Result<(), Vec<String>> {
+
+/// Checks `injectors` against already-normalised `inputs` (the ids it may reference).
+/// Err = the flat list of messages reported under the `injectors` key.
+///
+/// Why the inputs are re-checked: AWX reports injector *schema* errors regardless, but only
+/// inspects templates and variable names when the inputs are valid (it cannot know which ids
+/// exist otherwise); the caller may therefore pass invalid inputs and still get schema errors.
+pub fn validate_injectors(injectors: &Value, inputs: &Value) -> Result<(), Vec<String>> {
+    let errors = injector_schema_errors(injectors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (Value::Object(injectors), Ok(inputs)) = (injectors, check_inputs(inputs)) else {
+        return Ok(());
+    };
+    injector_rules(injectors, &inputs).map_err(|message| vec![message])
+}
+
+/// Compares two inputs definitions after default-filling (`type: string`), the way AWX decides
+/// whether an in-use type's `inputs` changed.
+///
+/// Why: AWX compares the stored (normalised) value with the submitted one *after* validation
+/// added the default `type`, using Python dict equality, so key order never matters and
+/// resending a definition without `type` keys is not a change.
+pub fn inputs_equivalent(a: &Value, b: &Value) -> bool {
+    json_eq(&with_default_types(a), &with_default_types(b))
+}
+
+// ----------------------------------------------------------------------------------------
+// inputs
+
+/// AWX's `CredentialTypeInputField.validate` (without the serializer's `ask_at_runtime` rule).
+fn check_inputs(inputs: &Value) -> Result<Value, Vec<String>> {
+    if inputs.get("dependencies").is_some() {
+        return Err(vec![DEPENDENCIES_MSG.to_string()]);
+    }
+    let errors = inputs_schema_errors(inputs);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut normalized = inputs.clone();
+    if let Some(Value::Array(fields)) = normalized.get_mut("fields") {
+        field_rules(fields).map_err(|message| vec![message])?;
+    }
+    Ok(normalized)
+}
+
+fn fields_of(inputs: &Value) -> &[Value] {
+    match inputs.get("fields") {
+        Some(Value::Array(fields)) => fields,
+        _ => &[],
+    }
+}
+
+/// Schema errors in jsonschema's order: top-level `type`, `additionalProperties`, then the
+/// `required` and `fields` properties.
+fn inputs_schema_errors(inputs: &Value) -> Vec<String> {
+    let Value::Object(top) = inputs else {
+        return vec![type_error(inputs, &[], "dict")];
+    };
+    let mut errors = Vec::new();
+    let extras: Vec<&str> = top
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != "required" && *k != "fields")
+        .collect();
+    if !extras.is_empty() {
+        errors.push(additional_properties_error(&[], extras, None));
+    }
+    if let Some(required) = top.get("required") {
+        let path = [py_str_repr("required")];
+        match required {
+            Value::Array(items) => string_items_errors(items, &path, &mut errors),
+            other => errors.push(type_error(other, &path, "array")),
+        }
+    }
+    if let Some(fields) = top.get("fields") {
+        let path = [py_str_repr("fields")];
+        match fields {
+            Value::Array(items) => {
+                for (i, field) in items.iter().enumerate() {
+                    field_schema_errors(field, &child(&path, i.to_string()), &mut errors);
+                }
+            }
+            other => errors.push(type_error(other, &path, "array")),
+        }
+    }
+    errors
+}
+
+fn field_schema_errors(field: &Value, path: &[String], errors: &mut Vec<String>) {
+    let Value::Object(obj) = field else {
+        errors.push(type_error(field, path, "dict"));
+        return;
+    };
+    for key in FIELD_KEYS {
+        let Some(value) = obj.get(key) else { continue };
+        let here = child(path, py_str_repr(key));
+        match key {
+            "type" => errors.extend(enum_error(value, &["string", "boolean"])),
+            "format" => errors.extend(enum_error(value, &["ssh_private_key", "url"])),
+            "choices" => choices_errors(value, &here, errors),
+            "id" => match value {
+                Value::String(id) if !is_identifier(strip_final_newline(id)) => {
+                    errors.push(format!("{id} is an invalid variable name"));
+                }
+                Value::String(_) => {}
+                other => errors.push(type_error(other, &here, "string")),
+            },
+            "label" | "help_text" if !value.is_string() => {
+                errors.push(type_error(value, &here, "string"));
+            }
+            "multiline" | "secret" | "ask_at_runtime" if !value.is_boolean() => {
+                errors.push(type_error(value, &here, "boolean"));
+            }
+            _ => {}
+        }
+    }
+    let extras: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !FIELD_KEYS.contains(k))
+        .collect();
+    if !extras.is_empty() {
+        errors.push(additional_properties_error(path, extras, None));
+    }
+    for key in ["id", "label"] {
+        if !obj.contains_key(key) {
+            errors.push(format!("{} is a required property", py_str_repr(key)));
+        }
+    }
+}
+
+/// `choices`: `type: array`, `minItems: 1`, `items: string`, `uniqueItems`, in that order.
+fn choices_errors(value: &Value, path: &[String], errors: &mut Vec<String>) {
+    let Value::Array(items) = value else {
+        errors.push(type_error(value, path, "array"));
+        return;
+    };
+    if items.is_empty() {
+        errors.push(format!("{} should be non-empty", py_repr(value)));
+    }
+    string_items_errors(items, path, errors);
+    let duplicated = items
+        .iter()
+        .enumerate()
+        .any(|(i, a)| items.iter().skip(i + 1).any(|b| json_eq(a, b)));
+    if duplicated {
+        errors.push(format!("{} has non-unique elements", py_repr(value)));
+    }
+}
+
+fn string_items_errors(items: &[Value], path: &[String], errors: &mut Vec<String>) {
+    for (i, item) in items.iter().enumerate() {
+        if !item.is_string() {
+            errors.push(type_error(item, &child(path, i.to_string()), "string"));
+        }
+    }
+}
+
+/// AWX replaces jsonschema's `enum` message with `'<str(v)>' is not one of ['a', 'b']`.
+fn enum_error(value: &Value, allowed: &[&str]) -> Option<String> {
+    match value {
+        Value::String(s) if allowed.contains(&s.as_str()) => None,
+        other => Some(format!(
+            "'{}' is not one of ['{}']",
+            py_str(other),
+            allowed.join("', '")
+        )),
+    }
+}
+
+/// The hand-written rules run once the schema passed; the first failure is the only message.
+/// Also fills in the default `type`, which is what AWX stores.
+fn field_rules(fields: &mut [Value]) -> Result<(), String> {
+    let mut seen = BTreeSet::new();
+    for field in fields.iter_mut() {
+        let Value::Object(obj) = field else { continue };
+        let id = obj.get("id").map(py_str).unwrap_or_default();
+        if id == "tower" {
+            return Err("\"tower\" is a reserved field name".to_string());
+        }
+        if !seen.insert(id.clone()) {
+            return Err(format!("field IDs must be unique ({id})"));
+        }
+        if !obj.contains_key("type") {
+            obj.insert("type".to_string(), Value::String("string".to_string()));
+        }
+        let ty = obj.get("type").map(py_str).unwrap_or_default();
+        if let Some(default) = obj.get("default") {
+            let matches = match ty.as_str() {
+                "boolean" => default.is_boolean(),
+                _ => default.is_string(),
+            };
+            if !matches {
+                return Err(format!("{} is not a {ty}", py_str(default)));
+            }
+        }
+        for key in ["choices", "multiline", "format", "secret"] {
+            if obj.contains_key(key) && ty != "string" {
+                return Err(format!("{key} not allowed for {ty} type ({id})"));
+            }
+        }
+    }
     Ok(())
 }
-pub fn inputs_equivalent(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    a == b
+
+fn with_default_types(inputs: &Value) -> Value {
+    let mut out = inputs.clone();
+    if let Some(Value::Array(fields)) = out.get_mut("fields") {
+        for field in fields.iter_mut() {
+            if let Value::Object(obj) = field {
+                if !obj.contains_key("type") {
+                    obj.insert("type".to_string(), Value::String("string".to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Python equality of decoded JSON: dicts ignore key order, `1 == 1.0`.
+fn json_eq(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => x.as_f64() == y.as_f64() && x.as_u64() == y.as_u64(),
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|other| json_eq(v, other)))
+        }
+        _ => a == b,
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// injectors: schema
+
+/// Schema errors in jsonschema's order: `type`, the `file`/`env`/`extra_vars` properties,
+/// then the top-level `additionalProperties`.
+fn injector_schema_errors(injectors: &Value) -> Vec<String> {
+    let Value::Object(top) = injectors else {
+        return vec![type_error(injectors, &[], "dict")];
+    };
+    let mut errors = Vec::new();
+    if let Some(file) = top.get("file") {
+        let key_ok = |k: &str| is_file_key(strip_final_newline(k));
+        keyed_object_errors(file, "file", key_ok, FILE_PATTERN, file_value_errors, &mut errors);
+    }
+    if let Some(env) = top.get("env") {
+        let key_ok = |k: &str| is_identifier(strip_final_newline(k));
+        keyed_object_errors(env, "env", key_ok, IDENT_PATTERN, env_value_errors, &mut errors);
+    }
+    if let Some(extra_vars) = top.get("extra_vars") {
+        keyed_object_errors(
+            extra_vars,
+            "extra_vars",
+            is_extra_vars_key,
+            EXTRA_VARS_PATTERN,
+            extra_vars_value_errors,
+            &mut errors,
+        );
+    }
+    let extras: Vec<&str> = top
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "file" | "env" | "extra_vars"))
+        .collect();
+    if !extras.is_empty() {
+        errors.push(additional_properties_error(&[], extras, None));
+    }
+    errors
+}
+
+/// An object with one `patternProperties` entry and `additionalProperties: false`.
+fn keyed_object_errors(
+    value: &Value,
+    name: &str,
+    key_ok: impl Fn(&str) -> bool,
+    pattern: &str,
+    value_errors: fn(&Value, &[String], &mut Vec<String>),
+    errors: &mut Vec<String>,
+) {
+    let path = [py_str_repr(name)];
+    let Value::Object(obj) = value else {
+        errors.push(type_error(value, &path, "dict"));
+        return;
+    };
+    for (key, item) in obj {
+        if key_ok(key) {
+            value_errors(item, &child(&path, py_str_repr(key)), errors);
+        }
+    }
+    let extras: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !key_ok(k))
+        .collect();
+    if !extras.is_empty() {
+        errors.push(additional_properties_error(&path, extras, Some(pattern)));
+    }
+}
+
+fn file_value_errors(value: &Value, path: &[String], errors: &mut Vec<String>) {
+    if !value.is_string() {
+        errors.push(type_error(value, path, "string"));
+    }
+}
+
+/// Values must be ASCII because pexpect chokes on anything else (AWX's comment).
+fn env_value_errors(value: &Value, path: &[String], errors: &mut Vec<String>) {
+    match value {
+        Value::String(s) if !s.is_ascii() => errors.push(format!(
+            "{} does not match {}",
+            py_str_repr(s),
+            py_str_repr(ENV_VALUE_PATTERN)
+        )),
+        Value::String(_) => {}
+        other => errors.push(type_error(other, path, "string")),
+    }
+}
+
+/// `anyOf: [string, array, <extra_vars schema>]`: only the `anyOf` summary is reported.
+fn extra_vars_value_errors(value: &Value, _path: &[String], errors: &mut Vec<String>) {
+    if !extra_vars_value_ok(value) {
+        errors.push(format!(
+            "{} is not valid under any of the given schemas",
+            py_repr(value)
+        ));
+    }
+}
+
+fn extra_vars_value_ok(value: &Value) -> bool {
+    match value {
+        Value::String(_) | Value::Array(_) => true,
+        Value::Object(obj) => obj
+            .iter()
+            .all(|(k, v)| is_extra_vars_key(k) && extra_vars_value_ok(v)),
+        _ => false,
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// injectors: names and templates
+
+/// AWX's checks after the schema: file syntax, forbidden env names, then every template in
+/// the order of the submitted object. The first failure is the only message.
+fn injector_rules(injectors: &Map<String, Value>, inputs: &Value) -> Result<(), String> {
+    let names = NamespaceModel::new(inputs, injectors.get("file"))?;
+    let env = jinja_like_environment();
+    let check = |kind: &str, key: &str, source: &str| -> Result<(), String> {
+        check_template(&env, &names, source).map_err(|issue| issue.message(kind, key))
+    };
+    for (kind, injector) in injectors {
+        let Value::Object(entries) = injector else { continue };
+        if kind == "env" {
+            entries.keys().try_for_each(|key| env_var_allowed(key))?;
+        }
+        if kind == "extra_vars" {
+            walk_extra_vars(None, injector, &check)?;
+        } else {
+            for (key, template) in entries {
+                if let Value::String(source) = template {
+                    check(kind, key, source)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn env_var_allowed(name: &str) -> Result<(), String> {
+    if name.starts_with("ANSIBLE_") {
+        return Err(format!(
+            "Environment variable {name} may affect Ansible configuration so its use is not allowed in credentials."
+        ));
+    }
+    if ENV_BLOCKLIST.contains(&name) {
+        return Err(format!(
+            "Environment variable {name} is not allowed to be used in credentials."
+        ));
+    }
+    Ok(())
+}
+
+/// Keys and values are templates; keys are reported by their parent's path (`a key` at the
+/// top), values by their own dotted/indexed path, exactly like AWX.
+fn walk_extra_vars(
+    key: Option<&str>,
+    node: &Value,
+    check: &dyn Fn(&str, &str, &str) -> Result<(), String>,
+) -> Result<(), String> {
+    match node {
+        Value::Object(obj) => {
+            for (k, v) in obj {
+                check("extra_vars", key.unwrap_or("a key"), k)?;
+                let path = match key {
+                    None => k.clone(),
+                    Some(parent) => format!("{parent}.{k}"),
+                };
+                walk_extra_vars(Some(&path), v, check)?;
+            }
+            Ok(())
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = format!("{}[{i}]", key.unwrap_or("None"));
+                walk_extra_vars(Some(&path), item, check)?;
+            }
+            Ok(())
+        }
+        Value::String(source) => check("extra_vars", key.unwrap_or("None"), source),
+        // str() of a number, boolean or None never contains template syntax.
+        _ => Ok(()),
+    }
+}
+
+/// What rendering one template against AWX's validation namespace found wrong.
+#[derive(Debug, Clone, PartialEq)]
+enum TemplateIssue {
+    /// Jinja2 `UndefinedError` text.
+    Undefined(String),
+    /// Jinja2 `SecurityError` text (sandbox).
+    Unsafe(String),
+    /// Jinja2 `TemplateSyntaxError` text.
+    Syntax(String),
+}
+
+impl TemplateIssue {
+    fn message(&self, kind: &str, key: &str) -> String {
+        match self {
+            TemplateIssue::Undefined(m) => format!("{key} uses an undefined field ({m})"),
+            TemplateIssue::Unsafe(m) => format!("Encountered unsafe code execution: {m}"),
+            TemplateIssue::Syntax(m) => {
+                format!("Syntax error rendering template for {key} inside of {kind} ({m})")
+            }
+        }
+    }
+}
+
+/// What `tower.filename` is during validation.
+#[derive(Debug, Clone)]
+enum Filename {
+    /// An unnamed `template` file exists: a plain path string.
+    Single,
+    /// Only named files (possibly none): a namespace of those names that explodes when printed.
+    Named(BTreeSet<String>),
+}
+
+/// The names AWX's validation namespace defines: every input id (value `EXAMPLE`) and `tower`.
+#[derive(Debug)]
+struct NamespaceModel {
+    ids: BTreeSet<String>,
+    filename: Filename,
+}
+
+impl NamespaceModel {
+    fn new(inputs: &Value, file: Option<&Value>) -> Result<Self, String> {
+        let ids = fields_of(inputs)
+            .iter()
+            .filter_map(|f| f.get("id").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        let templates: Vec<&str> = match file {
+            Some(Value::Object(obj)) => obj
+                .keys()
+                .map(String::as_str)
+                .filter(|k| k.starts_with("template"))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let filename = if templates.contains(&"template") {
+            if templates.len() > 1 {
+                return Err(MULTI_FILE_MSG.to_string());
+            }
+            Filename::Single
+        } else {
+            let names = templates.iter().filter_map(|t| t.split('.').nth(1));
+            Filename::Named(names.map(str::to_string).collect())
+        };
+        Ok(NamespaceModel { ids, filename })
+    }
+
+    /// The render context: fresh objects sharing `log`.
+    fn root(&self, log: &Log) -> JValue {
+        let filename = match &self.filename {
+            Filename::Single => JValue::from(EXAMPLE_FILENAME),
+            Filename::Named(names) => JValue::from_object(FilenameNamespace {
+                names: names.clone(),
+                log: log.clone(),
+            }),
+        };
+        let tower = JValue::from_object(TowerNamespace {
+            filename,
+            log: log.clone(),
+        });
+        JValue::from_object(RootNamespace {
+            ids: self.ids.clone(),
+            tower,
+            log: log.clone(),
+        })
+    }
+}
+
+const EXAMPLE: &str = "EXAMPLE";
+const EXAMPLE_FILENAME: &str = "EXAMPLE_FILENAME";
+/// Bounds the lookup log of pathological templates (loops); the culprit is found early anyway.
+const MAX_EVENTS: usize = 4096;
+
+/// Lookups that Jinja2 would have failed on, in evaluation order.
+#[derive(Debug, Clone)]
+enum Event {
+    /// A top-level name that is not in the namespace (may still be a global).
+    MissingRoot(String),
+    /// An attribute missing on one of the `tower` objects.
+    MissingAttr { attr: String, issue: TemplateIssue },
+    /// A `tower` object was turned into a string: Jinja2 raises this message there.
+    Exploded(&'static str),
+}
+
+type Log = Arc<Mutex<Vec<Event>>>;
+
+fn record(log: &Log, event: Event) {
+    if let Ok(mut events) = log.lock() {
+        if events.len() < MAX_EVENTS {
+            events.push(event);
+        }
+    }
+}
+
+#[derive(Debug)]
+struct RootNamespace {
+    ids: BTreeSet<String>,
+    tower: JValue,
+    log: Log,
+}
+
+impl Object for RootNamespace {
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        if name == "tower" {
+            return Some(self.tower.clone());
+        }
+        if self.ids.contains(name) {
+            return Some(JValue::from(EXAMPLE));
+        }
+        record(&self.log, Event::MissingRoot(name.to_string()));
+        None
+    }
+}
+
+#[derive(Debug)]
+struct TowerNamespace {
+    filename: JValue,
+    log: Log,
+}
+
+impl Object for TowerNamespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        if key.as_str() == Some("filename") {
+            return Some(self.filename.clone());
+        }
+        record_missing_attr(&self.log, PyObject::Tower, key);
+        None
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        record(&self.log, Event::Exploded(TOWER_MSG));
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct FilenameNamespace {
+    names: BTreeSet<String>,
+    log: Log,
+}
+
+impl Object for FilenameNamespace {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        if key.as_str().is_some_and(|k| self.names.contains(k)) {
+            return Some(JValue::from(EXAMPLE_FILENAME));
+        }
+        record_missing_attr(&self.log, PyObject::Filename, key);
+        None
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn render(self: &Arc<Self>, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        record(&self.log, Event::Exploded(FILENAME_MSG));
+        Ok(())
+    }
+}
+
+fn record_missing_attr(log: &Log, object: PyObject, key: &JValue) {
+    let (attr, issue) = match key.as_str() {
+        Some(attr) => (attr.to_string(), object.attribute(attr)),
+        None => (
+            key.to_string(),
+            Some(TemplateIssue::Undefined(format!(
+                "{} has no element {key}",
+                object.type_repr()
+            ))),
+        ),
+    };
+    if let Some(issue) = issue {
+        record(log, Event::MissingAttr { attr, issue });
+    }
+}
+
+/// The Python objects of AWX's namespace, for attribute-error wording.
+#[derive(Debug, Clone, Copy)]
+enum PyObject {
+    Str,
+    Tower,
+    Filename,
+}
+
+/// Attributes every Python object has (`dir(object())`); reaching one is a sandbox violation.
+const OBJECT_DUNDERS: [&str; 27] = [
+    "__class__",
+    "__delattr__",
+    "__dict__",
+    "__dir__",
+    "__doc__",
+    "__eq__",
+    "__format__",
+    "__ge__",
+    "__getattribute__",
+    "__getstate__",
+    "__gt__",
+    "__hash__",
+    "__init__",
+    "__init_subclass__",
+    "__le__",
+    "__lt__",
+    "__module__",
+    "__ne__",
+    "__new__",
+    "__reduce__",
+    "__reduce_ex__",
+    "__repr__",
+    "__setattr__",
+    "__sizeof__",
+    "__str__",
+    "__subclasshook__",
+    "__weakref__",
+];
+
+const STR_DUNDERS: [&str; 9] = [
+    "__add__",
+    "__contains__",
+    "__getitem__",
+    "__getnewargs__",
+    "__iter__",
+    "__len__",
+    "__mod__",
+    "__mul__",
+    "__rmul__",
+];
+
+/// Public methods of Python's `str`: Jinja2 resolves them, so they are not undefined.
+const STR_METHODS: [&str; 47] = [
+    "capitalize",
+    "casefold",
+    "center",
+    "count",
+    "encode",
+    "endswith",
+    "expandtabs",
+    "find",
+    "format",
+    "format_map",
+    "index",
+    "isalnum",
+    "isalpha",
+    "isascii",
+    "isdecimal",
+    "isdigit",
+    "isidentifier",
+    "islower",
+    "isnumeric",
+    "isprintable",
+    "isspace",
+    "istitle",
+    "isupper",
+    "join",
+    "ljust",
+    "lower",
+    "lstrip",
+    "maketrans",
+    "partition",
+    "removeprefix",
+    "removesuffix",
+    "replace",
+    "rfind",
+    "rindex",
+    "rjust",
+    "rpartition",
+    "rsplit",
+    "rstrip",
+    "split",
+    "splitlines",
+    "startswith",
+    "strip",
+    "swapcase",
+    "title",
+    "translate",
+    "upper",
+    "zfill",
+];
+
+impl PyObject {
+    /// Jinja2's `object_type_repr` of the object.
+    fn type_repr(self) -> &'static str {
+        match self {
+            PyObject::Str => "str object",
+            PyObject::Tower => "awx.main.fields.TowerNamespace object",
+            PyObject::Filename => "awx.main.fields.ExplodingNamespace object",
+        }
+    }
+
+    fn class_name(self) -> &'static str {
+        match self {
+            PyObject::Str => "str",
+            PyObject::Tower => "TowerNamespace",
+            PyObject::Filename => "ExplodingNamespace",
+        }
+    }
+
+    /// What the sandbox does with `obj.<attr>` for an attribute our model does not define:
+    /// `None` when Python has it anyway (a `str` method), else the error Jinja2 raises.
+    fn attribute(self, attr: &str) -> Option<TemplateIssue> {
+        let exists = OBJECT_DUNDERS.contains(&attr)
+            || matches!(self, PyObject::Str)
+                && (STR_DUNDERS.contains(&attr) || STR_METHODS.contains(&attr));
+        if exists && attr.starts_with('_') {
+            return Some(TemplateIssue::Unsafe(format!(
+                "access to attribute {} of {} object is unsafe.",
+                py_str_repr(attr),
+                py_str_repr(self.class_name())
+            )));
+        }
+        if exists {
+            return None;
+        }
+        Some(TemplateIssue::Undefined(format!(
+            "{} has no attribute {}",
+            py_str_repr(self.type_repr()),
+            py_str_repr(attr)
+        )))
+    }
+}
+
+/// Filters minijinja has and Jinja2 lacks (Jinja2 rejects them at compile time).
+const MINIJINJA_ONLY_FILTERS: [&str; 5] = ["bool", "chain", "lines", "split", "zip"];
+/// Filters Jinja2 has and this minijinja build lacks (stubbed so they are accepted;
+/// `tojson`/`urlencode` only exist behind minijinja features this crate does not enable).
+const JINJA_ONLY_FILTERS: [&str; 12] = [
+    "center",
+    "filesizeformat",
+    "forceescape",
+    "random",
+    "striptags",
+    "tojson",
+    "truncate",
+    "urlencode",
+    "urlize",
+    "wordcount",
+    "wordwrap",
+    "xmlattr",
+];
+const MINIJINJA_ONLY_TESTS: [&str; 4] = ["endingwith", "int", "safe", "startingwith"];
+/// Jinja2's default globals; `debug` is minijinja's own and is removed.
+const JINJA_GLOBALS: [&str; 6] = ["cycler", "dict", "joiner", "lipsum", "namespace", "range"];
+
+fn passthrough(value: JValue, _args: Rest<JValue>) -> JValue {
+    value
+}
+
+fn never(_value: JValue, _args: Rest<JValue>) -> bool {
+    false
+}
+
+fn empty(_args: Rest<JValue>) -> JValue {
+    JValue::from("")
+}
+
+/// minijinja shaped like `ImmutableSandboxedEnvironment(undefined=StrictUndefined)`: the same
+/// filter, test and global names, strict undefined, no debug snapshots.
+#[allow(deprecated)] // `new` only warns that the `serde` feature is off; we pass minijinja values
+fn jinja_like_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_debug(false);
+    for name in MINIJINJA_ONLY_FILTERS {
+        env.remove_filter(name);
+    }
+    for name in JINJA_ONLY_FILTERS {
+        env.add_filter(name, passthrough);
+    }
+    for name in MINIJINJA_ONLY_TESTS {
+        env.remove_test(name);
+    }
+    env.add_test("callable", never);
+    env.remove_global("debug");
+    for name in ["cycler", "joiner", "lipsum"] {
+        env.add_function(name, empty);
+    }
+    env
+}
+
+/// Renders `source` like AWX does and reports the first problem Jinja2 would raise.
+fn check_template(
+    env: &Environment<'_>,
+    names: &NamespaceModel,
+    source: &str,
+) -> Result<(), TemplateIssue> {
+    let template = env
+        .template_from_str(source)
+        .map_err(|e| TemplateIssue::Syntax(syntax_message(&e)))?;
+    let log = Log::default();
+    let result = template.render(names.root(&log));
+    let events = log.lock().map(|e| e.clone()).unwrap_or_default();
+    let exploded = events.iter().find_map(|e| match e {
+        Event::Exploded(message) => Some(*message),
+        _ => None,
+    });
+    if let Some(message) = exploded {
+        return Err(TemplateIssue::Undefined(message.to_string()));
+    }
+    let Err(error) = result else { return Ok(()) };
+    match error.kind() {
+        ErrorKind::SyntaxError => Err(TemplateIssue::Syntax(syntax_message(&error))),
+        ErrorKind::UnknownFilter => Err(unknown_callable(&error, "filter")),
+        ErrorKind::UnknownTest => Err(unknown_callable(&error, "test")),
+        ErrorKind::UndefinedError
+        | ErrorKind::UnknownFunction
+        | ErrorKind::UnknownMethod
+        | ErrorKind::InvalidOperation => {
+            let span = error.range().and_then(|r| source.get(r)).unwrap_or("");
+            let chains = ordered_chains(source, &template.undeclared_variables(true));
+            match find_culprit(span, &events, &chains, names) {
+                Culprit::Issue(issue) => Err(issue),
+                Culprit::PythonOnly => Ok(()),
+                Culprit::Unknown if error.kind() == ErrorKind::UndefinedError => Err(
+                    TemplateIssue::Undefined(error.detail().unwrap_or("undefined value").into()),
+                ),
+                // Failures Jinja2 does not share (its str methods, other runtime errors that
+                // AWX does not turn into validation messages).
+                Culprit::Unknown => Ok(()),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Jinja2's wording for the syntax errors we can recognise; minijinja's own text otherwise.
+fn syntax_message(error: &minijinja::Error) -> String {
+    let detail = error.detail().map(str::to_string);
+    let detail = detail.unwrap_or_else(|| error.kind().to_string());
+    const END_OF_PRINT: &str = "expected end of variable block";
+    if detail == format!("unexpected end of input, {END_OF_PRINT}") {
+        return "unexpected end of template, expected 'end of print statement'.".to_string();
+    }
+    if detail == "unexpected end of variable block" {
+        return "Expected an expression, got 'end of print statement'".to_string();
+    }
+    let token = detail
+        .strip_prefix("unexpected `")
+        .and_then(|rest| rest.strip_suffix(&format!("`, {END_OF_PRINT}")));
+    match token {
+        Some(token) => format!("expected token 'end of print statement', got '{token}'"),
+        None => detail,
+    }
+}
+
+/// Jinja2 checks filter and test names at compile time: `No filter named 'x'.`
+fn unknown_callable(error: &minijinja::Error, what: &str) -> TemplateIssue {
+    let detail = error.detail().unwrap_or_default();
+    let name = detail
+        .strip_prefix(&format!("{what} "))
+        .and_then(|rest| rest.strip_suffix(" is unknown"));
+    match name {
+        Some(name) => TemplateIssue::Syntax(format!("No {what} named {}.", py_str_repr(name))),
+        None => TemplateIssue::Syntax(detail.to_string()),
+    }
+}
+
+enum Culprit {
+    Issue(TemplateIssue),
+    /// The failure comes from something Jinja2 resolves (a Python `str` method).
+    PythonOnly,
+    Unknown,
+}
+
+/// Which lookup made minijinja fail: logged lookups named in the failing expression first, then
+/// the template's attribute chains named there, then anything logged at all.
+fn find_culprit(
+    span: &str,
+    events: &[Event],
+    chains: &[String],
+    names: &NamespaceModel,
+) -> Culprit {
+    let in_span = |event: &&Event| match event {
+        Event::MissingRoot(name) => contains_word(span, name),
+        Event::MissingAttr { attr, .. } => contains_word(span, attr),
+        Event::Exploded(_) => false,
+    };
+    if let Some(issue) = events.iter().filter(in_span).find_map(event_issue) {
+        return Culprit::Issue(issue);
+    }
+    let named_in_span = chains
+        .iter()
+        .filter(|chain| chain.split('.').any(|part| contains_word(span, part)));
+    for chain in named_in_span {
+        match resolve_chain(chain, names) {
+            Culprit::Unknown => continue,
+            found => return found,
+        }
+    }
+    match events.iter().find_map(event_issue) {
+        Some(issue) => Culprit::Issue(issue),
+        None => Culprit::Unknown,
+    }
+}
+
+fn event_issue(event: &Event) -> Option<TemplateIssue> {
+    match event {
+        Event::MissingRoot(name) if !JINJA_GLOBALS.contains(&name.as_str()) => Some(
+            TemplateIssue::Undefined(format!("{} is undefined", py_str_repr(name))),
+        ),
+        Event::MissingAttr { issue, .. } => Some(issue.clone()),
+        _ => None,
+    }
+}
+
+/// Follows `a.b.c` through AWX's namespace; `Unknown` when every step resolves.
+fn resolve_chain(chain: &str, names: &NamespaceModel) -> Culprit {
+    let mut parts = chain.split('.');
+    let root = parts.next().unwrap_or_default();
+    let mut current = if root == "tower" {
+        PyObject::Tower
+    } else if names.ids.contains(root) {
+        PyObject::Str
+    } else {
+        return Culprit::Unknown;
+    };
+    for attr in parts {
+        let next = match (current, &names.filename) {
+            (PyObject::Tower, Filename::Single) if attr == "filename" => PyObject::Str,
+            (PyObject::Tower, Filename::Named(_)) if attr == "filename" => PyObject::Filename,
+            (PyObject::Filename, Filename::Named(files)) if files.contains(attr) => PyObject::Str,
+            _ => {
+                return match current.attribute(attr) {
+                    Some(issue) => Culprit::Issue(issue),
+                    None => Culprit::PythonOnly,
+                }
+            }
+        };
+        current = next;
+    }
+    Culprit::Unknown
+}
+
+/// Undeclared nested names (`a.b.c`) ordered by where they first appear in the source.
+fn ordered_chains(source: &str, chains: &std::collections::HashSet<String>) -> Vec<String> {
+    let mut found: Vec<(usize, String)> = chains
+        .iter()
+        .map(|c| (source.find(c.as_str()).unwrap_or(usize::MAX), c.clone()))
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, chain)| chain).collect()
+}
+
+/// `word` occurs in `haystack` not as part of a longer identifier.
+fn contains_word(haystack: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    haystack.match_indices(word).any(|(at, _)| {
+        let before = haystack.get(..at).and_then(|s| s.chars().next_back());
+        let after = haystack.get(at + word.len()..).and_then(|s| s.chars().next());
+        !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+    })
+}
+
+// ----------------------------------------------------------------------------------------
+// patterns (Python `re.search` semantics: `$` also matches before one final newline)
+
+fn strip_final_newline(s: &str) -> &str {
+    s.strip_suffix('\n').unwrap_or(s)
+}
+
+fn word_matches(s: &str, first: impl Fn(char) -> bool, rest: impl Fn(char) -> bool) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(first) && chars.all(rest)
+}
+
+/// `^[a-zA-Z_]+[a-zA-Z0-9_]*$` on an already newline-stripped string.
+fn is_identifier(s: &str) -> bool {
+    word_matches(
+        s,
+        |c| c.is_ascii_alphabetic() || c == '_',
+        |c| c.is_ascii_alphanumeric() || c == '_',
+    )
+}
+
+fn is_file_key(s: &str) -> bool {
+    s == "template" || s.strip_prefix("template.").is_some_and(is_identifier)
+}
+
+fn is_extra_vars_key(s: &str) -> bool {
+    word_matches(
+        strip_final_newline(s),
+        |c| c.is_ascii_alphabetic() || matches!(c, '_' | '{' | '}'),
+        |c| c.is_ascii_alphanumeric() || matches!(c, '_' | '{' | '}'),
+    )
+}
+
+// ----------------------------------------------------------------------------------------
+// Python renderings used inside AWX's messages
+
+fn child(path: &[String], segment: String) -> Vec<String> {
+    let mut out = path.to_vec();
+    out.push(segment);
+    out
+}
+
+/// `list(error.path)` as Python prints it; segments are already `repr`-ed.
+fn py_path(path: &[String]) -> String {
+    format!("[{}]", path.join(", "))
+}
+
+/// AWX's rewrite of jsonschema's `type` errors.
+fn type_error(value: &Value, path: &[String], expected: &str) -> String {
+    let found = py_type(value);
+    if path.is_empty() {
+        format!("{found} provided, expected {expected}")
+    } else {
+        let path = py_path(path);
+        format!("{found} provided in relative path {path}, expected {expected}")
+    }
+}
+
+/// jsonschema's `additionalProperties` message (sorted extras), wrapped by AWX with the path.
+fn additional_properties_error(
+    path: &[String],
+    mut extras: Vec<&str>,
+    pattern: Option<&str>,
+) -> String {
+    extras.sort_unstable();
+    let many = extras.len() > 1;
+    let joined: Vec<String> = extras.iter().map(|e| py_str_repr(e)).collect();
+    let joined = joined.join(", ");
+    let inner = match pattern {
+        Some(pattern) => format!(
+            "{joined} {} not match any of the regexes: {}",
+            if many { "do" } else { "does" },
+            py_str_repr(pattern)
+        ),
+        None => format!(
+            "Additional properties are not allowed ({joined} {} unexpected)",
+            if many { "were" } else { "was" }
+        ),
+    };
+    format!(
+        "Schema validation error in relative path {} ({inner})",
+        py_path(path)
+    )
+}
+
+fn py_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+/// Python `str(value)` of the decoded JSON value.
+fn py_str(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => py_repr(other),
+    }
+}
+
+/// Python `repr(value)` of the decoded JSON value.
+fn py_repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_string(),
+        Value::Bool(true) => "True".to_string(),
+        Value::Bool(false) => "False".to_string(),
+        Value::Number(n) => py_number(n),
+        Value::String(s) => py_str_repr(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(py_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(obj) => {
+            let items: Vec<String> = obj
+                .iter()
+                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+    }
+}
+
+fn py_number(n: &serde_json::Number) -> String {
+    if let Some(i) = n.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = n.as_u64() {
+        return u.to_string();
+    }
+    match n.as_f64() {
+        Some(f) => py_float(f),
+        None => n.to_string(),
+    }
+}
+
+/// Rust's `{:?}` and Python's `repr` pick the same shortest digits and switch to exponent
+/// notation at the same thresholds; only the exponent spelling differs (`1e16` vs `1e+16`).
+fn py_float(f: f64) -> String {
+    let s = format!("{f:?}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(digits) => ('-', digits),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+/// Python `repr(str)`: single quotes unless the text has `'` and no `"`, escapes for
+/// backslash, the quote, `\t\n\r` and non-printable characters.
+fn py_str_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if py_printable(c) => out.push(c),
+            c => {
+                let n = u32::from(c);
+                let _ = match n {
+                    0..=0xff => write!(out, "\\x{n:02x}"),
+                    0x100..=0xffff => write!(out, "\\u{n:04x}"),
+                    _ => write!(out, "\\U{n:08x}"),
+                };
+            }
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// Approximates Python's `str.isprintable` for one character (no Unicode tables at hand:
+/// controls, separators, format characters, surrogates and private use are non-printable).
+fn py_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    if c.is_control() || c.is_whitespace() {
+        return false;
+    }
+    !matches!(
+        u32::from(c),
+        0xad | 0x600..=0x605
+            | 0x61c
+            | 0x6dd
+            | 0x70f
+            | 0x180e
+            | 0x200b..=0x200f
+            | 0x202a..=0x202e
+            | 0x2060..=0x206f
+            | 0xe000..=0xf8ff
+            | 0xfeff
+            | 0xfff9..=0xfffb
+            | 0xfffe..=0xffff
+            | 0xf0000..
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::json;
+
     #[test]
-    #[allow(deprecated)]
-    fn explore() {
-        let mut env = minijinja::Environment::new();
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        let ctx = minijinja::Value::from_iter([("token", minijinja::Value::from("EXAMPLE"))]);
-        for src in [
-            "{{ token ",
-            "{{ token",
-            "{{ }}",
-            "{% if token %}",
-            "{% foo %}",
-            "{% endif %}",
-            "{{ token | nofilter }}",
-            "{{ token is notatest }}",
-            "{{ 'abc }}",
-            "{{ token + }}",
-            "{{ token }",
-            "{% if token %}{% endfor %}",
-            "{{ token.foo }}",
-            "x {{ nope }}",
-            "{{ token['foo'] }}",
-            "{{ nope.x }}",
-            "{{ token.upper() }}",
-            "{{ token ~ nope }}",
-            "{% if nope %}a{% endif %}",
-            "{{ nope is defined }}{{ token.bar }}",
-            "{{ token|upper }}{{ 1/0 }}",
-            "{{ token[0] }}",
-            "{{ foo() }}",
-            "{{ range(3) }}",
-            "{{ lipsum() }}",
-            "{#",
-            "{% raw %}",
-            "{{ token.x.y }}",
+    fn smoke() {
+        let inputs = json!({"fields": [{"id": "token", "label": "T"}]});
+        let n = normalize_custom_inputs(&inputs);
+        println!("{n:?}");
+        let inputs = n.unwrap_or_default();
+        for inj in [
+            json!({"env": {"X": "{{ token }}"}}),
+            json!({"env": {"X": "{{ nope }}"}}),
+            json!({"env": {"X": "{{ tower }}"}}),
+            json!({"env": {"X": "{{ tower.filename }}"}}),
+            json!({"env": {"X": "{{ tower.filename.x }}"}}),
+            json!({"env": {"X": "{{ tower.bogus }}"}}),
+            json!({"env": {"X": "{{ tower.__class__ }}"}}),
+            json!({"env": {"X": "{{ token.__class__ }}"}}),
+            json!({"env": {"X": "{{ token.foo }}"}}),
+            json!({"env": {"X": "{{ token.upper }}"}}),
+            json!({"env": {"X": "{{ token.upper() }}"}}),
+            json!({"env": {"X": "{{ nope is defined }}{{ token.bar }}"}}),
+            json!({"env": {"X": "{{ token ~ nope }}"}}),
+            json!({"env": {"X": "{{ nope() }}"}}),
+            json!({"env": {"X": "{{ lipsum() }}{{ range(2) }}"}}),
+            json!({"env": {"X": "{{ debug() }}"}}),
+            json!({"env": {"X": "{{ token | bool }}"}}),
+            json!({"env": {"X": "{{ token | wordwrap(3) }}"}}),
+            json!({"env": {"X": "{{ token | truncate(length=3) }}"}}),
+            json!({"env": {"X": "{{ token is callable }}"}}),
+            json!({"env": {"X": "{{ token "}}),
+            json!({"env": {"X": "{{ }}"}}),
+            json!({"env": {"X": "{{ token }"}}),
+            json!({"env": {"X": "{% for c in token %}{{ c.foo }}{% endfor %}"}}),
+            json!({"env": {"X": "{{ tower[0] }}"}}),
+            json!({"file": {"template.a": "x"}, "env": {"X": "{{ tower.filename.a }}{{ tower.filename }}"}}),
+            json!({"file": {"template": "x"}, "env": {"X": "{{ tower.filename }}{{ tower.filename.q }}"}}),
+            json!({"extra_vars": {"{{ nope }}": "x"}}),
+            json!({"extra_vars": {"a": {"b": ["{{ nope }}"]}}}),
         ] {
-            match env.template_from_str(src) {
-                Err(e) => println!(
-                    "{src:?} COMPILE kind={:?} detail={:?} range={:?} disp={e}",
-                    e.kind(),
-                    e.detail(),
-                    e.range()
-                ),
-                Ok(t) => {
-                    let mut und: Vec<_> = t.undeclared_variables(true).into_iter().collect();
-                    und.sort();
-                    match t.render(&ctx) {
-                        Ok(s) => println!("{src:?} OK {s:?} und={und:?}"),
-                        Err(e) => println!(
-                            "{src:?} RENDER kind={:?} detail={:?} range={:?} und={und:?} disp={e}",
-                            e.kind(),
-                            e.detail(),
-                            e.range()
-                        ),
-                    }
-                }
-            }
+            println!("{} => {:?}", inj, validate_injectors(&inj, &inputs));
         }
     }
 }
