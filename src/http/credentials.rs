@@ -337,12 +337,15 @@ fn new_uid() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Public inputs as stored, new envelopes, and the secret fields kept as they are.
+struct Sealed {
+    inputs: String,
+    new_secrets: Vec<(String, u32, Vec<u8>)>,
+    kept_secrets: Vec<String>,
+}
+
 /// Seals every new secret for `uid`; lists the kept ones.
-fn seal(
-    state: &AppState,
-    uid: &str,
-    prepared: PreparedInputs,
-) -> ApiResult<(String, Vec<(String, u32, Vec<u8>)>, Vec<String>)> {
+fn seal(state: &AppState, uid: &str, prepared: PreparedInputs) -> ApiResult<Sealed> {
     let mut new = Vec::new();
     let mut kept = Vec::new();
     for (field, action) in prepared.secrets {
@@ -354,7 +357,11 @@ fn seal(
             }
         }
     }
-    Ok((Value::Object(prepared.public).to_string(), new, kept))
+    Ok(Sealed {
+        inputs: Value::Object(prepared.public).to_string(),
+        new_secrets: new,
+        kept_secrets: kept,
+    })
 }
 
 async fn create_credential(
@@ -389,7 +396,7 @@ async fn create_credential(
     let raw = parsed.inputs.clone().unwrap_or_else(|| json!({}));
     let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, None)?;
     let uid = new_uid();
-    let (inputs, new_secrets, kept_secrets) = seal(state, &uid, prepared)?;
+    let Sealed { inputs, new_secrets, kept_secrets } = seal(state, &uid, prepared)?;
     let save = CredentialSave {
         uid,
         name: parsed.name.unwrap_or_default(),
@@ -473,7 +480,7 @@ async fn update_credential(
         secrets: &secrets,
     };
     let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, Some(&stored))?;
-    let (inputs, new_secrets, kept_secrets) = seal(state, &row.uid, prepared)?;
+    let Sealed { inputs, new_secrets, kept_secrets } = seal(state, &row.uid, prepared)?;
     let save = CredentialSave {
         uid: row.uid.clone(),
         name: parsed.name.unwrap_or_else(|| row.name.clone()),
