@@ -25,7 +25,8 @@ const DEPENDENCIES_MSG: &str = "'dependencies' is not supported for custom crede
 const ASK_AT_RUNTIME_MSG: &str = "'ask_at_runtime' is not supported for custom credentials.";
 const MULTI_FILE_MSG: &str = "Must use multi-file syntax when injecting multiple files";
 const TOWER_MSG: &str = "Cannot directly reference reserved `tower` namespace container.";
-const FILENAME_MSG: &str = "Must define unnamed file injector in order to reference `tower.filename`.";
+const FILENAME_MSG: &str =
+    "Must define unnamed file injector in order to reference `tower.filename`.";
 
 /// Regexes as AWX spells them; they only appear inside messages (matching is hand-written).
 const IDENT_PATTERN: &str = "^[a-zA-Z_]+[a-zA-Z0-9_]*$";
@@ -48,27 +49,11 @@ const FIELD_KEYS: [&str; 10] = [
 ];
 
 /// Environment variables AWX reserves for itself (`awx.main.constants.ENV_BLOCKLIST`).
-const ENV_BLOCKLIST: [&str; 19] = [
-    "VIRTUAL_ENV",
-    "PATH",
-    "PYTHONPATH",
-    "JOB_ID",
-    "INVENTORY_ID",
-    "INVENTORY_SOURCE_ID",
-    "INVENTORY_UPDATE_ID",
-    "AD_HOC_COMMAND_ID",
-    "REST_API_URL",
-    "REST_API_TOKEN",
-    "MAX_EVENT_RES",
-    "CALLBACK_QUEUE",
-    "CALLBACK_CONNECTION",
-    "CACHE",
-    "JOB_CALLBACK_DEBUG",
-    "INVENTORY_HOSTVARS",
-    "AWX_HOST",
-    "PROJECT_REVISION",
-    "SUPERVISOR_CONFIG_PATH",
-];
+const ENV_BLOCKLIST: &str = "\
+    VIRTUAL_ENV PATH PYTHONPATH JOB_ID INVENTORY_ID INVENTORY_SOURCE_ID \
+    INVENTORY_UPDATE_ID AD_HOC_COMMAND_ID REST_API_URL REST_API_TOKEN MAX_EVENT_RES \
+    CALLBACK_QUEUE CALLBACK_CONNECTION CACHE JOB_CALLBACK_DEBUG INVENTORY_HOSTVARS \
+    AWX_HOST PROJECT_REVISION SUPERVISOR_CONFIG_PATH";
 
 /// Checks a custom type's `inputs` and returns it as AWX stores it: each field without a
 /// `type` gets `"type": "string"` appended (after its other keys); everything else verbatim.
@@ -339,11 +324,25 @@ fn injector_schema_errors(injectors: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     if let Some(file) = top.get("file") {
         let key_ok = |k: &str| is_file_key(strip_final_newline(k));
-        keyed_object_errors(file, "file", key_ok, FILE_PATTERN, file_value_errors, &mut errors);
+        keyed_object_errors(
+            file,
+            "file",
+            key_ok,
+            FILE_PATTERN,
+            file_value_errors,
+            &mut errors,
+        );
     }
     if let Some(env) = top.get("env") {
         let key_ok = |k: &str| is_identifier(strip_final_newline(k));
-        keyed_object_errors(env, "env", key_ok, IDENT_PATTERN, env_value_errors, &mut errors);
+        keyed_object_errors(
+            env,
+            "env",
+            key_ok,
+            IDENT_PATTERN,
+            env_value_errors,
+            &mut errors,
+        );
     }
     if let Some(extra_vars) = top.get("extra_vars") {
         keyed_object_errors(
@@ -446,7 +445,9 @@ fn injector_rules(injectors: &Map<String, Value>, inputs: &Value) -> Result<(), 
         check_template(&env, &names, source).map_err(|issue| issue.message(kind, key))
     };
     for (kind, injector) in injectors {
-        let Value::Object(entries) = injector else { continue };
+        let Value::Object(entries) = injector else {
+            continue;
+        };
         if kind == "env" {
             entries.keys().try_for_each(|key| env_var_allowed(key))?;
         }
@@ -469,7 +470,7 @@ fn env_var_allowed(name: &str) -> Result<(), String> {
             "Environment variable {name} may affect Ansible configuration so its use is not allowed in credentials."
         ));
     }
-    if ENV_BLOCKLIST.contains(&name) {
+    if listed(ENV_BLOCKLIST, name) {
         return Err(format!(
             "Environment variable {name} is not allowed to be used in credentials."
         ));
@@ -726,98 +727,23 @@ enum PyObject {
 }
 
 /// Attributes every Python object has (`dir(object())`); reaching one is a sandbox violation.
-const OBJECT_DUNDERS: [&str; 27] = [
-    "__class__",
-    "__delattr__",
-    "__dict__",
-    "__dir__",
-    "__doc__",
-    "__eq__",
-    "__format__",
-    "__ge__",
-    "__getattribute__",
-    "__getstate__",
-    "__gt__",
-    "__hash__",
-    "__init__",
-    "__init_subclass__",
-    "__le__",
-    "__lt__",
-    "__module__",
-    "__ne__",
-    "__new__",
-    "__reduce__",
-    "__reduce_ex__",
-    "__repr__",
-    "__setattr__",
-    "__sizeof__",
-    "__str__",
-    "__subclasshook__",
-    "__weakref__",
-];
+const OBJECT_DUNDERS: &str = "\
+    __class__ __delattr__ __dict__ __dir__ __doc__ __eq__ __format__ __ge__ \
+    __getattribute__ __getstate__ __gt__ __hash__ __init__ __init_subclass__ __le__ \
+    __lt__ __module__ __ne__ __new__ __reduce__ __reduce_ex__ __repr__ __setattr__ \
+    __sizeof__ __str__ __subclasshook__ __weakref__";
 
-const STR_DUNDERS: [&str; 9] = [
-    "__add__",
-    "__contains__",
-    "__getitem__",
-    "__getnewargs__",
-    "__iter__",
-    "__len__",
-    "__mod__",
-    "__mul__",
-    "__rmul__",
-];
+const STR_DUNDERS: &str = "\
+    __add__ __contains__ __getitem__ __getnewargs__ __iter__ __len__ __mod__ __mul__ \
+    __rmul__";
 
 /// Public methods of Python's `str`: Jinja2 resolves them, so they are not undefined.
-const STR_METHODS: [&str; 47] = [
-    "capitalize",
-    "casefold",
-    "center",
-    "count",
-    "encode",
-    "endswith",
-    "expandtabs",
-    "find",
-    "format",
-    "format_map",
-    "index",
-    "isalnum",
-    "isalpha",
-    "isascii",
-    "isdecimal",
-    "isdigit",
-    "isidentifier",
-    "islower",
-    "isnumeric",
-    "isprintable",
-    "isspace",
-    "istitle",
-    "isupper",
-    "join",
-    "ljust",
-    "lower",
-    "lstrip",
-    "maketrans",
-    "partition",
-    "removeprefix",
-    "removesuffix",
-    "replace",
-    "rfind",
-    "rindex",
-    "rjust",
-    "rpartition",
-    "rsplit",
-    "rstrip",
-    "split",
-    "splitlines",
-    "startswith",
-    "strip",
-    "swapcase",
-    "title",
-    "translate",
-    "upper",
-    "zfill",
-];
+const STR_METHODS: &str = "\
+    capitalize casefold center count encode endswith expandtabs find format format_map \
+    index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric \
+    isprintable isspace istitle isupper join ljust lower lstrip maketrans partition \
+    removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip split \
+    splitlines startswith strip swapcase title translate upper zfill";
 
 impl PyObject {
     /// Jinja2's `object_type_repr` of the object.
@@ -840,9 +766,9 @@ impl PyObject {
     /// What the sandbox does with `obj.<attr>` for an attribute our model does not define:
     /// `None` when Python has it anyway (a `str` method), else the error Jinja2 raises.
     fn attribute(self, attr: &str) -> Option<TemplateIssue> {
-        let exists = OBJECT_DUNDERS.contains(&attr)
+        let exists = listed(OBJECT_DUNDERS, attr)
             || matches!(self, PyObject::Str)
-                && (STR_DUNDERS.contains(&attr) || STR_METHODS.contains(&attr));
+                && (listed(STR_DUNDERS, attr) || listed(STR_METHODS, attr));
         if exists && attr.starts_with('_') {
             return Some(TemplateIssue::Unsafe(format!(
                 "access to attribute {} of {} object is unsafe.",
@@ -862,26 +788,15 @@ impl PyObject {
 }
 
 /// Filters minijinja has and Jinja2 lacks (Jinja2 rejects them at compile time).
-const MINIJINJA_ONLY_FILTERS: [&str; 5] = ["bool", "chain", "lines", "split", "zip"];
+const MINIJINJA_ONLY_FILTERS: &str = "bool chain lines split zip";
 /// Filters Jinja2 has and this minijinja build lacks (stubbed so they are accepted;
 /// `tojson`/`urlencode` only exist behind minijinja features this crate does not enable).
-const JINJA_ONLY_FILTERS: [&str; 12] = [
-    "center",
-    "filesizeformat",
-    "forceescape",
-    "random",
-    "striptags",
-    "tojson",
-    "truncate",
-    "urlencode",
-    "urlize",
-    "wordcount",
-    "wordwrap",
-    "xmlattr",
-];
-const MINIJINJA_ONLY_TESTS: [&str; 4] = ["endingwith", "int", "safe", "startingwith"];
+const JINJA_ONLY_FILTERS: &str = "\
+    center filesizeformat forceescape random striptags tojson truncate urlencode urlize \
+    wordcount wordwrap xmlattr";
+const MINIJINJA_ONLY_TESTS: &str = "endingwith int safe startingwith";
 /// Jinja2's default globals; `debug` is minijinja's own and is removed.
-const JINJA_GLOBALS: [&str; 6] = ["cycler", "dict", "joiner", "lipsum", "namespace", "range"];
+const JINJA_GLOBALS: &str = "cycler dict joiner lipsum namespace range";
 
 fn passthrough(value: JValue, _args: Rest<JValue>) -> JValue {
     value
@@ -895,6 +810,9 @@ fn empty(_args: Rest<JValue>) -> JValue {
     JValue::from("")
 }
 
+/// Instructions a template may execute while being checked.
+const TEMPLATE_FUEL: u64 = 100_000;
+
 /// minijinja shaped like `ImmutableSandboxedEnvironment(undefined=StrictUndefined)`: the same
 /// filter, test and global names, strict undefined, no debug snapshots.
 #[allow(deprecated)] // `new` only warns that the `serde` feature is off; we pass minijinja values
@@ -902,13 +820,15 @@ fn jinja_like_environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_debug(false);
-    for name in MINIJINJA_ONLY_FILTERS {
+    // Bounds the work a client-supplied template can cause while it is checked.
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    for name in MINIJINJA_ONLY_FILTERS.split_whitespace() {
         env.remove_filter(name);
     }
-    for name in JINJA_ONLY_FILTERS {
+    for name in JINJA_ONLY_FILTERS.split_whitespace() {
         env.add_filter(name, passthrough);
     }
-    for name in MINIJINJA_ONLY_TESTS {
+    for name in MINIJINJA_ONLY_TESTS.split_whitespace() {
         env.remove_test(name);
     }
     env.add_test("callable", never);
@@ -941,6 +861,9 @@ fn check_template(
     let Err(error) = result else { return Ok(()) };
     match error.kind() {
         ErrorKind::SyntaxError => Err(TemplateIssue::Syntax(syntax_message(&error))),
+        ErrorKind::OutOfFuel => Err(TemplateIssue::Syntax(
+            "template exceeds the evaluation budget".to_string(),
+        )),
         ErrorKind::UnknownFilter => Err(unknown_callable(&error, "filter")),
         ErrorKind::UnknownTest => Err(unknown_callable(&error, "test")),
         ErrorKind::UndefinedError
@@ -1036,9 +959,9 @@ fn find_culprit(
 
 fn event_issue(event: &Event) -> Option<TemplateIssue> {
     match event {
-        Event::MissingRoot(name) if !JINJA_GLOBALS.contains(&name.as_str()) => Some(
-            TemplateIssue::Undefined(format!("{} is undefined", py_str_repr(name))),
-        ),
+        Event::MissingRoot(name) if !listed(JINJA_GLOBALS, name) => Some(TemplateIssue::Undefined(
+            format!("{} is undefined", py_str_repr(name)),
+        )),
         Event::MissingAttr { issue, .. } => Some(issue.clone()),
         _ => None,
     }
@@ -1090,13 +1013,20 @@ fn contains_word(haystack: &str, word: &str) -> bool {
     let is_ident = |c: char| c.is_alphanumeric() || c == '_';
     haystack.match_indices(word).any(|(at, _)| {
         let before = haystack.get(..at).and_then(|s| s.chars().next_back());
-        let after = haystack.get(at + word.len()..).and_then(|s| s.chars().next());
+        let after = haystack
+            .get(at + word.len()..)
+            .and_then(|s| s.chars().next());
         !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
     })
 }
 
 // ----------------------------------------------------------------------------------------
 // patterns (Python `re.search` semantics: `$` also matches before one final newline)
+
+/// `word` is one of the whitespace-separated words of `list`.
+fn listed(list: &str, word: &str) -> bool {
+    list.split_whitespace().any(|w| w == word)
+}
 
 fn strip_final_newline(s: &str) -> &str {
     s.strip_suffix('\n').unwrap_or(s)
@@ -1316,46 +1246,765 @@ fn py_printable(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
+    /// `inputs` of the recorded custom type (seq 33, 57, 207).
+    fn dx_inputs() -> Value {
+        json!({"fields": [
+            {"id": "api_token", "label": "API Token", "type": "string", "secret": true},
+            {"id": "endpoint", "label": "Endpoint", "type": "string", "help_text": "Base URL"},
+            {"id": "insecure", "label": "Skip TLS verification", "type": "boolean"}
+        ], "required": ["api_token"]})
+    }
+
+    /// `injectors` of the recorded custom type (seq 33).
+    fn dx_injectors() -> Value {
+        json!({
+            "env": {"DX_API_TOKEN": "{{ api_token }}"},
+            "extra_vars": {"dx_endpoint": "{{ endpoint }}"},
+            "file": {"template": "token={{ api_token }}"}
+        })
+    }
+
+    /// The single-token type most recorded failures use.
+    fn token_inputs() -> Value {
+        json!({"fields": [{"id": "token", "label": "Token", "secret": true}]})
+    }
+
+    fn inputs_err(inputs: Value) -> Vec<String> {
+        normalize_custom_inputs(&inputs).err().unwrap_or_default()
+    }
+
+    /// Injector messages for `injectors` against the normalised `inputs`.
+    fn injectors_err(injectors: Value, inputs: Value) -> Vec<String> {
+        let inputs = normalize_custom_inputs(&inputs).unwrap_or(inputs);
+        validate_injectors(&injectors, &inputs)
+            .err()
+            .unwrap_or_default()
+    }
+
     #[test]
-    fn smoke() {
-        let inputs = json!({"fields": [{"id": "token", "label": "T"}]});
-        let n = normalize_custom_inputs(&inputs);
-        println!("{n:?}");
-        let inputs = n.unwrap_or_default();
-        for inj in [
-            json!({"env": {"X": "{{ token }}"}}),
-            json!({"env": {"X": "{{ nope }}"}}),
-            json!({"env": {"X": "{{ tower }}"}}),
-            json!({"env": {"X": "{{ tower.filename }}"}}),
-            json!({"env": {"X": "{{ tower.filename.x }}"}}),
-            json!({"env": {"X": "{{ tower.bogus }}"}}),
-            json!({"env": {"X": "{{ tower.__class__ }}"}}),
-            json!({"env": {"X": "{{ token.__class__ }}"}}),
-            json!({"env": {"X": "{{ token.foo }}"}}),
-            json!({"env": {"X": "{{ token.upper }}"}}),
-            json!({"env": {"X": "{{ token.upper() }}"}}),
-            json!({"env": {"X": "{{ nope is defined }}{{ token.bar }}"}}),
-            json!({"env": {"X": "{{ token ~ nope }}"}}),
-            json!({"env": {"X": "{{ nope() }}"}}),
-            json!({"env": {"X": "{{ lipsum() }}{{ range(2) }}"}}),
-            json!({"env": {"X": "{{ debug() }}"}}),
-            json!({"env": {"X": "{{ token | bool }}"}}),
-            json!({"env": {"X": "{{ token | wordwrap(3) }}"}}),
-            json!({"env": {"X": "{{ token | truncate(length=3) }}"}}),
-            json!({"env": {"X": "{{ token is callable }}"}}),
-            json!({"env": {"X": "{{ token "}}),
-            json!({"env": {"X": "{{ }}"}}),
-            json!({"env": {"X": "{{ token }"}}),
-            json!({"env": {"X": "{% for c in token %}{{ c.foo }}{% endfor %}"}}),
-            json!({"env": {"X": "{{ tower[0] }}"}}),
-            json!({"file": {"template.a": "x"}, "env": {"X": "{{ tower.filename.a }}{{ tower.filename }}"}}),
-            json!({"file": {"template": "x"}, "env": {"X": "{{ tower.filename }}{{ tower.filename.q }}"}}),
-            json!({"extra_vars": {"{{ nope }}": "x"}}),
-            json!({"extra_vars": {"a": {"b": ["{{ nope }}"]}}}),
+    fn runaway_templates_are_stopped() {
+        let inputs = serde_json::json!({"fields": [{"id": "t", "label": "T", "type": "string"}]});
+        let injectors = serde_json::json!({"env": {"X": "{% for i in range(10000) %}{% for j in range(10000) %}{{ t }}{% endfor %}{% endfor %}"}});
+        assert!(validate_injectors(&injectors, &inputs).is_err());
+    }
+
+    fn env_err(template: &str) -> Vec<String> {
+        injectors_err(json!({"env": {"X": template}}), token_inputs())
+    }
+
+    #[test]
+    fn recorded_valid_type_is_echoed_verbatim() {
+        // seq 33: every field already has a type, so nothing changes (key order included).
+        let stored = normalize_custom_inputs(&dx_inputs());
+        assert_eq!(
+            stored.as_ref().map(|v| v.to_string()).ok(),
+            Some(dx_inputs().to_string())
+        );
+        assert_eq!(validate_injectors(&dx_injectors(), &dx_inputs()), Ok(()));
+    }
+
+    #[test]
+    fn missing_type_is_appended_after_other_keys() {
+        // seq 35 (request) → body of seq 35 (response).
+        let stored = normalize_custom_inputs(&token_inputs());
+        let expected =
+            r#"{"fields":[{"id":"token","label":"Token","secret":true,"type":"string"}]}"#;
+        assert_eq!(stored.map(|v| v.to_string()), Ok(expected.to_string()));
+        // seq 58
+        let inputs = json!({"fields": [
+            {"id": "token", "label": "Token", "secret": true}, {"id": "extra", "label": "Extra"}
+        ]});
+        let expected = json!({"fields": [
+            {"id": "token", "label": "Token", "secret": true, "type": "string"},
+            {"id": "extra", "label": "Extra", "type": "string"}
+        ]});
+        assert_eq!(normalize_custom_inputs(&inputs), Ok(expected));
+    }
+
+    #[test]
+    fn empty_inputs_and_injectors_are_valid() {
+        assert_eq!(normalize_custom_inputs(&json!({})), Ok(json!({})));
+        assert_eq!(validate_injectors(&json!({}), &json!({})), Ok(()));
+    }
+
+    #[test]
+    fn env_ansible_prefix_is_rejected() {
+        // seq 37
+        let got = injectors_err(
+            json!({"env": {"ANSIBLE_FOO": "{{ token }}"}}),
+            token_inputs(),
+        );
+        assert_eq!(got, ["Environment variable ANSIBLE_FOO may affect Ansible configuration so its use is not allowed in credentials."]);
+    }
+
+    #[test]
+    fn env_block_list_is_rejected() {
+        // seq 38
+        let got = injectors_err(json!({"env": {"PATH": "{{ token }}"}}), token_inputs());
+        assert_eq!(
+            got,
+            ["Environment variable PATH is not allowed to be used in credentials."]
+        );
+        let got = injectors_err(json!({"env": {"AWX_HOST": "x"}}), token_inputs());
+        assert_eq!(
+            got,
+            ["Environment variable AWX_HOST is not allowed to be used in credentials."]
+        );
+    }
+
+    #[test]
+    fn env_names_are_checked_before_env_templates() {
+        let injectors = json!({"env": {"A": "{{ nope }}", "JOB_ID": "1"}});
+        let got = injectors_err(injectors, token_inputs());
+        assert_eq!(
+            got,
+            ["Environment variable JOB_ID is not allowed to be used in credentials."]
+        );
+    }
+
+    #[test]
+    fn env_name_pattern_is_enforced() {
+        // seq 39
+        let got = injectors_err(json!({"env": {"1BAD": "{{ token }}"}}), token_inputs());
+        assert_eq!(got, ["Schema validation error in relative path ['env'] ('1BAD' does not match any of the regexes: '^[a-zA-Z_]+[a-zA-Z0-9_]*$')"]);
+        let got = injectors_err(json!({"env": {"B=": "x", "1A": "y"}}), token_inputs());
+        assert_eq!(got, ["Schema validation error in relative path ['env'] ('1A', 'B=' do not match any of the regexes: '^[a-zA-Z_]+[a-zA-Z0-9_]*$')"]);
+    }
+
+    #[test]
+    fn env_values_must_be_ascii_strings() {
+        let got = injectors_err(json!({"env": {"DRAGON": "🐉"}}), token_inputs());
+        assert_eq!(got, [r"'🐉' does not match '^[\x00-\x7f]*$'"]);
+        let got = injectors_err(
+            json!({"env": {"ENV_VAR": 123}, "mal": "formed"}),
+            token_inputs(),
+        );
+        assert_eq!(
+            got,
+            [
+                "int provided in relative path ['env', 'ENV_VAR'], expected string",
+                "Schema validation error in relative path [] (Additional properties are not allowed ('mal' was unexpected))"
+            ]
+        );
+    }
+
+    #[test]
+    fn template_syntax_error_uses_jinja_wording() {
+        // seq 40
+        assert_eq!(env_err("{{ token "), ["Syntax error rendering template for X inside of env (unexpected end of template, expected 'end of print statement'.)"]);
+        let got = injectors_err(json!({"env": {"DX": "{{ token "}}), token_inputs());
+        assert_eq!(got, ["Syntax error rendering template for DX inside of env (unexpected end of template, expected 'end of print statement'.)"]);
+        assert_eq!(env_err("{{ }}"), ["Syntax error rendering template for X inside of env (Expected an expression, got 'end of print statement')"]);
+        assert_eq!(env_err("{{ token }"), ["Syntax error rendering template for X inside of env (expected token 'end of print statement', got '}')"]);
+        let got = injectors_err(json!({"file": {"template": "{{ token"}}), token_inputs());
+        assert_eq!(got, ["Syntax error rendering template for template inside of file (unexpected end of template, expected 'end of print statement'.)"]);
+    }
+
+    #[test]
+    fn unknown_filters_and_tests_are_syntax_errors() {
+        assert_eq!(
+            env_err("{{ token | nofilter }}"),
+            ["Syntax error rendering template for X inside of env (No filter named 'nofilter'.)"]
+        );
+        // `bool` is a minijinja filter but not a Jinja2 one.
+        assert_eq!(
+            env_err("{{ token | bool }}"),
+            ["Syntax error rendering template for X inside of env (No filter named 'bool'.)"]
+        );
+        assert_eq!(
+            env_err("{{ token is nada }}"),
+            ["Syntax error rendering template for X inside of env (No test named 'nada'.)"]
+        );
+        // Jinja2-only filters, tests and globals are accepted.
+        assert!(env_err("{{ token | wordwrap(3) | truncate(length=2) }}").is_empty());
+        assert!(env_err("{{ token is callable }}{{ lipsum() }}{{ range(2) }}").is_empty());
+    }
+
+    #[test]
+    fn undefined_variable_names_the_variable() {
+        // seq 41
+        let got = injectors_err(json!({"env": {"DX": "{{ nope }}"}}), token_inputs());
+        assert_eq!(got, ["DX uses an undefined field ('nope' is undefined)"]);
+        assert_eq!(
+            env_err("{{ token ~ nope }}"),
+            ["X uses an undefined field ('nope' is undefined)"]
+        );
+        assert_eq!(
+            env_err("{{ a }}{{ b }}"),
+            ["X uses an undefined field ('a' is undefined)"]
+        );
+        assert_eq!(
+            env_err("{% if nope %}x{% endif %}"),
+            ["X uses an undefined field ('nope' is undefined)"]
+        );
+        assert_eq!(
+            env_err("{{ nope() }}"),
+            ["X uses an undefined field ('nope' is undefined)"]
+        );
+        // `debug` is a minijinja global only.
+        assert_eq!(
+            env_err("{{ debug() }}"),
+            ["X uses an undefined field ('debug' is undefined)"]
+        );
+        // Not evaluated, or guarded: Jinja2 does not complain either.
+        assert!(env_err("{% if false %}{{ nope }}{% endif %}{{ other is defined }}").is_empty());
+    }
+
+    #[test]
+    fn attribute_errors_use_python_wording() {
+        assert_eq!(
+            env_err("{{ token.foo }}"),
+            ["X uses an undefined field ('str object' has no attribute 'foo')"]
+        );
+        assert_eq!(
+            env_err("{{ nope is defined }}{{ token.bar }}"),
+            ["X uses an undefined field ('str object' has no attribute 'bar')"]
+        );
+        // Python `str` methods exist in Jinja2.
+        assert!(env_err("{{ token.upper }}{{ token.upper() }}").is_empty());
+    }
+
+    #[test]
+    fn sandbox_violations_are_reported() {
+        assert_eq!(env_err("{{ token.__class__ }}"), ["Encountered unsafe code execution: access to attribute '__class__' of 'str' object is unsafe."]);
+        assert_eq!(env_err("{{ tower.__dict__ }}"), ["Encountered unsafe code execution: access to attribute '__dict__' of 'TowerNamespace' object is unsafe."]);
+    }
+
+    #[test]
+    fn injectors_unknown_key() {
+        // seq 42
+        let got = injectors_err(json!({"bogus": {}}), token_inputs());
+        assert_eq!(got, ["Schema validation error in relative path [] (Additional properties are not allowed ('bogus' was unexpected))"]);
+        let got = injectors_err(json!({"z": 1, "a": 2}), token_inputs());
+        assert_eq!(got, ["Schema validation error in relative path [] (Additional properties are not allowed ('a', 'z' were unexpected))"]);
+    }
+
+    #[test]
+    fn injectors_wrong_containers() {
+        for (injectors, expected) in [
+            (json!(true), "bool provided, expected dict"),
+            (json!(100), "int provided, expected dict"),
+            (json!([1, 2]), "list provided, expected dict"),
+            (json!("malformed"), "str provided, expected dict"),
+            (
+                json!({"env": true}),
+                "bool provided in relative path ['env'], expected dict",
+            ),
+            (
+                json!({"file": [1]}),
+                "list provided in relative path ['file'], expected dict",
+            ),
+            (
+                json!({"file": ""}),
+                "str provided in relative path ['file'], expected dict",
+            ),
+            (
+                json!({"extra_vars": 1.5}),
+                "float provided in relative path ['extra_vars'], expected dict",
+            ),
         ] {
-            println!("{} => {:?}", inj, validate_injectors(&inj, &inputs));
+            assert_eq!(injectors_err(injectors, token_inputs()), [expected]);
+        }
+    }
+
+    #[test]
+    fn multi_file_mixing_is_rejected() {
+        // seq 43
+        let got = injectors_err(
+            json!({"file": {"template": "a", "template.b": "b"}}),
+            token_inputs(),
+        );
+        assert_eq!(
+            got,
+            ["Must use multi-file syntax when injecting multiple files"]
+        );
+    }
+
+    #[test]
+    fn file_key_pattern_is_enforced() {
+        let pattern = r"'^template(\\.[a-zA-Z_]+[a-zA-Z0-9_]*)?$'";
+        for key in ["not_template", "template.not.valid", "template.999"] {
+            let got = injectors_err(json!({"file": {key: "x"}}), token_inputs());
+            let expected = format!("Schema validation error in relative path ['file'] ('{key}' does not match any of the regexes: {pattern})");
+            assert_eq!(got, [expected]);
+        }
+        let got = injectors_err(json!({"file": {"template": 1}}), token_inputs());
+        assert_eq!(
+            got,
+            ["int provided in relative path ['file', 'template'], expected string"]
+        );
+    }
+
+    #[test]
+    fn tower_namespace_references() {
+        let named = json!({"template.cert": "{{ token }}"});
+        let cases = [
+            (json!({"env": {"F": "{{ tower.filename.cert }}"}}), "F uses an undefined field ('awx.main.fields.ExplodingNamespace object' has no attribute 'cert')"),
+            (json!({"env": {"F": "{{ tower.filename }}"}}), "F uses an undefined field (Must define unnamed file injector in order to reference `tower.filename`.)"),
+            (json!({"env": {"F": "{{ tower }}"}}), "F uses an undefined field (Cannot directly reference reserved `tower` namespace container.)"),
+            (json!({"file": named, "env": {"F": "{{ tower.filename }}"}}), "F uses an undefined field (Must define unnamed file injector in order to reference `tower.filename`.)"),
+            (json!({"env": {"F": "{{ tower.bogus }}"}}), "F uses an undefined field ('awx.main.fields.TowerNamespace object' has no attribute 'bogus')"),
+            (json!({"file": {"template": "x"}, "env": {"F": "{{ tower.filename.q }}"}}), "F uses an undefined field ('str object' has no attribute 'q')"),
+        ];
+        for (injectors, expected) in cases {
+            assert_eq!(injectors_err(injectors, token_inputs()), [expected]);
+        }
+        let ok = [
+            json!({"file": {"template.cert": "{{ token }}"}, "env": {"F": "{{ tower.filename.cert }}"}}),
+            json!({"file": {"template": "{{ token }}"}, "env": {"F": "{{ tower.filename }}"}}),
+            json!({"env": {"F": "{% if tower %}{{ tower.filename is defined }}{% endif %}"}}),
+        ];
+        for injectors in ok {
+            assert_eq!(validate_injectors(&injectors, &token_inputs()), Ok(()));
+        }
+    }
+
+    #[test]
+    fn extra_vars_keys_values_and_paths() {
+        let pattern = r"'^[a-zA-Z_\\{\\}]+[a-zA-Z0-9_\\{\\}]*$'";
+        let got = injectors_err(json!({"extra_vars": {"99=": "x"}}), token_inputs());
+        let expected = format!("Schema validation error in relative path ['extra_vars'] ('99=' does not match any of the regexes: {pattern})");
+        assert_eq!(got, [expected]);
+        let got = injectors_err(
+            json!({"extra_vars": {"a": 1, "b": {"c d": "x"}}}),
+            token_inputs(),
+        );
+        assert_eq!(
+            got,
+            [
+                "1 is not valid under any of the given schemas",
+                "{'c d': 'x'} is not valid under any of the given schemas"
+            ]
+        );
+        let ok = json!({"extra_vars": {"{{token}}": "x", "a": ["{{ token }}", 1, null, {"b": "c"}], "n": {"m": "{{ token }}"}}});
+        assert_eq!(validate_injectors(&ok, &token_inputs()), Ok(()));
+        // keys are reported by their parent's path ("a key" at the top), values by their own
+        assert_eq!(
+            injectors_err(json!({"extra_vars": {"{{k}}": "x"}}), token_inputs()),
+            ["a key uses an undefined field ('k' is undefined)"]
+        );
+        assert_eq!(
+            injectors_err(json!({"extra_vars": {"a": {"{{k}}": "x"}}}), token_inputs()),
+            ["a uses an undefined field ('k' is undefined)"]
+        );
+        assert_eq!(
+            injectors_err(
+                json!({"extra_vars": {"a": {"b": ["x", "{{ v }}"]}}}),
+                token_inputs()
+            ),
+            ["a.b[1] uses an undefined field ('v' is undefined)"]
+        );
+        assert_eq!(injectors_err(json!({"extra_vars": {"a": ["{{ v"]}}), token_inputs()), ["Syntax error rendering template for a[0] inside of extra_vars (unexpected end of template, expected 'end of print statement'.)"]);
+    }
+
+    #[test]
+    fn first_failing_template_in_submitted_order_wins() {
+        let injectors = json!({"file": {"template": "{{ f }}"}, "env": {"E": "{{ e }}"}});
+        assert_eq!(
+            injectors_err(injectors, token_inputs()),
+            ["template uses an undefined field ('f' is undefined)"]
+        );
+        let injectors = json!({"env": {"E": "{{ e }}"}, "file": {"template": "{{ f }}"}});
+        assert_eq!(
+            injectors_err(injectors, token_inputs()),
+            ["E uses an undefined field ('e' is undefined)"]
+        );
+    }
+
+    #[test]
+    fn changed_inputs_break_existing_injectors() {
+        // seq 206: the new inputs drop `endpoint`, still used by `extra_vars`.
+        let inputs = json!({"fields": [{"id": "api_token", "label": "API Token", "secret": true}]});
+        let got = injectors_err(dx_injectors(), inputs);
+        assert_eq!(
+            got,
+            ["dx_endpoint uses an undefined field ('endpoint' is undefined)"]
+        );
+    }
+
+    #[test]
+    fn templates_are_skipped_when_inputs_are_invalid() {
+        // seq 44–48 carry an undefined `token` reference but only report the inputs error.
+        let bad_inputs = json!({"fields": [{"id": "n", "label": "N", "type": "integer"}]});
+        let injectors = json!({"env": {"DX_TOKEN": "{{ token }}"}});
+        assert_eq!(validate_injectors(&injectors, &bad_inputs), Ok(()));
+        // ... while injector schema errors are still reported.
+        let got = validate_injectors(&json!({"bogus": 1}), &bad_inputs);
+        assert_eq!(got, Err(vec!["Schema validation error in relative path [] (Additional properties are not allowed ('bogus' was unexpected))".to_string()]));
+    }
+
+    #[test]
+    fn field_type_must_be_string_or_boolean() {
+        // seq 44
+        let got = inputs_err(json!({"fields": [{"id": "n", "label": "N", "type": "integer"}]}));
+        assert_eq!(got, ["'integer' is not one of ['string', 'boolean']"]);
+        let got = inputs_err(json!({"fields": [{"id": "n", "label": "N", "format": 1}]}));
+        assert_eq!(got, ["'1' is not one of ['ssh_private_key', 'url']"]);
+    }
+
+    #[test]
+    fn field_ids_must_be_unique() {
+        // seq 45
+        let got = inputs_err(
+            json!({"fields": [{"id": "token", "label": "A"}, {"id": "token", "label": "B"}]}),
+        );
+        assert_eq!(got, ["field IDs must be unique (token)"]);
+    }
+
+    #[test]
+    fn field_id_must_be_a_variable_name() {
+        // seq 46
+        let got = inputs_err(json!({"fields": [{"id": "1abc", "label": "A"}]}));
+        assert_eq!(got, ["1abc is an invalid variable name"]);
+        let got = inputs_err(json!({"fields": [{"id": "$invalid$", "label": "A"}]}));
+        assert_eq!(got, ["$invalid$ is an invalid variable name"]);
+        let got = inputs_err(json!({"fields": [{"id": 7, "label": "A"}]}));
+        assert_eq!(
+            got,
+            ["int provided in relative path ['fields', 0, 'id'], expected string"]
+        );
+        // Python's `$` also matches before a final newline.
+        assert!(
+            normalize_custom_inputs(&json!({"fields": [{"id": "abc\n", "label": "A"}]})).is_ok()
+        );
+    }
+
+    #[test]
+    fn tower_is_reserved() {
+        // seq 47
+        let got = inputs_err(json!({"fields": [{"id": "tower", "label": "A"}]}));
+        assert_eq!(got, ["\"tower\" is a reserved field name"]);
+    }
+
+    #[test]
+    fn id_and_label_are_required() {
+        // seq 48
+        assert_eq!(
+            inputs_err(json!({"fields": [{"id": "token"}]})),
+            ["'label' is a required property"]
+        );
+        assert_eq!(
+            inputs_err(json!({"fields": [{"label": "Label"}]})),
+            ["'id' is a required property"]
+        );
+    }
+
+    #[test]
+    fn string_only_keys_on_boolean_fields() {
+        // seq 49
+        let got = inputs_err(
+            json!({"fields": [{"id": "flag", "label": "F", "type": "boolean", "choices": ["a"]}]}),
+        );
+        assert_eq!(got, ["choices not allowed for boolean type (flag)"]);
+        for (key, value) in [
+            ("multiline", json!(true)),
+            ("format", json!("url")),
+            ("secret", json!(false)),
+        ] {
+            let field = json!({"id": "field_id", "label": "L", "type": "boolean", key: value});
+            assert_eq!(
+                inputs_err(json!({"fields": [field]})),
+                [format!("{key} not allowed for boolean type (field_id)")]
+            );
+        }
+    }
+
+    #[test]
+    fn ask_at_runtime_is_not_supported() {
+        // seq 50
+        let got =
+            inputs_err(json!({"fields": [{"id": "token", "label": "T", "ask_at_runtime": true}]}));
+        assert_eq!(
+            got,
+            ["'ask_at_runtime' is not supported for custom credentials."]
+        );
+        let ok = json!({"fields": [{"id": "token", "label": "T", "ask_at_runtime": false}]});
+        assert!(normalize_custom_inputs(&ok).is_ok());
+        let got =
+            inputs_err(json!({"fields": [{"id": "token", "label": "T", "ask_at_runtime": "bad"}]}));
+        assert_eq!(
+            got,
+            ["str provided in relative path ['fields', 0, 'ask_at_runtime'], expected boolean"]
+        );
+    }
+
+    #[test]
+    fn dependencies_are_not_supported() {
+        // seq 51
+        let got = inputs_err(
+            json!({"fields": [{"id": "token", "label": "T"}], "dependencies": {"token": ["x"]}}),
+        );
+        assert_eq!(
+            got,
+            ["'dependencies' is not supported for custom credentials."]
+        );
+    }
+
+    #[test]
+    fn inputs_must_be_an_object() {
+        // seq 52
+        assert_eq!(inputs_err(json!(["x"])), ["list provided, expected dict"]);
+        assert_eq!(
+            inputs_err(json!("malformed")),
+            ["str provided, expected dict"]
+        );
+        assert_eq!(inputs_err(json!(100)), ["int provided, expected dict"]);
+        assert_eq!(inputs_err(json!(1.5)), ["float provided, expected dict"]);
+        assert_eq!(inputs_err(json!(true)), ["bool provided, expected dict"]);
+        assert_eq!(
+            inputs_err(json!(null)),
+            ["NoneType provided, expected dict"]
+        );
+    }
+
+    #[test]
+    fn inputs_unknown_keys_and_containers_collect_every_schema_error() {
+        let got =
+            inputs_err(json!({"metadata": [], "fields": [{"id": "one", "label": "One"}, 234]}));
+        assert_eq!(
+            got,
+            [
+                "Schema validation error in relative path [] (Additional properties are not allowed ('metadata' was unexpected))",
+                "int provided in relative path ['fields', 1], expected dict"
+            ]
+        );
+        let got = inputs_err(json!({"fields": {}, "required": [1]}));
+        assert_eq!(
+            got,
+            [
+                "int provided in relative path ['required', 0], expected string",
+                "dict provided in relative path ['fields'], expected array"
+            ]
+        );
+        let got = inputs_err(
+            json!({"fields": [{"id": "u", "label": "U", "foo": "bar", "help_text": 1}]}),
+        );
+        assert_eq!(
+            got,
+            [
+                "int provided in relative path ['fields', 0, 'help_text'], expected string",
+                "Schema validation error in relative path ['fields', 0] (Additional properties are not allowed ('foo' was unexpected))"
+            ]
+        );
+    }
+
+    #[test]
+    fn choices_must_be_a_non_empty_list_of_unique_strings() {
+        let field =
+            |choices: Value| json!({"fields": [{"id": "b", "label": "B", "choices": choices}]});
+        assert_eq!(
+            inputs_err(field(json!("not-a-list"))),
+            ["str provided in relative path ['fields', 0, 'choices'], expected array"]
+        );
+        assert_eq!(inputs_err(field(json!([]))), ["[] should be non-empty"]);
+        assert_eq!(
+            inputs_err(field(json!(["dup", "dup"]))),
+            ["['dup', 'dup'] has non-unique elements"]
+        );
+        assert_eq!(
+            inputs_err(field(json!(["a", 1]))),
+            ["int provided in relative path ['fields', 0, 'choices', 1], expected string"]
+        );
+        assert!(normalize_custom_inputs(&field(json!(["su", "sudo"]))).is_ok());
+    }
+
+    #[test]
+    fn defaults_must_match_the_field_type() {
+        let field = |ty: &str, default: Value| json!({"fields": [{"id": "a", "label": "A", "type": ty, "default": default}]});
+        assert_eq!(
+            inputs_err(field("string", json!(null))),
+            ["None is not a string"]
+        );
+        assert_eq!(
+            inputs_err(field("string", json!(true))),
+            ["True is not a string"]
+        );
+        assert_eq!(
+            inputs_err(field("string", json!(false))),
+            ["False is not a string"]
+        );
+        assert_eq!(
+            inputs_err(field("string", json!(["a"]))),
+            ["['a'] is not a string"]
+        );
+        assert_eq!(
+            inputs_err(field("boolean", json!("some default string"))),
+            ["some default string is not a boolean"]
+        );
+        assert_eq!(
+            inputs_err(field("boolean", json!(1))),
+            ["1 is not a boolean"]
+        );
+        assert!(normalize_custom_inputs(&field("boolean", json!(false))).is_ok());
+        assert!(normalize_custom_inputs(&field("string", json!("x"))).is_ok());
+        // without `type` the default is checked against the filled-in `string`
+        let untyped = json!({"fields": [{"id": "a", "label": "A", "default": 1.5}]});
+        assert_eq!(inputs_err(untyped), ["1.5 is not a string"]);
+    }
+
+    #[test]
+    fn in_use_comparison_ignores_default_types_and_key_order() {
+        let stored = normalize_custom_inputs(&dx_inputs()).unwrap_or_default();
+        // seq 207: same definition → not a change.
+        assert!(inputs_equivalent(&stored, &dx_inputs()));
+        // the definition without `type: string` keys, keys reordered → not a change.
+        let untyped = json!({"required": ["api_token"], "fields": [
+            {"label": "API Token", "id": "api_token", "secret": true},
+            {"id": "endpoint", "label": "Endpoint", "help_text": "Base URL"},
+            {"id": "insecure", "label": "Skip TLS verification", "type": "boolean"}
+        ]});
+        assert!(inputs_equivalent(&stored, &untyped));
+        // seq 205: an added field is a change.
+        let mut added = dx_inputs();
+        if let Some(Value::Array(fields)) = added.get_mut("fields") {
+            fields.push(json!({"id": "region", "label": "Region", "type": "string"}));
+        }
+        assert!(!inputs_equivalent(&stored, &added));
+        assert!(!inputs_equivalent(&stored, &json!({})));
+    }
+
+    #[test]
+    fn python_renderings() {
+        assert_eq!(py_str_repr("it's"), "\"it's\"");
+        assert_eq!(py_str_repr("a'b\"c"), r#"'a\'b"c'"#);
+        assert_eq!(py_str_repr("t\u{0}\u{7f}é\u{a0}\n"), r"'t\x00\x7fé\xa0\n'");
+        assert_eq!(py_float(1e16), "1e+16");
+        assert_eq!(py_float(1.5e-7), "1.5e-07");
+        assert_eq!(py_float(0.5), "0.5");
+        assert_eq!(py_float(2.0), "2.0");
+        assert_eq!(
+            py_repr(&json!({"a": [1, null, true, 2.5]})),
+            "{'a': [1, None, True, 2.5]}"
+        );
+    }
+
+    fn text() -> impl Strategy<Value = String> {
+        let fragments = prop::sample::select(vec![
+            "{{ token }}",
+            "{{ tower }}",
+            "{{ tower.filename }}",
+            "{{ tower.filename.a }}",
+            "{{ nope",
+            "{% if token %}",
+            "{% endif %}",
+            "{% for c in token %}{{ c.x }}{% endfor %}",
+            "{{ token.__class__ }}",
+            "{{ token | nofilter }}",
+            "{{ tower[0] }}",
+            "}}",
+            "{%",
+            "{#",
+            "{{ range(3) | join }}",
+            "{{ a.b.c }}",
+            "{% set x = token %}{{ x.y }}",
+            "{{ 'é' ~ nope }}",
+        ]);
+        prop_oneof![
+            any::<String>(),
+            "[a-zA-Z_{}%#~. '\"()|\n0-9-]{0,16}",
+            (fragments.clone(), "[a-z {}]{0,6}", fragments)
+                .prop_map(|(a, b, c)| format!("{a}{b}{c}")),
+        ]
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        let known = prop::sample::select(vec![
+            "fields",
+            "required",
+            "dependencies",
+            "id",
+            "label",
+            "type",
+            "format",
+            "choices",
+            "default",
+            "secret",
+            "multiline",
+            "ask_at_runtime",
+            "help_text",
+            "env",
+            "file",
+            "extra_vars",
+            "template",
+            "template.a",
+            "tower",
+            "token",
+            "ANSIBLE_X",
+            "PATH",
+            "1bad",
+        ]);
+        prop_oneof![known.prop_map(str::to_string), text()]
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            (-1e20f64..1e20).prop_map(Value::from),
+            text().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::vec((key(), inner), 0..6)
+                    .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            ]
+        })
+    }
+
+    /// Well-formed definitions with arbitrary template strings, to reach the renderer.
+    fn custom_type() -> impl Strategy<Value = (Value, Value)> {
+        let ids = prop::sample::subsequence(vec!["token", "a", "b", "flag"], 0..=4);
+        let entries = |keys: &'static str| prop::collection::btree_map(keys, text(), 0..4);
+        let parts = (
+            ids,
+            entries("[A-Z_]{1,6}"),
+            entries("[a-z]{1,5}"),
+            entries("[a-z_{}]{1,6}"),
+        );
+        parts.prop_map(|(ids, env, file, extra)| {
+            let fields: Vec<Value> = ids
+                .iter()
+                .map(|id| json!({"id": id, "label": id}))
+                .collect();
+            let strings = |entries: std::collections::BTreeMap<String, String>, prefix: &str| {
+                let pairs = entries.into_iter();
+                pairs
+                    .map(|(k, v)| (format!("{prefix}{k}"), Value::String(v)))
+                    .collect::<Map<_, _>>()
+            };
+            let injectors = json!({
+                "env": strings(env, ""),
+                "file": strings(file, "template."),
+                "extra_vars": strings(extra, ""),
+            });
+            (json!({"fields": fields}), injectors)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn arbitrary_json_never_panics(inputs in json_value(), injectors in json_value()) {
+            let normalized = normalize_custom_inputs(&inputs);
+            let _ = validate_injectors(&injectors, &inputs);
+            prop_assert!(inputs_equivalent(&inputs, &inputs));
+            if let Ok(normalized) = normalized {
+                // normalising is idempotent and only adds default types
+                prop_assert_eq!(normalize_custom_inputs(&normalized), Ok(normalized.clone()));
+                prop_assert!(inputs_equivalent(&inputs, &normalized));
+                let _ = validate_injectors(&injectors, &normalized);
+            }
+        }
+
+        #[test]
+        fn arbitrary_templates_never_panic((inputs, injectors) in custom_type()) {
+            let _ = validate_injectors(&injectors, &inputs);
         }
     }
 }

@@ -50,7 +50,11 @@ impl TestApp {
         let config = config_for(dir.path().to_path_buf());
         let prepared = credstore::startup::prepare(&config).await.expect("startup");
         let state = prepared.state;
-        TestApp { router: credstore::app(state.clone()), state, dir }
+        TestApp {
+            router: credstore::app(state.clone()),
+            state,
+            dir,
+        }
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -58,7 +62,13 @@ impl TestApp {
     }
 
     /// Sends a request with an optional JSON body.
-    pub async fn send(&self, who: As<'_>, method: Method, path: &str, body: Option<&Value>) -> Reply {
+    pub async fn send(
+        &self,
+        who: As<'_>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Reply {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(auth) = basic(who) {
             req = req.header(header::AUTHORIZATION, auth);
@@ -81,7 +91,12 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         let raw = String::from_utf8_lossy(&bytes).to_string();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply { status, headers, body, raw }
+        Reply {
+            status,
+            headers,
+            body,
+            raw,
+        }
     }
 
     pub async fn get(&self, who: As<'_>, path: &str) -> Reply {
@@ -109,13 +124,19 @@ impl TestApp {
 
     /// Id of the managed type with this namespace.
     pub async fn type_id(&self, namespace: &str) -> i64 {
-        let r = self.get(As::Admin, &format!("/api/v2/credential_types/?namespace={namespace}")).await;
+        let r = self
+            .get(
+                As::Admin,
+                &format!("/api/v2/credential_types/?namespace={namespace}"),
+            )
+            .await;
         r.body["results"][0]["id"].as_i64().expect("managed type")
     }
 
     /// An organization named `name`.
     pub async fn org(&self, name: &str) -> i64 {
-        self.create("/api/v2/organizations/", serde_json::json!({"name": name})).await
+        self.create("/api/v2/organizations/", serde_json::json!({"name": name}))
+            .await
     }
 
     /// A normal user with password `pw-<name>`.
@@ -145,5 +166,8 @@ fn basic(who: As<'_>) -> Option<String> {
         As::Admin => ("admin", ADMIN_PASSWORD),
         As::Basic(u, p) => (u, p),
     };
-    Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))))
+    Some(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+    ))
 }
