@@ -464,6 +464,9 @@ mod tests {
 
     #[test]
     fn ordering() {
+        let by_type = parse_order(&CREDENTIAL, Some("credential_type")).unwrap();
+        let names: Vec<&str> = by_type.iter().map(|k| k.path.field.name).collect();
+        assert_eq!(names, vec!["kind", "name", "credential_type"]);
         let o = parse_order(&CREDENTIAL, Some("-organization__name,name")).unwrap();
         assert!(o[0].descending);
         assert_eq!(o[0].path.field.name, "name");

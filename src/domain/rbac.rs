@@ -257,3 +257,131 @@ mod tests {
         assert!(!auditor.edit && !auditor.use_ && !auditor.copy);
     }
 }
+
+/// What a role belongs to, as far as the grant rules need it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleOwner {
+    /// `system_administrator` / `system_auditor`.
+    System,
+    Credential { organization: Option<i64> },
+    Organization(i64),
+    Team { organization: i64 },
+}
+
+/// Who receives (or loses) a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    /// A user and the organizations they are a member of.
+    User { member_of: Vec<i64> },
+    /// A team and its organization.
+    Team { organization: i64 },
+}
+
+fn msg(text: &str) -> super::errors::DomainError {
+    let mut e = super::errors::FieldErrors::new();
+    e.set("msg", serde_json::Value::String(text.to_string()));
+    super::errors::DomainError::Validation(e)
+}
+
+/// The rules AWX checks on role grants before the permission test (api.md §1.5), with its
+/// exact messages.
+pub fn check_grant(
+    caller: &Caller,
+    role_field: &str,
+    owner: RoleOwner,
+    grantee: &Grantee,
+    revoke: bool,
+) -> Result<(), super::errors::DomainError> {
+    match (owner, grantee) {
+        (RoleOwner::System, Grantee::Team { .. }) => Err(msg("You cannot grant system-level permissions to a team.")),
+        (RoleOwner::Organization(_), Grantee::Team { .. }) if USER_ONLY_ORG_ROLES.contains(&role_field) => Err(msg(
+            "You cannot assign an Organization participation role as a child role for a Team.",
+        )),
+        (RoleOwner::Credential { organization }, Grantee::Team { organization: team_org }) => {
+            if organization != Some(*team_org) {
+                return Err(msg(
+                    "You cannot grant credential access to a team when the Organization field isn't set, or belongs to a different organization",
+                ));
+            }
+            Ok(())
+        }
+        (RoleOwner::Credential { organization: None }, Grantee::User { .. }) if !caller.is_superuser => {
+            Err(msg("You cannot grant private credential access to another user"))
+        }
+        (RoleOwner::Credential { organization: Some(org) }, Grantee::User { member_of }) => {
+            if !revoke && !member_of.contains(&org) {
+                return Err(msg("You cannot grant credential access to a user not in the credentials' organization"));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The role whose holders may grant or revoke a role of this owner (besides superusers):
+/// admin of the credential, organization or team. System roles: superusers only.
+pub fn granting_role(owner: RoleOwner) -> Option<(&'static str, &'static str)> {
+    match owner {
+        RoleOwner::System => None,
+        RoleOwner::Credential { .. } => Some(("credential", "admin_role")),
+        RoleOwner::Organization(_) => Some(("organization", "admin_role")),
+        RoleOwner::Team { .. } => Some(("team", "admin_role")),
+    }
+}
+
+/// Display name and description of a role field for an object type.
+pub fn role_display(content_type: Option<&str>, role_field: &str) -> (&'static str, &'static str) {
+    let defs: &[RoleDef] = match content_type {
+        Some("credential") => &CREDENTIAL_ROLES,
+        Some("organization") => &ORGANIZATION_ROLES,
+        Some("team") => &TEAM_ROLES,
+        _ => &SYSTEM_ROLES,
+    };
+    defs.iter()
+        .find(|(f, _, _)| *f == role_field)
+        .map(|(_, n, d)| (*n, *d))
+        .unwrap_or(("", ""))
+}
+
+/// The two system singleton roles.
+pub const SYSTEM_ROLES: [RoleDef; 2] = [
+    ("system_administrator", "System Administrator", "Can manage all aspects of the system"),
+    ("system_auditor", "System Auditor", "Can view all aspects of the system"),
+];
+
+#[cfg(test)]
+mod grant_tests {
+    use super::*;
+
+    const SU: Caller = Caller { user_id: 1, is_superuser: true, is_system_auditor: false };
+    const USER: Caller = Caller { user_id: 3, is_superuser: false, is_system_auditor: false };
+
+    fn text(r: Result<(), crate::domain::errors::DomainError>) -> String {
+        match r {
+            Err(crate::domain::errors::DomainError::Validation(e)) => e.into_json()["msg"].as_str().unwrap_or_default().to_string(),
+            other => format!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn organization_membership_rules() {
+        let cred = RoleOwner::Credential { organization: Some(7) };
+        let outsider = Grantee::User { member_of: vec![8] };
+        assert!(text(check_grant(&SU, "use_role", cred, &outsider, false)).contains("not in the credentials' organization"));
+        assert!(check_grant(&SU, "use_role", cred, &outsider, true).is_ok(), "revoke is allowed");
+        assert!(check_grant(&USER, "use_role", cred, &Grantee::User { member_of: vec![7] }, false).is_ok());
+    }
+
+    #[test]
+    fn private_and_team_rules() {
+        let private = RoleOwner::Credential { organization: None };
+        let u = Grantee::User { member_of: vec![] };
+        assert!(text(check_grant(&USER, "read_role", private, &u, false)).contains("private credential"));
+        assert!(check_grant(&SU, "read_role", private, &u, false).is_ok());
+        let team = Grantee::Team { organization: 7 };
+        assert!(text(check_grant(&SU, "use_role", private, &team, false)).contains("to a team"));
+        assert!(text(check_grant(&SU, "use_role", RoleOwner::Credential { organization: Some(8) }, &team, true)).contains("to a team"));
+        assert!(check_grant(&SU, "use_role", RoleOwner::Credential { organization: Some(7) }, &team, false).is_ok());
+        assert!(text(check_grant(&SU, "system_auditor", RoleOwner::System, &team, false)).contains("system-level"));
+    }
+}

@@ -196,3 +196,18 @@ pub fn resource_by_key(key: &str) -> Option<&'static Resource> {
         .into_iter()
         .find(|r| r.key == key)
 }
+
+/// `/api/v2/roles/`.
+pub static ROLE: Resource = Resource {
+    key: "role",
+    model: "Role",
+    table: "roles",
+    fields: &[
+        f("id", "id", Id),
+        f("role_field", "role_field", Text),
+        f("content_type", "content_type", Text),
+        f("object_id", "object_id", Id),
+    ],
+    search_fields: &["role_field", "content_type"],
+    default_order: &["id"],
+};

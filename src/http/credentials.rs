@@ -52,14 +52,7 @@ pub(super) fn visibility(caller: &Caller) -> Sql {
     if caller.sees_everything() {
         return Sql::raw("1=1");
     }
-    let held = crate::store::roles_held_sql(caller.user_id);
-    let mut sql = Sql::raw(
-        "credentials.id IN (SELECT r.object_id FROM roles r WHERE r.content_type = 'credential' \
-         AND r.role_field = 'read_role' AND r.id IN (",
-    );
-    sql.push(held);
-    sql.text.push_str("))");
-    sql
+    crate::store::readable_sql("credentials.id", "credential", caller.user_id)
 }
 
 /// A page of credentials within `scope`.

@@ -9,6 +9,7 @@ pub mod extract;
 mod organizations;
 pub mod pagination;
 mod render;
+mod roles;
 mod root;
 mod teams;
 mod users;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .merge(teams::routes())
         .merge(credential_types::routes())
         .merge(credentials::routes())
+        .merge(roles::routes())
         .fallback(fallback)
         .layer(middleware::from_fn(awx_headers))
         .with_state(state)
@@ -78,6 +80,7 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
 async fn awx_headers(req: Request, next: Next) -> Response {
     let authenticated = req.headers().contains_key(header::AUTHORIZATION);
     let allow = allow_for(req.uri().path());
+    let deprecated = is_deprecated(req.uri().path());
     let mut response = next.run(req).await;
     let status = response.status();
     let headers = response.headers_mut();
@@ -88,12 +91,29 @@ async fn awx_headers(req: Request, next: Next) -> Response {
             HeaderValue::from_static(AWX_VERSION),
         );
     }
+    if deprecated {
+        headers.insert(
+            header::WARNING,
+            HeaderValue::from_static("299 awx \"This resource has been deprecated and will be removed in a future release.\""),
+        );
+    }
     if let Some(allow) = allow {
         headers
             .entry(header::ALLOW)
             .or_insert(HeaderValue::from_static(allow));
     }
     response
+}
+
+/// The legacy role endpoints AWX marks deprecated (its answers carry a `Warning: 299`).
+fn is_deprecated(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        ["api", "v2", "roles", ..]
+            | ["api", "v2", "users" | "teams", _, "roles"]
+            | ["api", "v2", "credentials" | "organizations" | "teams", _, "object_roles" | "access_list"]
+    )
 }
 
 /// The methods a path supports, for the `Allow` header.
@@ -103,10 +123,14 @@ fn allow_for(path: &str) -> Option<&'static str> {
         ["api"] | ["api", "v2"] | ["api", "v2", "ping" | "me"] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", "config"] => Some("GET, POST, DELETE, HEAD, OPTIONS"),
         ["api", "v2", _] => Some("GET, POST, HEAD, OPTIONS"),
+        ["api", "v2", "roles", _] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", _, _] => Some("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"),
         ["api", "v2", "credentials", _, "copy"] => Some("GET, POST, HEAD, OPTIONS"),
         ["api", "v2", "credential_types", _, "credentials"] => Some("GET, POST, HEAD, OPTIONS"),
-        ["api", "v2", _, _, "users"] => Some("GET, POST, HEAD, OPTIONS"),
+        ["api", "v2", "credentials", _, "owner_users" | "owner_teams" | "object_roles" | "access_list" | "activity_stream"] => {
+            Some("GET, HEAD, OPTIONS")
+        }
+        ["api", "v2", _, _, _] => Some("GET, POST, HEAD, OPTIONS"),
         _ => None,
     }
 }

@@ -69,8 +69,9 @@ fn object_roles(defs: &[RoleDef], roles: &[RoleRef], user_only: &[&str]) -> Valu
     Value::Object(out)
 }
 
-/// A user; the password is always shown as `$encrypted$`.
-pub fn user(u: &UserRow, caller: &Caller) -> Value {
+/// A user; the password is always shown as `$encrypted$`. `admin` says whether the caller
+/// may change this user.
+pub fn user(u: &UserRow, caller: &Caller, admin: bool) -> Value {
     let base = format!("/api/v2/users/{}/", u.id);
     let related: Map<String, Value> = [
         "teams",
@@ -88,10 +89,13 @@ pub fn user(u: &UserRow, caller: &Caller) -> Value {
     .iter()
     .map(|k| (k.to_string(), Value::String(format!("{base}{k}/"))))
     .collect();
-    let edit = caller.is_superuser || caller.user_id == u.id;
+    let edit = admin || caller.user_id == u.id;
     json!({
         "id": u.id, "type": "user", "url": base, "related": related,
-        "summary_fields": {"user_capabilities": {"edit": edit, "delete": caller.is_superuser && caller.user_id != u.id}},
+        "summary_fields": {
+            "resource": {"ansible_id": resource_uuid("user", u.id, &u.created), "resource_type": "shared.user"},
+            "user_capabilities": {"edit": edit, "delete": admin && caller.user_id != u.id},
+        },
         "created": u.created, "modified": u.modified,
         "username": u.username, "first_name": u.first_name, "last_name": u.last_name, "email": u.email,
         "is_superuser": u.is_superuser, "is_system_auditor": u.is_system_auditor,
@@ -99,13 +103,17 @@ pub fn user(u: &UserRow, caller: &Caller) -> Value {
     })
 }
 
+/// A stable identifier in UUID form for `summary_fields.resource.ansible_id`, derived
+/// from the object's type, id and creation time.
+pub fn resource_uuid(kind: &str, id: i64, created: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("credstore-resource\0{kind}\0{id}\0{created}").as_bytes());
+    let h: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+}
+
 /// An organization.
-pub fn organization(
-    o: &OrganizationRow,
-    people: &People,
-    roles: &[RoleRef],
-    caller: &Caller,
-) -> Value {
+pub fn organization(o: &OrganizationRow, people: &People, roles: &[RoleRef], edit: bool, delete: bool) -> Value {
     let base = format!("/api/v2/organizations/{}/", o.id);
     let mut related = Map::new();
     let mut summary = Map::new();
@@ -132,10 +140,7 @@ pub fn organization(
         "object_roles".into(),
         object_roles(&ORGANIZATION_ROLES, roles, &USER_ONLY_ORG_ROLES),
     );
-    summary.insert(
-        "user_capabilities".into(),
-        json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
-    );
+    summary.insert("user_capabilities".into(), json!({"edit": edit, "delete": delete}));
     json!({
         "id": o.id, "type": "organization", "url": base, "related": related, "summary_fields": summary,
         "created": o.created, "modified": o.modified, "name": o.name, "description": o.description,
@@ -144,13 +149,7 @@ pub fn organization(
 }
 
 /// A team.
-pub fn team(
-    t: &TeamRow,
-    org: Option<&OrganizationRow>,
-    people: &People,
-    roles: &[RoleRef],
-    caller: &Caller,
-) -> Value {
+pub fn team(t: &TeamRow, org: Option<&OrganizationRow>, people: &People, roles: &[RoleRef], admin: bool) -> Value {
     let base = format!("/api/v2/teams/{}/", t.id);
     let mut related = Map::new();
     let mut summary = Map::new();
@@ -181,11 +180,12 @@ pub fn team(
         "organization".into(),
         Value::String(format!("/api/v2/organizations/{}/", t.organization_id)),
     );
-    summary.insert("object_roles".into(), object_roles(&TEAM_ROLES, roles, &[]));
     summary.insert(
-        "user_capabilities".into(),
-        json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
+        "resource".into(),
+        json!({"ansible_id": resource_uuid("team", t.id, &t.created), "resource_type": "shared.team"}),
     );
+    summary.insert("object_roles".into(), object_roles(&TEAM_ROLES, roles, &[]));
+    summary.insert("user_capabilities".into(), json!({"edit": admin, "delete": admin}));
     json!({
         "id": t.id, "type": "team", "url": base, "related": related, "summary_fields": summary,
         "created": t.created, "modified": t.modified, "name": t.name, "description": t.description,

@@ -15,13 +15,12 @@ pub struct RoleRef {
     pub role_field: String,
 }
 
-/// SQL selecting the ids of every role the user holds, directly or by implication.
+/// SQL selecting the ids of every role the user holds, directly or by implication: one
+/// indexed join of direct grants with the closure table.
 pub fn held_roles_sql(user_id: i64) -> Sql {
     Sql::with(
-        "WITH RECURSIVE held(id) AS (\
-            SELECT role_id FROM role_members WHERE user_id = ? \
-            UNION SELECT rp.role_id FROM role_parents rp JOIN held h ON rp.parent_id = h.id\
-         ) SELECT id FROM held",
+        "SELECT a.role_id FROM role_members m JOIN role_ancestors a ON a.ancestor_id = m.role_id \
+         WHERE m.user_id = ?",
         vec![Bind::Int(user_id)],
     )
 }
@@ -43,6 +42,11 @@ pub async fn create_object_roles(
         .bind(object_id)
         .fetch_one(&mut *conn)
         .await?;
+        sqlx::query("INSERT INTO role_ancestors (role_id, ancestor_id) VALUES (?, ?)")
+            .bind(id)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
         ids.insert(*field, id);
     }
     Ok(ids)
@@ -65,13 +69,64 @@ pub async fn role_id(
     .await?)
 }
 
-/// Makes `parent` imply `role`.
+/// Makes `parent` imply `role`, and extends the closure: every descendant of `role` gains
+/// every ancestor of `parent`.
 pub async fn add_parent(conn: &mut SqliteConnection, role: i64, parent: i64) -> StoreResult<()> {
     sqlx::query("INSERT OR IGNORE INTO role_parents (role_id, parent_id) VALUES (?, ?)")
         .bind(role)
         .bind(parent)
         .execute(&mut *conn)
         .await?;
+    sqlx::query(
+        "INSERT OR IGNORE INTO role_ancestors (role_id, ancestor_id) \
+         SELECT d.role_id, a.ancestor_id FROM role_ancestors d, role_ancestors a \
+         WHERE d.ancestor_id = ? AND a.role_id = ?",
+    )
+    .bind(role)
+    .bind(parent)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes one implication edge and repairs the closure below it.
+pub async fn remove_parent(conn: &mut SqliteConnection, role: i64, parent: i64) -> StoreResult<()> {
+    sqlx::query("DELETE FROM role_parents WHERE role_id = ? AND parent_id = ?")
+        .bind(role)
+        .bind(parent)
+        .execute(&mut *conn)
+        .await?;
+    rebuild_below(conn, &[role]).await
+}
+
+/// Recomputes the ancestors of `roots` and of everything below them from the edges.
+async fn rebuild_below(conn: &mut SqliteConnection, roots: &[i64]) -> StoreResult<()> {
+    let mut affected: Vec<i64> = Vec::new();
+    for r in roots {
+        let below: Vec<i64> = sqlx::query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
+            .bind(r)
+            .fetch_all(&mut *conn)
+            .await?;
+        affected.extend(below);
+        affected.push(*r);
+    }
+    affected.sort_unstable();
+    affected.dedup();
+    for role in affected {
+        sqlx::query("DELETE FROM role_ancestors WHERE role_id = ?")
+            .bind(role)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT OR IGNORE INTO role_ancestors (role_id, ancestor_id) \
+             WITH RECURSIVE anc(id) AS (SELECT ? UNION SELECT rp.parent_id FROM role_parents rp JOIN anc ON rp.role_id = anc.id) \
+             SELECT ?, id FROM anc",
+        )
+        .bind(role)
+        .bind(role)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -210,4 +265,110 @@ impl Store {
             .await?;
         Ok(n > 0)
     }
+}
+
+/// A role with the name of the object it belongs to.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoleInfo {
+    pub id: i64,
+    pub role_field: String,
+    pub content_type: Option<String>,
+    pub object_id: Option<i64>,
+    pub resource_name: Option<String>,
+    /// The organization of the role's object (credential or team), for the grant rules.
+    pub object_organization: Option<i64>,
+}
+
+const ROLE_INFO: &str = "SELECT r.id, r.role_field, r.content_type, r.object_id, \
+    COALESCE(c.name, o.name, t.name) AS resource_name, \
+    COALESCE(c.organization_id, t.organization_id) AS object_organization \
+    FROM roles r \
+    LEFT JOIN credentials c ON r.content_type = 'credential' AND c.id = r.object_id \
+    LEFT JOIN organizations o ON r.content_type = 'organization' AND o.id = r.object_id \
+    LEFT JOIN teams t ON r.content_type = 'team' AND t.id = r.object_id";
+
+impl Store {
+    /// Roles by id, in the given order.
+    pub async fn roles_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<RoleInfo>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let sql = format!("{ROLE_INFO} WHERE r.id IN ({marks})");
+        let mut q = sqlx::query_as::<_, RoleInfo>(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        Ok(super::users::order_like(rows, ids, |r| r.id))
+    }
+
+    /// One role.
+    pub async fn role(&self, id: i64) -> StoreResult<Option<RoleInfo>> {
+        Ok(self.roles_by_ids(&[id]).await?.pop())
+    }
+
+    /// The organizations a user is a direct member of.
+    pub async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT r.object_id FROM role_members m JOIN roles r ON r.id = m.role_id \
+             WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field IN ('member_role', 'admin_role')",
+        )
+        .bind(user_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Grants or revokes a role for a user directly.
+    pub async fn set_user_role(&self, role: i64, user_id: i64, grant: bool) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        if grant {
+            grant_user(&mut tx, role, user_id).await?;
+        } else {
+            revoke_user(&mut tx, role, user_id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Grants or revokes a role for a team: the team's member role becomes (or stops
+    /// being) a parent of the role, so every member holds it.
+    pub async fn set_team_role(&self, role: i64, team: i64, grant: bool) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        if let Some(member) = role_id(&mut tx, "team", team, "member_role").await? {
+            if grant {
+                add_parent(&mut tx, role, member).await?;
+            } else {
+                remove_parent(&mut tx, role, member).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The role id of one object role.
+    pub async fn object_role_id(&self, content_type: &str, object_id: i64, field: &str) -> StoreResult<Option<i64>> {
+        let mut conn = self.pool().acquire().await?;
+        role_id(&mut conn, content_type, object_id, field).await
+    }
+}
+
+/// The ids of objects of `content_type` whose read role the user holds: one indexed join
+/// of direct grants with the closure table.
+pub fn readable_ids_sql(content_type: &str, user_id: i64) -> Sql {
+    Sql::with(
+        "SELECT ro.object_id FROM roles ro JOIN role_ancestors ra ON ra.role_id = ro.id \
+         JOIN role_members rm ON rm.role_id = ra.ancestor_id \
+         WHERE ro.content_type = ? AND ro.role_field = 'read_role' AND rm.user_id = ?",
+        vec![Bind::Text(content_type.to_string()), Bind::Int(user_id)],
+    )
+}
+
+/// `<column> IN (objects of `content_type` the user may read)`: the one shape of list
+/// visibility.
+pub fn readable_sql(column: &str, content_type: &str, user_id: i64) -> Sql {
+    let mut sql = Sql::raw(format!("{column} IN ("));
+    sql.push(readable_ids_sql(content_type, user_id));
+    sql.text.push(')');
+    sql
 }

@@ -229,7 +229,8 @@ pub fn order_sql(base: &Resource, keys: &[OrderKey]) -> String {
     let mut parts: Vec<String> = keys
         .iter()
         .map(|k| {
-            let dir = if k.descending { "DESC" } else { "ASC" };
+            // PostgreSQL's (and so AWX's) NULL placement, on every backend.
+            let dir = if k.descending { "DESC NULLS FIRST" } else { "ASC NULLS LAST" };
             format!("{} {dir}", order_expr(base, &k.path))
         })
         .collect();

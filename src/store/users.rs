@@ -178,3 +178,17 @@ pub(crate) fn order_like<T>(rows: Vec<T>, ids: &[i64], id_of: impl Fn(&T) -> i64
     }
     slots.into_iter().flatten().collect()
 }
+
+impl Store {
+    /// True when the user is a direct admin of at least one organization.
+    pub async fn administers_any_organization(&self, user_id: i64) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM role_members m JOIN roles r ON r.id = m.role_id \
+             WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field = 'admin_role'",
+        )
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
+    }
+}
