@@ -381,12 +381,33 @@ pub fn parse_order(
                 None => (key.as_str(), false),
             };
             let parts: Vec<&str> = name.split("__").collect();
-            Ok(OrderKey {
-                path: resolve_path(base, &parts)?,
-                descending,
-            })
+            expand_related_order(resolve_path(base, &parts)?, descending)
         })
-        .collect()
+        .collect::<Result<Vec<Vec<OrderKey>>, DomainError>>()
+        .map(|keys| keys.into_iter().flatten().collect())
+}
+
+/// Ordering by a foreign key orders by the related model's own default ordering, as
+/// Django does (`order_by=credential_type` sorts by the type's kind, then name).
+fn expand_related_order(path: FieldPath, descending: bool) -> Result<Vec<OrderKey>, DomainError> {
+    let FieldType::ForeignKey(key) = path.field.ty else {
+        return Ok(vec![OrderKey { path, descending }]);
+    };
+    let Some(target) = resource_by_key(key) else {
+        return Ok(vec![OrderKey { path, descending }]);
+    };
+    let mut keys = Vec::new();
+    for name in target.default_order {
+        let Some(field) = target.field(name) else { continue };
+        if matches!(field.ty, FieldType::ForeignKey(_)) {
+            continue;
+        }
+        let mut hops = path.hops.clone();
+        hops.push(Hop { resource: path.resource, field: path.field, target });
+        keys.push(OrderKey { path: FieldPath { hops, resource: target, field }, descending });
+    }
+    keys.push(OrderKey { path, descending });
+    Ok(keys)
 }
 
 #[cfg(test)]

@@ -73,6 +73,24 @@ pub(super) async fn list_credentials(
     Ok(page_response(path, q, &page, &req, results))
 }
 
+/// The same page without the top-level `organization` key, as AWX renders the user and
+/// team credential sub-lists.
+pub(super) async fn list_credentials_without_organization(
+    state: &AppState,
+    caller: &Caller,
+    path: &str,
+    q: &QueryPairs,
+    scope: Sql,
+) -> ApiResult<Json<Value>> {
+    let Json(mut page) = list_credentials(state, caller, path, q, scope).await?;
+    if let Some(items) = page.get_mut("results").and_then(Value::as_array_mut) {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            item.remove("organization");
+        }
+    }
+    Ok(Json(page))
+}
+
 async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -84,7 +102,7 @@ async fn list(
 }
 
 /// Loads a credential the caller can at least read: 404 when missing, 403 when hidden.
-async fn load(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<(CredentialRow, Level)> {
+pub(super) async fn load(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<(CredentialRow, Level)> {
     let id = parse_id(raw, "Credential")?;
     let row = state
         .store
@@ -109,7 +127,7 @@ async fn load(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<(Creden
     Ok((row, level))
 }
 
-async fn render_detail(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Value> {
+pub(super) async fn render_detail(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Value> {
     let row = state
         .store
         .credential(id)
@@ -149,7 +167,7 @@ async fn create(
     Auth(caller): Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    let id = create_credential(&state, &caller, &body).await?;
+    let id = create_credential(&state, &caller, &body, true).await?;
     Ok(created(
         &format!("/api/v2/credentials/{id}/"),
         render_detail(&state, &caller, id).await?,
@@ -255,7 +273,12 @@ async fn may_create_with(
     if let PkValue::Id(u) = body.user {
         any = true;
         if u != caller.user_id {
-            return Ok(false);
+            let Some(user) = state.store.user(u).await? else {
+                return Err(ApiError::BadRequest(json!("User matching query does not exist.")));
+            };
+            if !super::users::may_admin(state, caller, &user).await? {
+                return Ok(false);
+            }
         }
     }
     if let PkValue::Id(t) = body.team {
@@ -357,10 +380,13 @@ fn seal(state: &AppState, uid: &str, prepared: PreparedInputs) -> ApiResult<Seal
     })
 }
 
-async fn create_credential(
+/// Creates a credential from a request body. `creator_grant` is false on the user, team
+/// and organization sub-lists, which (as in AWX) do not add the creator's admin role.
+pub(super) async fn create_credential(
     state: &AppState,
     caller: &Caller,
     body: &Map<String, Value>,
+    creator_grant: bool,
 ) -> ApiResult<i64> {
     let parsed = parse_credential_body(body, WriteMode::Create)?;
     if !may_create_with(state, caller, &parsed).await? {
@@ -401,8 +427,12 @@ async fn create_credential(
         new_secrets,
         kept_secrets,
     };
-    let creator =
-        (!caller.is_superuser && matches!(owner, Owner::Team(_))).then_some(caller.user_id);
+    let needs_grant = match owner {
+        Owner::User(u) => u != caller.user_id,
+        Owner::Team(_) => true,
+        Owner::Organization(_) => false,
+    };
+    let creator = (creator_grant && !caller.is_superuser && needs_grant).then_some(caller.user_id);
     Ok(state
         .store
         .create_credential(&save, Some(owner), Some(caller.user_id), creator)

@@ -2,6 +2,8 @@
 //! thin: they extract, authorize, call `service`/`store`, and serialize.
 
 pub mod auth;
+mod credential_access;
+mod credential_sublists;
 mod credential_types;
 mod credentials;
 pub mod error;
@@ -53,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .merge(credential_types::routes())
         .merge(credentials::routes())
         .merge(roles::routes())
+        .merge(credential_sublists::routes())
+        .merge(credential_access::routes())
         .fallback(fallback)
         .layer(middleware::from_fn(awx_headers))
         .with_state(state)

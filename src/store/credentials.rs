@@ -307,3 +307,25 @@ async fn write_secrets(
     }
     Ok(())
 }
+
+/// One way a user reaches a credential role: through a direct grant of `via_role`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccessPath {
+    pub user_id: i64,
+    pub via_role: i64,
+    pub role_field: String,
+}
+
+impl Store {
+    /// Every (user, granted role, credential role it implies) for one credential.
+    pub async fn credential_access(&self, credential_id: i64) -> StoreResult<Vec<AccessPath>> {
+        Ok(sqlx::query_as(
+            "SELECT m.user_id, m.role_id AS via_role, r.role_field FROM roles r \
+             JOIN role_ancestors a ON a.role_id = r.id JOIN role_members m ON m.role_id = a.ancestor_id \
+             WHERE r.content_type = 'credential' AND r.object_id = ? ORDER BY m.user_id, m.role_id, r.id",
+        )
+        .bind(credential_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+}

@@ -10,7 +10,7 @@ mod teams;
 mod users;
 
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
-pub use credentials::{CredentialRow, CredentialSave, OwnerSummary, SecretRow};
+pub use credentials::{AccessPath, CredentialRow, CredentialSave, OwnerSummary, SecretRow};
 pub use organizations::OrganizationRow;
 pub use roles::{held_roles_sql as roles_held_sql, readable_ids_sql, readable_sql, RoleInfo, RoleRef};
 pub use teams::TeamRow;
