@@ -20,8 +20,16 @@ fn help_explains_every_option() {
     let out = bin().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     for word in [
-        "--bind", "CREDSTORE_BIND", "127.0.0.1:8052", "--data-dir", "CREDSTORE_DATA_DIR", "./credstore-data",
-        "--database-url", "CREDSTORE_DATABASE_URL", "--master-key-file", "CREDSTORE_MASTER_KEY_FILE",
+        "--bind",
+        "CREDSTORE_BIND",
+        "127.0.0.1:8052",
+        "--data-dir",
+        "CREDSTORE_DATA_DIR",
+        "./credstore-data",
+        "--database-url",
+        "CREDSTORE_DATABASE_URL",
+        "--master-key-file",
+        "CREDSTORE_MASTER_KEY_FILE",
         "CREDSTORE_ADMIN_PASSWORD",
     ] {
         assert!(text.contains(word), "serve --help lacks {word}:\n{text}");
@@ -29,7 +37,11 @@ fn help_explains_every_option() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Server {
@@ -75,7 +87,11 @@ fn start(dir: &std::path::Path, port: u16, admin_password: Option<&str>) -> Serv
 
 fn http_get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -89,19 +105,30 @@ fn first_start_creates_everything_and_serves_ping() {
     let server = start(&data, port, None);
     let all = server.stderr.join("");
     assert!(all.contains("listening"), "server did not start:\n{all}");
-    assert_eq!(all.matches("with password").count(), 1, "generated password printed once");
+    assert_eq!(
+        all.matches("with password").count(),
+        1,
+        "generated password printed once"
+    );
     assert!(data.join("credstore.db").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data.join("master.key")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(data.join("master.key"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
     let reply = http_get(port, "/api/v2/ping/");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
     drop(server);
     let again = start(&data, free_port(), None);
-    assert!(!again.stderr.join("").contains("with password"), "password printed on a second start");
+    assert!(
+        !again.stderr.join("").contains("with password"),
+        "password printed on a second start"
+    );
 }
 
 #[test]
@@ -110,7 +137,13 @@ fn a_wrong_master_key_stops_the_server_with_a_clear_message() {
     let data = dir.path().join("data");
     drop(start(&data, free_port(), Some("pw")));
     let other_key = dir.path().join("other.key");
-    std::fs::write(&other_key, credstore::crypto::MasterKey::generate().to_base64().as_bytes()).unwrap();
+    std::fs::write(
+        &other_key,
+        credstore::crypto::MasterKey::generate()
+            .to_base64()
+            .as_bytes(),
+    )
+    .unwrap();
     let out = bin()
         .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
         .env("CREDSTORE_DATA_DIR", &data)
@@ -126,10 +159,22 @@ fn a_wrong_master_key_stops_the_server_with_a_clear_message() {
 fn keys_fingerprint_and_migrate_work_offline() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let out = bin().arg("migrate").env("CREDSTORE_DATA_DIR", &data).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .arg("migrate")
+        .env("CREDSTORE_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     drop(start(&data, free_port(), Some("pw")));
-    let out = bin().args(["keys", "fingerprint"]).env("CREDSTORE_DATA_DIR", &data).output().unwrap();
+    let out = bin()
+        .args(["keys", "fingerprint"])
+        .env("CREDSTORE_DATA_DIR", &data)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 32);
 }

@@ -32,10 +32,20 @@ async fn no_plaintext_secret_in_database_files() {
     let org = app.org("o").await;
     let id = ssh_credential(&app, org, "c", PLANTED).await;
     let r = app
-        .patch(As::Admin, &format!("/api/v2/credentials/{id}/"), json!({"inputs": {"username": "u", "password": format!("{PLANTED}-2")}}))
+        .patch(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/"),
+            json!({"inputs": {"username": "u", "password": format!("{PLANTED}-2")}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let copy = app.post(As::Admin, &format!("/api/v2/credentials/{id}/copy/"), json!({"name": "c2"})).await;
+    let copy = app
+        .post(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/copy/"),
+            json!({"name": "c2"}),
+        )
+        .await;
     assert_eq!(copy.status, StatusCode::CREATED);
     let db = app.db_path();
     let mut scanned = 0;
@@ -43,14 +53,20 @@ async fn no_plaintext_secret_in_database_files() {
         let path = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
         if path.exists() {
             scanned += 1;
-            assert!(!file_contains(&path, PLANTED.as_bytes()), "plaintext found in {}", path.display());
+            assert!(
+                !file_contains(&path, PLANTED.as_bytes()),
+                "plaintext found in {}",
+                path.display()
+            );
         }
     }
     assert!(scanned >= 2, "expected the database and its WAL to exist");
 }
 
 async fn connect(app: &TestApp) -> sqlx::SqliteConnection {
-    sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display())).await.unwrap()
+    sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -60,11 +76,13 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     let a = ssh_credential(&app, org, "a", "secret-a").await;
     let b = ssh_credential(&app, org, "b", "secret-b").await;
     let mut conn = connect(&app).await;
-    let (ct_a,): (Vec<u8>,) = sqlx::query_as("SELECT ciphertext FROM credential_secrets WHERE credential_id = ? AND field = 'password'")
-        .bind(a)
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let (ct_a,): (Vec<u8>,) = sqlx::query_as(
+        "SELECT ciphertext FROM credential_secrets WHERE credential_id = ? AND field = 'password'",
+    )
+    .bind(a)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     let uid = |id: i64| {
         let app = &app;
         async move { app.state.store.credential(id).await.unwrap().unwrap().uid }
@@ -72,8 +90,14 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     let (uid_a, uid_b) = (uid(a).await, uid(b).await);
     let keys = &app.state.keys;
     assert!(keys.open(&uid_a, "password", &ct_a).is_ok());
-    assert!(keys.open(&uid_b, "password", &ct_a).is_err(), "moved to another row");
-    assert!(keys.open(&uid_a, "become_password", &ct_a).is_err(), "moved to another field");
+    assert!(
+        keys.open(&uid_b, "password", &ct_a).is_err(),
+        "moved to another row"
+    );
+    assert!(
+        keys.open(&uid_a, "become_password", &ct_a).is_err(),
+        "moved to another field"
+    );
 
     // Through the API: plant A's ciphertext into B's row; keeping it must fail cleanly.
     sqlx::query("UPDATE credential_secrets SET ciphertext = ? WHERE credential_id = ? AND field = 'password'")
@@ -83,7 +107,11 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
         .await
         .unwrap();
     let r = app
-        .patch(As::Admin, &format!("/api/v2/credentials/{b}/"), json!({"inputs": {"username": "u", "password": "$encrypted$"}}))
+        .patch(
+            As::Admin,
+            &format!("/api/v2/credentials/{b}/"),
+            json!({"inputs": {"username": "u", "password": "$encrypted$"}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!r.raw.contains("secret-a"));
@@ -102,11 +130,23 @@ async fn master_key_file_is_private_and_a_wrong_key_refuses_to_start() {
     let dir = app.dir.path().to_path_buf();
     app.state.store.close().await;
     std::fs::remove_file(&key_file).unwrap();
-    std::fs::write(&key_file, credstore::crypto::MasterKey::generate().to_base64().as_bytes()).unwrap();
-    let err = credstore::startup::prepare(&config_for(dir.clone())).await.err().expect("must refuse");
+    std::fs::write(
+        &key_file,
+        credstore::crypto::MasterKey::generate()
+            .to_base64()
+            .as_bytes(),
+    )
+    .unwrap();
+    let err = credstore::startup::prepare(&config_for(dir.clone()))
+        .await
+        .err()
+        .expect("must refuse");
     assert!(err.to_string().contains("does not match"), "{err}");
     std::fs::remove_file(&key_file).unwrap();
-    let err = credstore::startup::prepare(&config_for(dir)).await.err().expect("must refuse a missing key");
+    let err = credstore::startup::prepare(&config_for(dir))
+        .await
+        .err()
+        .expect("must refuse a missing key");
     assert!(err.to_string().contains("missing"), "{err}");
 }
 
@@ -120,13 +160,20 @@ async fn restart_with_the_same_key_keeps_secrets_usable() {
     let again = TestApp::on_dir(dir).await;
     // Keeping the stored value requires decrypting it under the reloaded key.
     let r = again
-        .patch(As::Admin, &format!("/api/v2/credentials/{id}/"), json!({"inputs": {"username": "v", "password": "$encrypted$"}}))
+        .patch(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/"),
+            json!({"inputs": {"username": "v", "password": "$encrypted$"}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert_eq!(r.body["inputs"]["password"], "$encrypted$");
     let count: i64 = {
         let mut conn = connect(&again).await;
-        sqlx::query_scalar("SELECT COUNT(*) FROM credential_types WHERE managed = 1").fetch_one(&mut conn).await.unwrap()
+        sqlx::query_scalar("SELECT COUNT(*) FROM credential_types WHERE managed = 1")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
     };
     assert_eq!(count, 30, "managed types are not duplicated on restart");
 }

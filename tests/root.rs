@@ -16,9 +16,22 @@ async fn api_roots_are_anonymous_and_relative() {
     assert_eq!(r.body["available_versions"]["v2"], "/api/v2/");
     let r = app.get(As::Anon, "/api/v2/").await;
     assert_eq!(r.status, StatusCode::OK);
-    for key in ["credentials", "credential_types", "credential_input_sources", "organizations", "users", "teams", "roles", "me", "tokens"] {
+    for key in [
+        "credentials",
+        "credential_types",
+        "credential_input_sources",
+        "organizations",
+        "users",
+        "teams",
+        "roles",
+        "me",
+        "tokens",
+    ] {
         let url = r.body[key].as_str().unwrap_or_default();
-        assert!(url.starts_with("/api/v2/") && url.ends_with('/'), "{key}: {url}");
+        assert!(
+            url.starts_with("/api/v2/") && url.ends_with('/'),
+            "{key}: {url}"
+        );
     }
 }
 
@@ -33,14 +46,21 @@ async fn ping_needs_no_authentication() {
 #[tokio::test]
 async fn missing_and_wrong_credentials_get_401_with_awx_body() {
     let app = TestApp::new().await;
-    for who in [As::Anon, As::Basic("admin", "wrong"), As::Basic("nobody", "x")] {
+    for who in [
+        As::Anon,
+        As::Basic("admin", "wrong"),
+        As::Basic("nobody", "x"),
+    ] {
         let r = app.get(who, "/api/v2/credentials/").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
             r.body["detail"],
             "Authentication credentials were not provided. To establish a login session, visit /api/login/."
         );
-        assert_eq!(r.headers[header::WWW_AUTHENTICATE], "Bearer realm=api authorization_url=/api/o/authorize/");
+        assert_eq!(
+            r.headers[header::WWW_AUTHENTICATE],
+            "Bearer realm=api authorization_url=/api/o/authorize/"
+        );
     }
     let garbage = Request::builder()
         .uri("/api/v2/me/")
@@ -55,13 +75,34 @@ async fn basic_auth_works_repeatedly_and_follows_password_changes() {
     let app = TestApp::new().await;
     let id = app.user("ann").await;
     for _ in 0..3 {
-        assert_eq!(app.get(As::Basic("ann", "pw-ann"), "/api/v2/me/").await.status, StatusCode::OK);
+        assert_eq!(
+            app.get(As::Basic("ann", "pw-ann"), "/api/v2/me/")
+                .await
+                .status,
+            StatusCode::OK
+        );
     }
-    let r = app.patch(As::Admin, &format!("/api/v2/users/{id}/"), json!({"password": "new-pw"})).await;
+    let r = app
+        .patch(
+            As::Admin,
+            &format!("/api/v2/users/{id}/"),
+            json!({"password": "new-pw"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     // The cached verification of the old password must not survive the change.
-    assert_eq!(app.get(As::Basic("ann", "pw-ann"), "/api/v2/me/").await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(app.get(As::Basic("ann", "new-pw"), "/api/v2/me/").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get(As::Basic("ann", "pw-ann"), "/api/v2/me/")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get(As::Basic("ann", "new-pw"), "/api/v2/me/")
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -77,7 +118,10 @@ async fn me_is_a_list_page_of_the_caller() {
 #[tokio::test]
 async fn config_is_minimal_and_authenticated() {
     let app = TestApp::new().await;
-    assert_eq!(app.get(As::Anon, "/api/v2/config/").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get(As::Anon, "/api/v2/config/").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let r = app.get(As::Admin, "/api/v2/config/").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body["license_info"]["license_type"], "open");
@@ -90,7 +134,10 @@ async fn product_headers() {
     assert_eq!(anon.headers["x-api-product-name"], "AWX");
     assert!(anon.headers.get("x-api-product-version").is_none());
     let authed = app.get(As::Admin, "/api/v2/me/").await;
-    assert!(authed.headers["x-api-product-version"].to_str().unwrap().starts_with("24."));
+    assert!(authed.headers["x-api-product-version"]
+        .to_str()
+        .unwrap()
+        .starts_with("24."));
     let list = app.get(As::Admin, "/api/v2/credentials/").await;
     assert_eq!(list.headers[header::ALLOW], "GET, POST, HEAD, OPTIONS");
 }
@@ -98,7 +145,10 @@ async fn product_headers() {
 #[tokio::test]
 async fn method_not_allowed_after_authentication() {
     let app = TestApp::new().await;
-    assert_eq!(app.delete(As::Anon, "/api/v2/credentials/").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.delete(As::Anon, "/api/v2/credentials/").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let r = app.delete(As::Admin, "/api/v2/credentials/").await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(r.body["detail"], "Method \"DELETE\" not allowed.");
@@ -121,12 +171,18 @@ async fn malformed_bodies_get_awx_4xx() {
     let r = raw_post(&app, "application/json", "{\"name\": \"x\",").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let detail = r.body["detail"].as_str().unwrap();
-    assert!(detail.starts_with("JSON parse error - ") && detail.ends_with("Possible cause: trailing comma."));
+    assert!(
+        detail.starts_with("JSON parse error - ")
+            && detail.ends_with("Possible cause: trailing comma.")
+    );
     let r = raw_post(&app, "application/json", "[1, 2]").await;
     assert_eq!(r.body["detail"], "JSON parse error - not a JSON object");
     let r = raw_post(&app, "application/x-www-form-urlencoded", "name=x").await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(r.body["detail"].as_str().unwrap().contains("Content-Type must be application/json"));
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap()
+        .contains("Content-Type must be application/json"));
     let big = format!("{{\"name\": \"{}\"}}", "x".repeat(1024 * 1024 + 10));
     let r = raw_post(&app, "application/json", big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
@@ -147,7 +203,10 @@ async fn bad_ids_are_404_in_awx_shape() {
     ] {
         let r = app.get(As::Admin, path).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(r.body["detail"], format!("No {model} matches the given query."));
+        assert_eq!(
+            r.body["detail"],
+            format!("No {model} matches the given query.")
+        );
     }
 }
 
@@ -156,5 +215,8 @@ async fn paths_without_trailing_slash_redirect() {
     let app = TestApp::new().await;
     let r = app.get(As::Admin, "/api/v2/credentials?page_size=2").await;
     assert_eq!(r.status, StatusCode::MOVED_PERMANENTLY);
-    assert_eq!(r.headers[header::LOCATION], "/api/v2/credentials/?page_size=2");
+    assert_eq!(
+        r.headers[header::LOCATION],
+        "/api/v2/credentials/?page_size=2"
+    );
 }

@@ -40,9 +40,16 @@ fn capture() -> &'static Capture {
 }
 
 fn assert_clean(r: &Reply, what: &str) {
-    assert!(!r.raw.contains("PLANTED"), "{what} leaked a secret: {}", r.raw);
+    assert!(
+        !r.raw.contains("PLANTED"),
+        "{what} leaked a secret: {}",
+        r.raw
+    );
     for (name, value) in &r.headers {
-        assert!(!value.to_str().unwrap_or_default().contains("PLANTED"), "{what} header {name} leaked");
+        assert!(
+            !value.to_str().unwrap_or_default().contains("PLANTED"),
+            "{what} header {name} leaked"
+        );
     }
 }
 
@@ -83,9 +90,18 @@ async fn planted_secrets_never_leave_the_store() {
         assert!(r.status.as_u16() < 500, "{what}: {}", r.raw);
         assert_clean(r, what);
     }
-    assert!(!replies.iter().any(|(_, r)| r.raw.contains("4242424242")), "numeric secret echoed");
+    assert!(
+        !replies.iter().any(|(_, r)| r.raw.contains("4242424242")),
+        "numeric secret echoed"
+    );
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
-    assert!(text.contains("sqlx") || text.contains("DEBUG") || text.contains("TRACE"), "debug logging was not captured");
+    assert!(
+        text.contains("sqlx") || text.contains("DEBUG") || text.contains("TRACE"),
+        "debug logging was not captured"
+    );
     assert!(!text.contains(SECRET), "a log line holds a planted secret");
-    assert!(!text.contains("admin-Pa55word"), "a log line holds the admin password");
+    assert!(
+        !text.contains("admin-Pa55word"),
+        "a log line holds the admin password"
+    );
 }

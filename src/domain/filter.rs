@@ -398,13 +398,26 @@ fn expand_related_order(path: FieldPath, descending: bool) -> Result<Vec<OrderKe
     };
     let mut keys = Vec::new();
     for name in target.default_order {
-        let Some(field) = target.field(name) else { continue };
+        let Some(field) = target.field(name) else {
+            continue;
+        };
         if matches!(field.ty, FieldType::ForeignKey(_)) {
             continue;
         }
         let mut hops = path.hops.clone();
-        hops.push(Hop { resource: path.resource, field: path.field, target });
-        keys.push(OrderKey { path: FieldPath { hops, resource: target, field }, descending });
+        hops.push(Hop {
+            resource: path.resource,
+            field: path.field,
+            target,
+        });
+        keys.push(OrderKey {
+            path: FieldPath {
+                hops,
+                resource: target,
+                field,
+            },
+            descending,
+        });
     }
     keys.push(OrderKey { path, descending });
     Ok(keys)

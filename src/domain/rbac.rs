@@ -263,9 +263,13 @@ mod tests {
 pub enum RoleOwner {
     /// `system_administrator` / `system_auditor`.
     System,
-    Credential { organization: Option<i64> },
+    Credential {
+        organization: Option<i64>,
+    },
     Organization(i64),
-    Team { organization: i64 },
+    Team {
+        organization: i64,
+    },
 }
 
 /// Who receives (or loses) a role.
@@ -293,11 +297,22 @@ pub fn check_grant(
     revoke: bool,
 ) -> Result<(), super::errors::DomainError> {
     match (owner, grantee) {
-        (RoleOwner::System, Grantee::Team { .. }) => Err(msg("You cannot grant system-level permissions to a team.")),
-        (RoleOwner::Organization(_), Grantee::Team { .. }) if USER_ONLY_ORG_ROLES.contains(&role_field) => Err(msg(
-            "You cannot assign an Organization participation role as a child role for a Team.",
-        )),
-        (RoleOwner::Credential { organization }, Grantee::Team { organization: team_org }) => {
+        (RoleOwner::System, Grantee::Team { .. }) => {
+            Err(msg("You cannot grant system-level permissions to a team."))
+        }
+        (RoleOwner::Organization(_), Grantee::Team { .. })
+            if USER_ONLY_ORG_ROLES.contains(&role_field) =>
+        {
+            Err(msg(
+                "You cannot assign an Organization participation role as a child role for a Team.",
+            ))
+        }
+        (
+            RoleOwner::Credential { organization },
+            Grantee::Team {
+                organization: team_org,
+            },
+        ) => {
             if organization != Some(*team_org) {
                 return Err(msg(
                     "You cannot grant credential access to a team when the Organization field isn't set, or belongs to a different organization",
@@ -305,10 +320,19 @@ pub fn check_grant(
             }
             Ok(())
         }
-        (RoleOwner::Credential { organization: None }, Grantee::User { .. }) if !caller.is_superuser => {
-            Err(msg("You cannot grant private credential access to another user"))
+        (RoleOwner::Credential { organization: None }, Grantee::User { .. })
+            if !caller.is_superuser =>
+        {
+            Err(msg(
+                "You cannot grant private credential access to another user",
+            ))
         }
-        (RoleOwner::Credential { organization: Some(org) }, Grantee::User { member_of }) => {
+        (
+            RoleOwner::Credential {
+                organization: Some(org),
+            },
+            Grantee::User { member_of },
+        ) => {
             if !revoke && !member_of.contains(&org) {
                 return Err(msg("You cannot grant credential access to a user not in the credentials' organization"));
             }
@@ -345,43 +369,101 @@ pub fn role_display(content_type: Option<&str>, role_field: &str) -> (&'static s
 
 /// The two system singleton roles.
 pub const SYSTEM_ROLES: [RoleDef; 2] = [
-    ("system_administrator", "System Administrator", "Can manage all aspects of the system"),
-    ("system_auditor", "System Auditor", "Can view all aspects of the system"),
+    (
+        "system_administrator",
+        "System Administrator",
+        "Can manage all aspects of the system",
+    ),
+    (
+        "system_auditor",
+        "System Auditor",
+        "Can view all aspects of the system",
+    ),
 ];
 
 #[cfg(test)]
 mod grant_tests {
     use super::*;
 
-    const SU: Caller = Caller { user_id: 1, is_superuser: true, is_system_auditor: false };
-    const USER: Caller = Caller { user_id: 3, is_superuser: false, is_system_auditor: false };
+    const SU: Caller = Caller {
+        user_id: 1,
+        is_superuser: true,
+        is_system_auditor: false,
+    };
+    const USER: Caller = Caller {
+        user_id: 3,
+        is_superuser: false,
+        is_system_auditor: false,
+    };
 
     fn text(r: Result<(), crate::domain::errors::DomainError>) -> String {
         match r {
-            Err(crate::domain::errors::DomainError::Validation(e)) => e.into_json()["msg"].as_str().unwrap_or_default().to_string(),
+            Err(crate::domain::errors::DomainError::Validation(e)) => e.into_json()["msg"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             other => format!("{other:?}"),
         }
     }
 
     #[test]
     fn organization_membership_rules() {
-        let cred = RoleOwner::Credential { organization: Some(7) };
+        let cred = RoleOwner::Credential {
+            organization: Some(7),
+        };
         let outsider = Grantee::User { member_of: vec![8] };
-        assert!(text(check_grant(&SU, "use_role", cred, &outsider, false)).contains("not in the credentials' organization"));
-        assert!(check_grant(&SU, "use_role", cred, &outsider, true).is_ok(), "revoke is allowed");
-        assert!(check_grant(&USER, "use_role", cred, &Grantee::User { member_of: vec![7] }, false).is_ok());
+        assert!(text(check_grant(&SU, "use_role", cred, &outsider, false))
+            .contains("not in the credentials' organization"));
+        assert!(
+            check_grant(&SU, "use_role", cred, &outsider, true).is_ok(),
+            "revoke is allowed"
+        );
+        assert!(check_grant(
+            &USER,
+            "use_role",
+            cred,
+            &Grantee::User { member_of: vec![7] },
+            false
+        )
+        .is_ok());
     }
 
     #[test]
     fn private_and_team_rules() {
         let private = RoleOwner::Credential { organization: None };
         let u = Grantee::User { member_of: vec![] };
-        assert!(text(check_grant(&USER, "read_role", private, &u, false)).contains("private credential"));
+        assert!(text(check_grant(&USER, "read_role", private, &u, false))
+            .contains("private credential"));
         assert!(check_grant(&SU, "read_role", private, &u, false).is_ok());
         let team = Grantee::Team { organization: 7 };
         assert!(text(check_grant(&SU, "use_role", private, &team, false)).contains("to a team"));
-        assert!(text(check_grant(&SU, "use_role", RoleOwner::Credential { organization: Some(8) }, &team, true)).contains("to a team"));
-        assert!(check_grant(&SU, "use_role", RoleOwner::Credential { organization: Some(7) }, &team, false).is_ok());
-        assert!(text(check_grant(&SU, "system_auditor", RoleOwner::System, &team, false)).contains("system-level"));
+        assert!(text(check_grant(
+            &SU,
+            "use_role",
+            RoleOwner::Credential {
+                organization: Some(8)
+            },
+            &team,
+            true
+        ))
+        .contains("to a team"));
+        assert!(check_grant(
+            &SU,
+            "use_role",
+            RoleOwner::Credential {
+                organization: Some(7)
+            },
+            &team,
+            false
+        )
+        .is_ok());
+        assert!(text(check_grant(
+            &SU,
+            "system_auditor",
+            RoleOwner::System,
+            &team,
+            false
+        ))
+        .contains("system-level"));
     }
 }

@@ -20,16 +20,34 @@ use std::collections::BTreeMap;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v2/credentials/{id}/owner_users/", get(owner_users).fallback(method_not_allowed))
-        .route("/api/v2/credentials/{id}/owner_teams/", get(owner_teams).fallback(method_not_allowed))
-        .route("/api/v2/credentials/{id}/object_roles/", get(object_roles).fallback(method_not_allowed))
-        .route("/api/v2/credentials/{id}/access_list/", get(access_list).fallback(method_not_allowed))
-        .route("/api/v2/credentials/{id}/test/", get(test_get).post(test_post).fallback(method_not_allowed))
+        .route(
+            "/api/v2/credentials/{id}/owner_users/",
+            get(owner_users).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/credentials/{id}/owner_teams/",
+            get(owner_teams).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/credentials/{id}/object_roles/",
+            get(object_roles).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/credentials/{id}/access_list/",
+            get(access_list).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/credentials/{id}/test/",
+            get(test_get).post(test_post).fallback(method_not_allowed),
+        )
 }
 
 /// Appends AWX's view default (`username`) after the client's ordering.
 fn with_username_order(mut q: QueryPairs) -> QueryPairs {
-    let given = q.get("order_by").or_else(|| q.get("order")).map(str::to_string);
+    let given = q
+        .get("order_by")
+        .or_else(|| q.get("order"))
+        .map(str::to_string);
     q.0.retain(|(k, _)| k != "order_by" && k != "order");
     let order = match given {
         Some(o) if !o.trim().is_empty() => format!("{o},username"),
@@ -40,7 +58,13 @@ fn with_username_order(mut q: QueryPairs) -> QueryPairs {
 }
 
 /// Users holding the credential's admin role directly.
-async fn owner_users(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn owner_users(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let (cred, _) = load(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
     let scope = Sql::with(
@@ -48,12 +72,20 @@ async fn owner_users(State(state): State<AppState>, Auth(caller): Auth, Path(id)
          WHERE r.content_type = 'credential' AND r.object_id = ? AND r.role_field = 'admin_role')",
         vec![Bind::Int(cred.id)],
     );
-    let page = super::users::list_users(&state, &caller, uri.path(), &with_username_order(q), scope).await?;
+    let page =
+        super::users::list_users(&state, &caller, uri.path(), &with_username_order(q), scope)
+            .await?;
     Ok(page)
 }
 
 /// Teams whose admin role owns the credential.
-async fn owner_teams(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn owner_teams(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let (cred, _) = load(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
     let scope = Sql::with(
@@ -66,10 +98,19 @@ async fn owner_teams(State(state): State<AppState>, Auth(caller): Auth, Path(id)
 }
 
 /// The credential's three roles.
-async fn object_roles(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn object_roles(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let (cred, _) = load(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with("roles.content_type = 'credential' AND roles.object_id = ?", vec![Bind::Int(cred.id)]);
+    let scope = Sql::with(
+        "roles.content_type = 'credential' AND roles.object_id = ?",
+        vec![Bind::Int(cred.id)],
+    );
     let (page, req) = super::list_ids(&state, &ROLE, scope, &q).await?;
     let rows = state.store.roles_by_ids(&page.ids).await?;
     let results = rows.iter().map(|r| render_role(r, None)).collect();
@@ -81,7 +122,13 @@ const CREDENTIAL_FIELDS: [&str; 3] = ["admin_role", "use_role", "read_role"];
 /// Everyone with any access: superusers, system auditors, and holders of a credential role,
 /// each with the grants that give it (`direct_access` on the credential itself,
 /// `indirect_access` through teams and organizations).
-async fn access_list(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn access_list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let (cred, _) = load(&state, &caller, &id).await?;
     let q = with_username_order(QueryPairs::parse(raw.as_deref()));
     let paths = state.store.credential_access(cred.id).await?;
@@ -91,7 +138,10 @@ async fn access_list(State(state): State<AppState>, Auth(caller): Auth, Path(id)
     let mut ids_sql = Sql::raw("(users.is_superuser = 1 OR users.is_system_auditor = 1");
     if !holders.is_empty() {
         let marks = vec!["?"; holders.len()].join(", ");
-        ids_sql.push(Sql::with(format!(" OR users.id IN ({marks})"), holders.iter().map(|h| Bind::Int(*h)).collect()));
+        ids_sql.push(Sql::with(
+            format!(" OR users.id IN ({marks})"),
+            holders.iter().map(|h| Bind::Int(*h)).collect(),
+        ));
     }
     ids_sql.text.push(')');
     let scope = and_all(vec![ids_sql, super::users::visibility(&caller)]);
@@ -100,14 +150,23 @@ async fn access_list(State(state): State<AppState>, Auth(caller): Auth, Path(id)
     let mut via_ids: Vec<i64> = paths.iter().map(|p| p.via_role).collect();
     via_ids.sort_unstable();
     via_ids.dedup();
-    let via_roles: BTreeMap<i64, crate::store::RoleInfo> =
-        state.store.roles_by_ids(&via_ids).await?.into_iter().map(|r| (r.id, r)).collect();
+    let via_roles: BTreeMap<i64, crate::store::RoleInfo> = state
+        .store
+        .roles_by_ids(&via_ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
     let mut results = Vec::with_capacity(users.len());
     for u in &users {
         let admin = super::users::may_admin(&state, &caller, u).await?;
         let mut item = super::render::user(u, &caller, admin);
-        let (direct, indirect) = access_entries(u, cred.id, &paths, &via_roles, caller.is_superuser);
-        if let Some(summary) = item.get_mut("summary_fields").and_then(Value::as_object_mut) {
+        let (direct, indirect) =
+            access_entries(u, cred.id, &paths, &via_roles, caller.is_superuser);
+        if let Some(summary) = item
+            .get_mut("summary_fields")
+            .and_then(Value::as_object_mut)
+        {
             summary.remove("user_capabilities");
             summary.insert("direct_access".into(), Value::Array(direct));
             summary.insert("indirect_access".into(), Value::Array(indirect));
@@ -126,7 +185,18 @@ fn access_entries(
 ) -> (Vec<Value>, Vec<Value>) {
     let mut direct = Vec::new();
     let mut indirect = Vec::new();
-    for system in [(u.is_superuser, "system_administrator", &CREDENTIAL_FIELDS[..]), (u.is_system_auditor, "system_auditor", &CREDENTIAL_FIELDS[2..])] {
+    for system in [
+        (
+            u.is_superuser,
+            "system_administrator",
+            &CREDENTIAL_FIELDS[..],
+        ),
+        (
+            u.is_system_auditor,
+            "system_auditor",
+            &CREDENTIAL_FIELDS[2..],
+        ),
+    ] {
         if system.0 {
             let (name, description) = role_display(None, system.1);
             indirect.push(json!({
@@ -137,10 +207,15 @@ fn access_entries(
     }
     let mut by_via: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
     for p in paths.iter().filter(|p| p.user_id == u.id) {
-        by_via.entry(p.via_role).or_default().push(p.role_field.as_str());
+        by_via
+            .entry(p.via_role)
+            .or_default()
+            .push(p.role_field.as_str());
     }
     for (via, fields) in by_via {
-        let Some(role) = via_roles.get(&via) else { continue };
+        let Some(role) = via_roles.get(&via) else {
+            continue;
+        };
         let (name, description) = role_display(role.content_type.as_deref(), &role.role_field);
         let ct = role.content_type.clone().unwrap_or_default();
         let entry = json!({
@@ -161,20 +236,31 @@ fn access_entries(
     (direct, indirect)
 }
 
-async fn test_get(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn test_get(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     load(&state, &caller, &id).await?;
     Ok(Json(json!({})))
 }
 
 /// Testing a credential needs the use role. Secret lookups are not wired yet, so every
 /// test answers AWX's failure shape naming the reason.
-async fn test_post(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Response> {
+async fn test_post(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (cred, level) = load(&state, &caller, &id).await?;
     if level < Level::Use {
         return Err(ApiError::Forbidden(None));
     }
     let reason = if cred.type_kind == "external" {
-        format!("{} lookups are not available in this version", cred.type_namespace.unwrap_or_default())
+        format!(
+            "{} lookups are not available in this version",
+            cred.type_namespace.unwrap_or_default()
+        )
     } else {
         "AttributeError".to_string()
     };

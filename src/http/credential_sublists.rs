@@ -2,7 +2,10 @@
 //! accept: the owner comes from the URL.
 
 use super::auth::Auth;
-use super::credentials::{create_credential, list_credentials, list_credentials_without_organization, render_detail, visibility};
+use super::credentials::{
+    create_credential, list_credentials, list_credentials_without_organization, render_detail,
+    visibility,
+};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonObject, QueryPairs};
 use super::{created, method_not_allowed, AppState};
@@ -16,8 +19,18 @@ use serde_json::{json, Map, Value};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v2/users/{id}/credentials/", get(user_list).post(user_create).fallback(method_not_allowed))
-        .route("/api/v2/teams/{id}/credentials/", get(team_list).post(team_create).fallback(method_not_allowed))
+        .route(
+            "/api/v2/users/{id}/credentials/",
+            get(user_list)
+                .post(user_create)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/teams/{id}/credentials/",
+            get(team_list)
+                .post(team_create)
+                .fallback(method_not_allowed),
+        )
         .route(
             "/api/v2/organizations/{id}/credentials/",
             get(org_list).post(org_create).fallback(method_not_allowed),
@@ -26,11 +39,19 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// Credentials user `user_id` may read (all of them for superusers and auditors).
 async fn readable_by(state: &AppState, user_id: i64) -> ApiResult<Sql> {
-    let user = state.store.user(user_id).await?.ok_or(ApiError::NotFound("User"))?;
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
     if user.is_superuser || user.is_system_auditor {
         return Ok(Sql::raw("1=1"));
     }
-    Ok(crate::store::readable_sql("credentials.id", "credential", user_id))
+    Ok(crate::store::readable_sql(
+        "credentials.id",
+        "credential",
+        user_id,
+    ))
 }
 
 /// Credentials readable by both the caller and the user in the URL.
@@ -43,7 +64,10 @@ async fn user_list(
 ) -> ApiResult<Json<Value>> {
     let user = super::users::load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = and_all(vec![visibility(&caller), readable_by(&state, user.id).await?]);
+    let scope = and_all(vec![
+        visibility(&caller),
+        readable_by(&state, user.id).await?,
+    ]);
     list_credentials_without_organization(&state, &caller, uri.path(), &q, scope).await
 }
 
@@ -65,7 +89,8 @@ async fn team_list(
         vec![Bind::Int(team.id)],
     );
     let scope = and_all(vec![visibility(&caller), granted]);
-    let Json(mut page) = list_credentials_without_organization(&state, &caller, uri.path(), &q, scope).await?;
+    let Json(mut page) =
+        list_credentials_without_organization(&state, &caller, uri.path(), &q, scope).await?;
     if let Some(items) = page.get_mut("results").and_then(Value::as_array_mut) {
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
             item.remove("user");
@@ -100,9 +125,16 @@ fn with_owner(mut body: Map<String, Value>, key: &str, id: i64) -> Map<String, V
     body
 }
 
-async fn create_and_render(state: &AppState, caller: &Caller, body: Map<String, Value>) -> ApiResult<Response> {
+async fn create_and_render(
+    state: &AppState,
+    caller: &Caller,
+    body: Map<String, Value>,
+) -> ApiResult<Response> {
     let id = create_credential(state, caller, &body, false).await?;
-    Ok(created(&format!("/api/v2/credentials/{id}/"), render_detail(state, caller, id).await?))
+    Ok(created(
+        &format!("/api/v2/credentials/{id}/"),
+        render_detail(state, caller, id).await?,
+    ))
 }
 
 /// A personal credential of the user in the URL.

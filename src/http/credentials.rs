@@ -102,7 +102,11 @@ async fn list(
 }
 
 /// Loads a credential the caller can at least read: 404 when missing, 403 when hidden.
-pub(super) async fn load(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<(CredentialRow, Level)> {
+pub(super) async fn load(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> ApiResult<(CredentialRow, Level)> {
     let id = parse_id(raw, "Credential")?;
     let row = state
         .store
@@ -274,7 +278,9 @@ async fn may_create_with(
         any = true;
         if u != caller.user_id {
             let Some(user) = state.store.user(u).await? else {
-                return Err(ApiError::BadRequest(json!("User matching query does not exist.")));
+                return Err(ApiError::BadRequest(json!(
+                    "User matching query does not exist."
+                )));
             };
             if !super::users::may_admin(state, caller, &user).await? {
                 return Ok(false);
@@ -415,7 +421,11 @@ pub(super) async fn create_credential(
     let raw = parsed.inputs.clone().unwrap_or_else(|| json!({}));
     let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, None)?;
     let uid = new_uid();
-    let Sealed { inputs, new_secrets, kept_secrets } = seal(state, &uid, prepared)?;
+    let Sealed {
+        inputs,
+        new_secrets,
+        kept_secrets,
+    } = seal(state, &uid, prepared)?;
     let save = CredentialSave {
         uid,
         name: parsed.name.unwrap_or_default(),
@@ -503,7 +513,11 @@ async fn update_credential(
         secrets: &secrets,
     };
     let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, Some(&stored))?;
-    let Sealed { inputs, new_secrets, kept_secrets } = seal(state, &row.uid, prepared)?;
+    let Sealed {
+        inputs,
+        new_secrets,
+        kept_secrets,
+    } = seal(state, &row.uid, prepared)?;
     let save = CredentialSave {
         uid: row.uid.clone(),
         name: parsed.name.unwrap_or_else(|| row.name.clone()),

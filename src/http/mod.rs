@@ -116,7 +116,13 @@ fn is_deprecated(path: &str) -> bool {
         segments.as_slice(),
         ["api", "v2", "roles", ..]
             | ["api", "v2", "users" | "teams", _, "roles"]
-            | ["api", "v2", "credentials" | "organizations" | "teams", _, "object_roles" | "access_list"]
+            | [
+                "api",
+                "v2",
+                "credentials" | "organizations" | "teams",
+                _,
+                "object_roles" | "access_list"
+            ]
     )
 }
 

@@ -22,11 +22,30 @@ use serde_json::{json, Map, Value};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v2/organizations/", get(list).post(create).fallback(method_not_allowed))
-        .route("/api/v2/organizations/{id}/", get(detail).put(put).patch(patch).delete(delete).fallback(method_not_allowed))
-        .route("/api/v2/organizations/{id}/users/", get(members).post(post_members).fallback(method_not_allowed))
-        .route("/api/v2/organizations/{id}/admins/", get(admins).post(post_admins).fallback(method_not_allowed))
-        .route("/api/v2/organizations/{id}/teams/", get(teams).post(post_team).fallback(method_not_allowed))
+        .route(
+            "/api/v2/organizations/",
+            get(list).post(create).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/organizations/{id}/",
+            get(detail)
+                .put(put)
+                .patch(patch)
+                .delete(delete)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/organizations/{id}/users/",
+            get(members).post(post_members).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/organizations/{id}/admins/",
+            get(admins).post(post_admins).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/organizations/{id}/teams/",
+            get(teams).post(post_team).fallback(method_not_allowed),
+        )
 }
 
 /// Organizations the caller may see.
@@ -39,23 +58,46 @@ pub(super) fn visibility(caller: &Caller) -> Sql {
 }
 
 async fn is_admin(state: &AppState, caller: &Caller, org: i64) -> ApiResult<bool> {
-    Ok(caller.is_superuser || state.store.holds_role(caller.user_id, "organization", org, "admin_role").await?)
+    Ok(caller.is_superuser
+        || state
+            .store
+            .holds_role(caller.user_id, "organization", org, "admin_role")
+            .await?)
 }
 
 async fn render_many(state: &AppState, ids: &[i64], caller: &Caller) -> ApiResult<Vec<Value>> {
     let rows = state.store.organizations_by_ids(ids).await?;
-    let people = People::load(&state.store, rows.iter().flat_map(|r| [r.created_by, r.modified_by])).await?;
+    let people = People::load(
+        &state.store,
+        rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+    )
+    .await?;
     let roles = state.store.object_roles("organization", ids).await?;
     let mut out = Vec::with_capacity(rows.len());
     for o in &rows {
-        let mine: Vec<_> = roles.iter().filter(|r| r.object_id == o.id).cloned().collect();
+        let mine: Vec<_> = roles
+            .iter()
+            .filter(|r| r.object_id == o.id)
+            .cloned()
+            .collect();
         let edit = is_admin(state, caller, o.id).await?;
-        out.push(render::organization(o, &people, &mine, edit, caller.is_superuser));
+        out.push(render::organization(
+            o,
+            &people,
+            &mine,
+            edit,
+            caller.is_superuser,
+        ));
     }
     Ok(out)
 }
 
-async fn list(State(state): State<AppState>, Auth(caller): Auth, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
     let (page, req) = list_ids(&state, &ORGANIZATION, visibility(&caller), &q).await?;
     let results = render_many(&state, &page.ids, &caller).await?;
@@ -63,22 +105,44 @@ async fn list(State(state): State<AppState>, Auth(caller): Auth, OriginalUri(uri
 }
 
 /// Loads an organization the caller can see: 404 when missing, 403 when hidden.
-pub(super) async fn load_visible(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<OrganizationRow> {
+pub(super) async fn load_visible(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> ApiResult<OrganizationRow> {
     let id = parse_id(raw, "Organization")?;
-    let org = state.store.organization(id).await?.ok_or(ApiError::NotFound("Organization"))?;
-    if !caller.sees_everything() && !state.store.holds_role(caller.user_id, "organization", id, "read_role").await? {
+    let org = state
+        .store
+        .organization(id)
+        .await?
+        .ok_or(ApiError::NotFound("Organization"))?;
+    if !caller.sees_everything()
+        && !state
+            .store
+            .holds_role(caller.user_id, "organization", id, "read_role")
+            .await?
+    {
         return Err(ApiError::Forbidden(None));
     }
     Ok(org)
 }
 
-async fn detail(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn detail(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let o = load_visible(&state, &caller, &id).await?;
     let mut out = render_many(&state, &[o.id], &caller).await?;
-    out.pop().map(Json).ok_or(ApiError::NotFound("Organization"))
+    out.pop()
+        .map(Json)
+        .ok_or(ApiError::NotFound("Organization"))
 }
 
-fn parse_body(body: &Map<String, Value>, current: Option<&OrganizationRow>) -> ApiResult<(String, String)> {
+fn parse_body(
+    body: &Map<String, Value>,
+    current: Option<&OrganizationRow>,
+) -> ApiResult<(String, String)> {
     let mut errors = FieldErrors::new();
     let name = match (body.get("name"), current) {
         (None, Some(c)) => Some(c.name.clone()),
@@ -91,36 +155,71 @@ fn parse_body(body: &Map<String, Value>, current: Option<&OrganizationRow>) -> A
     Ok((name.unwrap_or_default(), description))
 }
 
-async fn create(State(state): State<AppState>, Auth(caller): Auth, JsonObject(body): JsonObject) -> ApiResult<Response> {
+async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
     if !caller.is_superuser {
         return Err(ApiError::Forbidden(None));
     }
     let (name, description) = parse_body(&body, None)?;
-    let id = state.store.create_organization(&name, &description, Some(caller.user_id)).await?;
+    let id = state
+        .store
+        .create_organization(&name, &description, Some(caller.user_id))
+        .await?;
     let mut out = render_many(&state, &[id], &caller).await?;
-    Ok(created(&format!("/api/v2/organizations/{id}/"), out.pop().unwrap_or_default()))
+    Ok(created(
+        &format!("/api/v2/organizations/{id}/"),
+        out.pop().unwrap_or_default(),
+    ))
 }
 
-async fn update(state: AppState, caller: Caller, id: &str, body: Map<String, Value>, partial: bool) -> ApiResult<Json<Value>> {
+async fn update(
+    state: AppState,
+    caller: Caller,
+    id: &str,
+    body: Map<String, Value>,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
     let o = load_visible(&state, &caller, id).await?;
     if !is_admin(&state, &caller, o.id).await? {
         return Err(ApiError::Forbidden(None));
     }
     let (name, description) = parse_body(&body, partial.then_some(&o))?;
-    state.store.update_organization(o.id, &name, &description, Some(caller.user_id)).await?;
+    state
+        .store
+        .update_organization(o.id, &name, &description, Some(caller.user_id))
+        .await?;
     let mut out = render_many(&state, &[o.id], &caller).await?;
-    out.pop().map(Json).ok_or(ApiError::NotFound("Organization"))
+    out.pop()
+        .map(Json)
+        .ok_or(ApiError::NotFound("Organization"))
 }
 
-async fn put(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn put(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     update(state, caller, &id, body, false).await
 }
 
-async fn patch(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn patch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     update(state, caller, &id, body, true).await
 }
 
-async fn delete(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let o = load_visible(&state, &caller, &id).await?;
     if !caller.is_superuser {
         return Err(ApiError::Forbidden(None));
@@ -137,46 +236,102 @@ fn role_members_scope(org: i64, field: &str) -> Sql {
     )
 }
 
-async fn members(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn members(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let o = load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    super::users::list_users(&state, &caller, uri.path(), &q, role_members_scope(o.id, "member_role")).await
+    super::users::list_users(
+        &state,
+        &caller,
+        uri.path(),
+        &q,
+        role_members_scope(o.id, "member_role"),
+    )
+    .await
 }
 
-async fn admins(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn admins(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let o = load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    super::users::list_users(&state, &caller, uri.path(), &q, role_members_scope(o.id, "admin_role")).await
+    super::users::list_users(
+        &state,
+        &caller,
+        uri.path(),
+        &q,
+        role_members_scope(o.id, "admin_role"),
+    )
+    .await
 }
 
 /// `{"id": N}` puts user N in the role; `"disassociate": true` takes them out.
-async fn change_role(state: AppState, caller: Caller, id: &str, body: Map<String, Value>, field: &str) -> ApiResult<StatusCode> {
+async fn change_role(
+    state: AppState,
+    caller: Caller,
+    id: &str,
+    body: Map<String, Value>,
+    field: &str,
+) -> ApiResult<StatusCode> {
     let o = load_visible(&state, &caller, id).await?;
     let user_id = association_id(&body, "User")?;
     if !is_admin(&state, &caller, o.id).await? {
         return Err(ApiError::Forbidden(None));
     }
     if state.store.user(user_id).await?.is_none() {
-        return Err(ApiError::BadRequest(json!("User matching query does not exist.")));
+        return Err(ApiError::BadRequest(json!(
+            "User matching query does not exist."
+        )));
     }
     let grant = !is_disassociate(&body);
-    state.store.set_organization_role(o.id, field, user_id, grant).await?;
+    state
+        .store
+        .set_organization_role(o.id, field, user_id, grant)
+        .await?;
     if grant && field == "admin_role" {
         // AWX makes organization admins members as well.
-        state.store.set_organization_role(o.id, "member_role", user_id, true).await?;
+        state
+            .store
+            .set_organization_role(o.id, "member_role", user_id, true)
+            .await?;
     }
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn post_members(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> ApiResult<StatusCode> {
+async fn post_members(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
     change_role(state, caller, &id, body, "member_role").await
 }
 
-async fn post_admins(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> ApiResult<StatusCode> {
+async fn post_admins(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
     change_role(state, caller, &id, body, "admin_role").await
 }
 
-async fn teams(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn teams(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let o = load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
     let scope = Sql::with("teams.organization_id = ?", vec![Bind::Int(o.id)]);
@@ -185,7 +340,12 @@ async fn teams(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path
 }
 
 /// Creates a team in this organization (the organization comes from the URL).
-async fn post_team(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(mut body): JsonObject) -> ApiResult<Response> {
+async fn post_team(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(mut body): JsonObject,
+) -> ApiResult<Response> {
     let o = load_visible(&state, &caller, &id).await?;
     body.insert("organization".into(), json!(o.id));
     super::teams::create_team(&state, &caller, &body).await

@@ -109,11 +109,24 @@ pub fn resource_uuid(kind: &str, id: i64, created: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("credstore-resource\0{kind}\0{id}\0{created}").as_bytes());
     let h: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 /// An organization.
-pub fn organization(o: &OrganizationRow, people: &People, roles: &[RoleRef], edit: bool, delete: bool) -> Value {
+pub fn organization(
+    o: &OrganizationRow,
+    people: &People,
+    roles: &[RoleRef],
+    edit: bool,
+    delete: bool,
+) -> Value {
     let base = format!("/api/v2/organizations/{}/", o.id);
     let mut related = Map::new();
     let mut summary = Map::new();
@@ -140,7 +153,10 @@ pub fn organization(o: &OrganizationRow, people: &People, roles: &[RoleRef], edi
         "object_roles".into(),
         object_roles(&ORGANIZATION_ROLES, roles, &USER_ONLY_ORG_ROLES),
     );
-    summary.insert("user_capabilities".into(), json!({"edit": edit, "delete": delete}));
+    summary.insert(
+        "user_capabilities".into(),
+        json!({"edit": edit, "delete": delete}),
+    );
     json!({
         "id": o.id, "type": "organization", "url": base, "related": related, "summary_fields": summary,
         "created": o.created, "modified": o.modified, "name": o.name, "description": o.description,
@@ -149,7 +165,13 @@ pub fn organization(o: &OrganizationRow, people: &People, roles: &[RoleRef], edi
 }
 
 /// A team.
-pub fn team(t: &TeamRow, org: Option<&OrganizationRow>, people: &People, roles: &[RoleRef], admin: bool) -> Value {
+pub fn team(
+    t: &TeamRow,
+    org: Option<&OrganizationRow>,
+    people: &People,
+    roles: &[RoleRef],
+    admin: bool,
+) -> Value {
     let base = format!("/api/v2/teams/{}/", t.id);
     let mut related = Map::new();
     let mut summary = Map::new();
@@ -185,7 +207,10 @@ pub fn team(t: &TeamRow, org: Option<&OrganizationRow>, people: &People, roles: 
         json!({"ansible_id": resource_uuid("team", t.id, &t.created), "resource_type": "shared.team"}),
     );
     summary.insert("object_roles".into(), object_roles(&TEAM_ROLES, roles, &[]));
-    summary.insert("user_capabilities".into(), json!({"edit": admin, "delete": admin}));
+    summary.insert(
+        "user_capabilities".into(),
+        json!({"edit": admin, "delete": admin}),
+    );
     json!({
         "id": t.id, "type": "team", "url": base, "related": related, "summary_fields": summary,
         "created": t.created, "modified": t.modified, "name": t.name, "description": t.description,

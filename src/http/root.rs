@@ -94,7 +94,10 @@ async fn me(
 ) -> ApiResult<Json<Value>> {
     let _ = QueryPairs::parse(raw.as_deref());
     let users = state.store.users_by_ids(&[caller.user_id]).await?;
-    let results: Vec<Value> = users.iter().map(|u| render::user(u, &caller, caller.is_superuser)).collect();
+    let results: Vec<Value> = users
+        .iter()
+        .map(|u| render::user(u, &caller, caller.is_superuser))
+        .collect();
     Ok(Json(
         json!({"count": results.len(), "next": null, "previous": null, "results": results}),
     ))

@@ -22,8 +22,18 @@ use serde_json::{Map, Value};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/api/v2/users/", get(list).post(create).fallback(method_not_allowed))
-        .route("/api/v2/users/{id}/", get(detail).put(put).patch(patch).delete(delete).fallback(method_not_allowed))
+        .route(
+            "/api/v2/users/",
+            get(list).post(create).fallback(method_not_allowed),
+        )
+        .route(
+            "/api/v2/users/{id}/",
+            get(detail)
+                .put(put)
+                .patch(patch)
+                .delete(delete)
+                .fallback(method_not_allowed),
+        )
 }
 
 /// Users the caller may see: themselves and the members of organizations they can see.
@@ -36,14 +46,22 @@ pub(super) fn visibility(caller: &Caller) -> Sql {
          WHERE r.content_type = 'organization' AND r.role_field IN ('member_role', 'admin_role') AND ",
         vec![Bind::Int(caller.user_id)],
     );
-    sql.push(crate::store::readable_sql("r.object_id", "organization", caller.user_id));
+    sql.push(crate::store::readable_sql(
+        "r.object_id",
+        "organization",
+        caller.user_id,
+    ));
     sql.text.push_str("))");
     sql
 }
 
 /// True when the caller may change `user`: superusers, and admins of every organization
 /// the user belongs to (at least one); never for superusers or auditors by non-superusers.
-pub(super) async fn may_admin(state: &AppState, caller: &Caller, user: &UserRow) -> ApiResult<bool> {
+pub(super) async fn may_admin(
+    state: &AppState,
+    caller: &Caller,
+    user: &UserRow,
+) -> ApiResult<bool> {
     if caller.is_superuser {
         return Ok(true);
     }
@@ -55,7 +73,11 @@ pub(super) async fn may_admin(state: &AppState, caller: &Caller, user: &UserRow)
         return Ok(false);
     }
     for o in orgs {
-        if !state.store.holds_role(caller.user_id, "organization", o, "admin_role").await? {
+        if !state
+            .store
+            .holds_role(caller.user_id, "organization", o, "admin_role")
+            .await?
+        {
             return Ok(false);
         }
     }
@@ -63,7 +85,13 @@ pub(super) async fn may_admin(state: &AppState, caller: &Caller, user: &UserRow)
 }
 
 /// A page of users within `scope` (the caller's visibility is added here).
-pub(super) async fn list_users(state: &AppState, caller: &Caller, path: &str, q: &QueryPairs, scope: Sql) -> ApiResult<Json<Value>> {
+pub(super) async fn list_users(
+    state: &AppState,
+    caller: &Caller,
+    path: &str,
+    q: &QueryPairs,
+    scope: Sql,
+) -> ApiResult<Json<Value>> {
     let scope = crate::store::sql::and_all(vec![scope, visibility(caller)]);
     let (page, req) = list_ids(state, &USER, scope, q).await?;
     let rows = state.store.users_by_ids(&page.ids).await?;
@@ -74,17 +102,33 @@ pub(super) async fn list_users(state: &AppState, caller: &Caller, path: &str, q:
     Ok(page_response(path, q, &page, &req, results))
 }
 
-async fn list(State(state): State<AppState>, Auth(caller): Auth, OriginalUri(uri): OriginalUri, RawQuery(raw): RawQuery) -> ApiResult<Json<Value>> {
+async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
     list_users(&state, &caller, uri.path(), &q, Sql::raw("1=1")).await
 }
 
 /// Loads a user the caller can see: 404 when missing, 403 when hidden.
-pub(super) async fn load_visible(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<UserRow> {
+pub(super) async fn load_visible(
+    state: &AppState,
+    caller: &Caller,
+    raw: &str,
+) -> ApiResult<UserRow> {
     let id = parse_id(raw, "User")?;
-    let user = state.store.user(id).await?.ok_or(ApiError::NotFound("User"))?;
+    let user = state
+        .store
+        .user(id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
     if !caller.sees_everything() {
-        let scope = crate::store::sql::and_all(vec![Sql::with("users.id = ?", vec![Bind::Int(id)]), visibility(caller)]);
+        let scope = crate::store::sql::and_all(vec![
+            Sql::with("users.id = ?", vec![Bind::Int(id)]),
+            visibility(caller),
+        ]);
         let (page, _) = list_ids(state, &USER, scope, &QueryPairs(Vec::new())).await?;
         if page.count == 0 {
             return Err(ApiError::Forbidden(None));
@@ -93,7 +137,11 @@ pub(super) async fn load_visible(state: &AppState, caller: &Caller, raw: &str) -
     Ok(user)
 }
 
-async fn detail(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn detail(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let u = load_visible(&state, &caller, &id).await?;
     let admin = may_admin(&state, &caller, &u).await?;
     Ok(Json(render::user(&u, &caller, admin)))
@@ -104,7 +152,12 @@ struct ParsedUser {
     password: Option<SecretString>,
 }
 
-fn text(errors: &mut FieldErrors, body: &Map<String, Value>, key: &str, current: Option<&str>) -> String {
+fn text(
+    errors: &mut FieldErrors,
+    body: &Map<String, Value>,
+    key: &str,
+    current: Option<&str>,
+) -> String {
     optional_string(errors, key, body.get(key).cloned())
         .or_else(|| current.map(str::to_string))
         .unwrap_or_default()
@@ -114,7 +167,9 @@ fn flag(errors: &mut FieldErrors, body: &Map<String, Value>, key: &str, current:
     match body.get(key) {
         None | Some(Value::Null) => current,
         Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) if n.as_i64() == Some(1) || n.as_i64() == Some(0) => n.as_i64() == Some(1),
+        Some(Value::Number(n)) if n.as_i64() == Some(1) || n.as_i64() == Some(0) => {
+            n.as_i64() == Some(1)
+        }
         Some(Value::String(s)) => match crate::domain::filter::parse_bool(s) {
             Ok(b) => b,
             Err(_) => {
@@ -129,14 +184,20 @@ fn flag(errors: &mut FieldErrors, body: &Map<String, Value>, key: &str, current:
     }
 }
 
-fn parse_user(body: &Map<String, Value>, current: Option<&UserRow>, creating: bool) -> ApiResult<ParsedUser> {
+fn parse_user(
+    body: &Map<String, Value>,
+    current: Option<&UserRow>,
+    creating: bool,
+) -> ApiResult<ParsedUser> {
     let mut errors = FieldErrors::new();
     let username = match (body.get("username"), current) {
         (None, Some(c)) => Some(c.username.clone()),
         (v, _) => required_string(&mut errors, "username", v.cloned()),
     };
     let password = match body.get("password") {
-        Some(Value::String(p)) if !p.is_empty() && p != "$encrypted$" => Some(SecretString::from(p.clone())),
+        Some(Value::String(p)) if !p.is_empty() && p != "$encrypted$" => {
+            Some(SecretString::from(p.clone()))
+        }
         _ if creating => {
             errors.add("password", "This field is required.");
             None
@@ -145,11 +206,36 @@ fn parse_user(body: &Map<String, Value>, current: Option<&UserRow>, creating: bo
     };
     let write = UserWrite {
         username: username.unwrap_or_default(),
-        first_name: text(&mut errors, body, "first_name", current.map(|c| c.first_name.as_str())),
-        last_name: text(&mut errors, body, "last_name", current.map(|c| c.last_name.as_str())),
-        email: text(&mut errors, body, "email", current.map(|c| c.email.as_str())),
-        is_superuser: flag(&mut errors, body, "is_superuser", current.is_some_and(|c| c.is_superuser)),
-        is_system_auditor: flag(&mut errors, body, "is_system_auditor", current.is_some_and(|c| c.is_system_auditor)),
+        first_name: text(
+            &mut errors,
+            body,
+            "first_name",
+            current.map(|c| c.first_name.as_str()),
+        ),
+        last_name: text(
+            &mut errors,
+            body,
+            "last_name",
+            current.map(|c| c.last_name.as_str()),
+        ),
+        email: text(
+            &mut errors,
+            body,
+            "email",
+            current.map(|c| c.email.as_str()),
+        ),
+        is_superuser: flag(
+            &mut errors,
+            body,
+            "is_superuser",
+            current.is_some_and(|c| c.is_superuser),
+        ),
+        is_system_auditor: flag(
+            &mut errors,
+            body,
+            "is_system_auditor",
+            current.is_some_and(|c| c.is_system_auditor),
+        ),
     };
     errors.into_result()?;
     Ok(ParsedUser { write, password })
@@ -162,8 +248,16 @@ async fn hash(password: SecretString) -> ApiResult<String> {
 }
 
 /// Superusers create any user; organization admins create plain users.
-async fn create(State(state): State<AppState>, Auth(caller): Auth, JsonObject(body): JsonObject) -> ApiResult<Response> {
-    let org_admin = !caller.is_superuser && state.store.administers_any_organization(caller.user_id).await?;
+async fn create(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let org_admin = !caller.is_superuser
+        && state
+            .store
+            .administers_any_organization(caller.user_id)
+            .await?;
     if !caller.is_superuser && !org_admin {
         return Err(ApiError::Forbidden(None));
     }
@@ -171,14 +265,32 @@ async fn create(State(state): State<AppState>, Auth(caller): Auth, JsonObject(bo
     if !caller.is_superuser && (parsed.write.is_superuser || parsed.write.is_system_auditor) {
         return Err(ApiError::Forbidden(None));
     }
-    let password = parsed.password.take().ok_or(ApiError::Internal("password missing after validation".into()))?;
-    let id = state.store.create_user(&parsed.write, &hash(password).await?).await?;
-    let u = state.store.user(id).await?.ok_or(ApiError::NotFound("User"))?;
+    let password = parsed.password.take().ok_or(ApiError::Internal(
+        "password missing after validation".into(),
+    ))?;
+    let id = state
+        .store
+        .create_user(&parsed.write, &hash(password).await?)
+        .await?;
+    let u = state
+        .store
+        .user(id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
     let admin = may_admin(&state, &caller, &u).await?;
-    Ok(created(&format!("/api/v2/users/{id}/"), render::user(&u, &caller, admin || org_admin)))
+    Ok(created(
+        &format!("/api/v2/users/{id}/"),
+        render::user(&u, &caller, admin || org_admin),
+    ))
 }
 
-async fn update(state: AppState, caller: Caller, id: &str, body: Map<String, Value>, partial: bool) -> ApiResult<Json<Value>> {
+async fn update(
+    state: AppState,
+    caller: Caller,
+    id: &str,
+    body: Map<String, Value>,
+    partial: bool,
+) -> ApiResult<Json<Value>> {
     let u = load_visible(&state, &caller, id).await?;
     let admin = may_admin(&state, &caller, &u).await?;
     if !admin && caller.user_id != u.id {
@@ -187,9 +299,12 @@ async fn update(state: AppState, caller: Caller, id: &str, body: Map<String, Val
     let current = if partial { Some(&u) } else { None };
     let mut parsed = parse_user(&body, current.or(Some(&u)), false)?;
     if !partial && !body.contains_key("username") {
-        return Err(ApiError::Validation(FieldErrors::one("username", "This field is required.").into_json()));
+        return Err(ApiError::Validation(
+            FieldErrors::one("username", "This field is required.").into_json(),
+        ));
     }
-    let escalates = parsed.write.is_superuser != u.is_superuser || parsed.write.is_system_auditor != u.is_system_auditor;
+    let escalates = parsed.write.is_superuser != u.is_superuser
+        || parsed.write.is_system_auditor != u.is_system_auditor;
     if escalates && !caller.is_superuser {
         return Err(ApiError::Forbidden(None));
     }
@@ -197,20 +312,41 @@ async fn update(state: AppState, caller: Caller, id: &str, body: Map<String, Val
         Some(p) => Some(hash(p).await?),
         None => None,
     };
-    state.store.update_user(u.id, &parsed.write, new_hash.as_deref()).await?;
-    let u = state.store.user(u.id).await?.ok_or(ApiError::NotFound("User"))?;
+    state
+        .store
+        .update_user(u.id, &parsed.write, new_hash.as_deref())
+        .await?;
+    let u = state
+        .store
+        .user(u.id)
+        .await?
+        .ok_or(ApiError::NotFound("User"))?;
     Ok(Json(render::user(&u, &caller, admin)))
 }
 
-async fn put(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn put(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     update(state, caller, &id, body, false).await
 }
 
-async fn patch(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>, JsonObject(body): JsonObject) -> ApiResult<Json<Value>> {
+async fn patch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Value>> {
     update(state, caller, &id, body, true).await
 }
 
-async fn delete(State(state): State<AppState>, Auth(caller): Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let u = load_visible(&state, &caller, &id).await?;
     if caller.user_id == u.id || !may_admin(&state, &caller, &u).await? {
         return Err(ApiError::Forbidden(None));

@@ -12,7 +12,9 @@ mod users;
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
 pub use credentials::{AccessPath, CredentialRow, CredentialSave, OwnerSummary, SecretRow};
 pub use organizations::OrganizationRow;
-pub use roles::{held_roles_sql as roles_held_sql, readable_ids_sql, readable_sql, RoleInfo, RoleRef};
+pub use roles::{
+    held_roles_sql as roles_held_sql, readable_ids_sql, readable_sql, RoleInfo, RoleRef,
+};
 pub use teams::TeamRow;
 pub use users::{UserRow, UserWrite};
 

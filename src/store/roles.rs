@@ -103,10 +103,11 @@ pub async fn remove_parent(conn: &mut SqliteConnection, role: i64, parent: i64) 
 async fn rebuild_below(conn: &mut SqliteConnection, roots: &[i64]) -> StoreResult<()> {
     let mut affected: Vec<i64> = Vec::new();
     for r in roots {
-        let below: Vec<i64> = sqlx::query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
-            .bind(r)
-            .fetch_all(&mut *conn)
-            .await?;
+        let below: Vec<i64> =
+            sqlx::query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
+                .bind(r)
+                .fetch_all(&mut *conn)
+                .await?;
         affected.extend(below);
         affected.push(*r);
     }
@@ -347,7 +348,12 @@ impl Store {
     }
 
     /// The role id of one object role.
-    pub async fn object_role_id(&self, content_type: &str, object_id: i64, field: &str) -> StoreResult<Option<i64>> {
+    pub async fn object_role_id(
+        &self,
+        content_type: &str,
+        object_id: i64,
+        field: &str,
+    ) -> StoreResult<Option<i64>> {
         let mut conn = self.pool().acquire().await?;
         role_id(&mut conn, content_type, object_id, field).await
     }

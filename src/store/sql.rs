@@ -230,7 +230,11 @@ pub fn order_sql(base: &Resource, keys: &[OrderKey]) -> String {
         .iter()
         .map(|k| {
             // PostgreSQL's (and so AWX's) NULL placement, on every backend.
-            let dir = if k.descending { "DESC NULLS FIRST" } else { "ASC NULLS LAST" };
+            let dir = if k.descending {
+                "DESC NULLS FIRST"
+            } else {
+                "ASC NULLS LAST"
+            };
             format!("{} {dir}", order_expr(base, &k.path))
         })
         .collect();

@@ -197,10 +197,23 @@ fn copy_name_rules() {
 
 #[test]
 fn errors_about_secrets_do_not_quote_them() {
-    let e = errors_of(prepare_inputs(&ssh_schema(), true, &json!({"ssh_key_data": "PLANTED-not-a-key"}), None));
+    let e = errors_of(prepare_inputs(
+        &ssh_schema(),
+        true,
+        &json!({"ssh_key_data": "PLANTED-not-a-key"}),
+        None,
+    ));
     let text = e.to_string();
     assert!(!text.contains("PLANTED"), "{text}");
-    assert!(e["inputs"]["ssh_key_data"][0].as_str().unwrap().starts_with("Invalid certificate or key: "));
-    let e = errors_of(prepare_inputs(&ssh_schema(), true, &json!({"password": 918273645}), None));
+    assert!(e["inputs"]["ssh_key_data"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Invalid certificate or key: "));
+    let e = errors_of(prepare_inputs(
+        &ssh_schema(),
+        true,
+        &json!({"password": 918273645}),
+        None,
+    ));
     assert!(!e.to_string().contains("918273645"));
 }
