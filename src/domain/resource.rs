@@ -190,6 +190,25 @@ pub static USER: Resource = Resource {
     default_order: &["username"],
 };
 
+/// `/api/v2/tokens/`.
+pub static TOKEN: Resource = Resource {
+    key: "token",
+    model: "OAuth2AccessToken",
+    table: "tokens",
+    fields: &[
+        f("id", "id", Id),
+        f("created", "created", DateTime),
+        f("modified", "modified", DateTime),
+        f("description", "description", Text),
+        f("user", "user_id", ForeignKey("user")),
+        f("scope", "scope", Text),
+        f("expires", "expires", DateTime),
+        secret("token", "token_hash", Text),
+    ],
+    search_fields: &["description"],
+    default_order: &["id"],
+};
+
 /// Looks up a resource by the key a foreign key names.
 pub fn resource_by_key(key: &str) -> Option<&'static Resource> {
     [&CREDENTIAL, &CREDENTIAL_TYPE, &ORGANIZATION, &TEAM, &USER]

@@ -10,8 +10,8 @@ use crate::domain::rbac::Caller;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, Method};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
@@ -161,6 +161,92 @@ fn caller_of(u: &crate::store::UserRow) -> Caller {
     }
 }
 
+/// Name of the session cookie, announced in `X-API-Session-Cookie-Name` at login.
+pub const SESSION_COOKIE: &str = "awx_sessionid";
+/// Name of the CSRF cookie whose value session-authenticated writes echo in `X-CSRFToken`.
+pub const CSRF_COOKIE: &str = "csrftoken";
+
+/// A fresh random secret for tokens, sessions and CSRF values.
+pub fn random_secret(len: usize) -> String {
+    use rand::distributions::{Alphanumeric, DistString};
+    Alphanumeric.sample_string(&mut rand::rngs::OsRng, len)
+}
+
+/// The stored form of a bearer secret.
+pub fn digest(secret: &str) -> Vec<u8> {
+    Sha256::digest(secret.as_bytes()).to_vec()
+}
+
+/// The value of one cookie of the request.
+pub fn cookie<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+async fn caller_by_id(state: &AppState, user_id: i64) -> Result<Caller, ApiError> {
+    let user = state
+        .store
+        .user(user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(caller_of(&user))
+}
+
+/// A bearer token: unknown or expired → 401; a read-scoped token may only read.
+async fn authenticate_bearer(
+    state: &AppState,
+    token: &str,
+    method: &Method,
+) -> Result<Caller, ApiError> {
+    let row = state
+        .store
+        .token_by_digest(&digest(token.trim()))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if row.scope != "write" && !is_safe(method) {
+        return Err(ApiError::Forbidden(None));
+    }
+    caller_by_id(state, row.user_id).await
+}
+
+/// A session cookie; writes must echo the CSRF cookie in `X-CSRFToken` (double submit).
+async fn authenticate_session(
+    state: &AppState,
+    parts: &Parts,
+    session: &str,
+) -> Result<Caller, ApiError> {
+    let user_id = state
+        .store
+        .session_user(&digest(session))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if !is_safe(&parts.method) {
+        let sent = parts
+            .headers
+            .get("x-csrftoken")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let expected = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
+        let matches: bool = sent.as_bytes().ct_eq(expected.as_bytes()).into();
+        if expected.is_empty() || !matches {
+            return Err(ApiError::Forbidden(Some(
+                "CSRF Failed: CSRF token missing or incorrect.".into(),
+            )));
+        }
+    }
+    caller_by_id(state, user_id).await
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -168,16 +254,28 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header_value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let (username, password) = parse_basic(header_value).ok_or(ApiError::Unauthorized)?;
-        authenticate_basic(state, &username, password)
-            .await?
-            .map(Auth)
-            .ok_or(ApiError::Unauthorized)
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+            if let Some((username, password)) = parse_basic(value) {
+                return authenticate_basic(state, &username, password)
+                    .await?
+                    .map(Auth)
+                    .ok_or(ApiError::Unauthorized);
+            }
+            if let Some(token) = value
+                .strip_prefix("Bearer ")
+                .or_else(|| value.strip_prefix("bearer "))
+            {
+                return authenticate_bearer(state, token, &parts.method)
+                    .await
+                    .map(Auth);
+            }
+            return Err(ApiError::Unauthorized);
+        }
+        if let Some(session) = cookie(&parts.headers, SESSION_COOKIE) {
+            return authenticate_session(state, parts, session).await.map(Auth);
+        }
+        Err(ApiError::Unauthorized)
     }
 }
 

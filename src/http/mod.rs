@@ -13,7 +13,9 @@ pub mod pagination;
 mod render;
 mod roles;
 mod root;
+mod session;
 mod teams;
+mod tokens;
 mod users;
 
 use crate::crypto::KeyRing;
@@ -55,6 +57,8 @@ pub fn router(state: AppState) -> Router {
         .merge(credential_types::routes())
         .merge(credentials::routes())
         .merge(roles::routes())
+        .merge(tokens::routes())
+        .merge(session::routes())
         .merge(credential_sublists::routes())
         .merge(credential_access::routes())
         .fallback(fallback)
@@ -82,7 +86,13 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
 
 /// Adds the product headers and `Allow` to every response.
 async fn awx_headers(req: Request, next: Next) -> Response {
-    let authenticated = req.headers().contains_key(header::AUTHORIZATION);
+    let authenticated = req.headers().contains_key(header::AUTHORIZATION)
+        || auth::cookie(req.headers(), auth::SESSION_COOKIE).is_some();
+    let csrf = if req.uri().path() == "/api/" {
+        session::csrf_cookie_if_missing(req.headers())
+    } else {
+        None
+    };
     let allow = allow_for(req.uri().path());
     let deprecated = is_deprecated(req.uri().path());
     let mut response = next.run(req).await;
@@ -94,6 +104,9 @@ async fn awx_headers(req: Request, next: Next) -> Response {
             "x-api-product-version",
             HeaderValue::from_static(AWX_VERSION),
         );
+    }
+    if let Some(c) = csrf {
+        headers.append(header::SET_COOKIE, c);
     }
     if deprecated {
         headers.insert(

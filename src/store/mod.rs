@@ -7,6 +7,7 @@ mod organizations;
 mod roles;
 pub mod sql;
 mod teams;
+mod tokens;
 mod users;
 
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
@@ -16,6 +17,7 @@ pub use roles::{
     held_roles_sql as roles_held_sql, readable_ids_sql, readable_sql, RoleInfo, RoleRef,
 };
 pub use teams::TeamRow;
+pub use tokens::TokenRow;
 pub use users::{UserRow, UserWrite};
 
 use sqlx::sqlite::{

@@ -1,0 +1,118 @@
+//! `/api/login/` and `/api/logout/`: the cookie session the `awx` CLI uses when given a
+//! username and password. Writes under a session must echo the CSRF cookie.
+
+use super::auth::{authenticate_basic, cookie, digest, random_secret, CSRF_COOKIE, SESSION_COOKIE};
+use super::error::ApiResult;
+use super::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Form, Json, Router};
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde_json::json;
+
+/// How long a login session lasts.
+const SESSION_HOURS: i64 = 12;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/login/", get(login_form).post(login))
+        .route("/api/logout/", get(logout).post(logout))
+}
+
+/// The form fields the CLI posts.
+#[derive(Deserialize)]
+struct LoginForm {
+    username: Option<String>,
+    password: Option<String>,
+    next: Option<String>,
+}
+
+/// `Set-Cookie` for the CSRF cookie unless the client already has one.
+pub(super) fn csrf_cookie_if_missing(request: &HeaderMap) -> Option<HeaderValue> {
+    if cookie(request, CSRF_COOKIE).is_some() {
+        return None;
+    }
+    HeaderValue::from_str(&format!(
+        "{CSRF_COOKIE}={}; Path=/; SameSite=Lax",
+        random_secret(32)
+    ))
+    .ok()
+}
+
+async fn login_form(headers: HeaderMap) -> Response {
+    let mut r = Json(json!({})).into_response();
+    if let Some(c) = csrf_cookie_if_missing(&headers) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+/// Only same-site relative paths are followed after login.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") => n,
+        _ => "/api/",
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> ApiResult<Response> {
+    let username = form.username.unwrap_or_default();
+    let password = SecretString::from(form.password.unwrap_or_default());
+    let Some(caller) = authenticate_basic(&state, &username, password).await? else {
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"detail": "Invalid username or password. Please try again."})),
+        )
+            .into_response());
+    };
+    let session = random_secret(48);
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string();
+    state
+        .store
+        .create_session(&digest(&session), caller.user_id, &expires)
+        .await?;
+    state.store.touch_last_login(caller.user_id).await?;
+    let mut r = (
+        StatusCode::FOUND,
+        [(
+            header::LOCATION,
+            safe_next(form.next.as_deref()).to_string(),
+        )],
+    )
+        .into_response();
+    let h = r.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
+    )) {
+        h.append(header::SET_COOKIE, v);
+    }
+    if let Some(c) = csrf_cookie_if_missing(&headers) {
+        h.append(header::SET_COOKIE, c);
+    }
+    h.insert(
+        "x-api-session-cookie-name",
+        HeaderValue::from_static(SESSION_COOKIE),
+    );
+    Ok(r)
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(session) = cookie(&headers, SESSION_COOKIE) {
+        state.store.delete_session(&digest(session)).await?;
+    }
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, "/api/")]).into_response();
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("awx_sessionid=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"),
+    );
+    Ok(r)
+}

@@ -1,0 +1,131 @@
+//! API tokens and login sessions, stored as SHA-256 digests of their secret values.
+
+use super::users::{fetch_by_ids, order_like};
+use super::{now, Store, StoreResult};
+
+/// A token row; the secret itself is never stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub description: String,
+    pub scope: String,
+    pub created: String,
+    pub modified: String,
+    pub expires: String,
+}
+
+const SELECT: &str =
+    "SELECT id, user_id, description, scope, created, modified, expires FROM tokens";
+
+impl Store {
+    /// Stores a new token's digest.
+    pub async fn create_token(
+        &self,
+        user_id: i64,
+        description: &str,
+        scope: &str,
+        digest: &[u8],
+        expires: &str,
+    ) -> StoreResult<i64> {
+        let ts = now();
+        Ok(sqlx::query_scalar(
+            "INSERT INTO tokens (user_id, description, scope, token_hash, created, modified, expires) \
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(description)
+        .bind(scope)
+        .bind(digest)
+        .bind(&ts)
+        .bind(&ts)
+        .bind(expires)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// The unexpired token with this digest.
+    pub async fn token_by_digest(&self, digest: &[u8]) -> StoreResult<Option<TokenRow>> {
+        Ok(
+            sqlx::query_as(&format!("{SELECT} WHERE token_hash = ? AND expires > ?"))
+                .bind(digest)
+                .bind(now())
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// One token.
+    pub async fn token(&self, id: i64) -> StoreResult<Option<TokenRow>> {
+        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Tokens by id, in the given order.
+    pub async fn tokens_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<TokenRow>> {
+        let rows: Vec<TokenRow> = fetch_by_ids(self, SELECT, ids).await?;
+        Ok(order_like(rows, ids, |r| r.id))
+    }
+
+    /// Changes a token's description and scope.
+    pub async fn update_token(&self, id: i64, description: &str, scope: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE tokens SET description = ?, scope = ?, modified = ? WHERE id = ?")
+            .bind(description)
+            .bind(scope)
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes a token.
+    pub async fn delete_token(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM tokens WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Starts a login session.
+    pub async fn create_session(
+        &self,
+        digest: &[u8],
+        user_id: i64,
+        expires: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, user_id, created, expires) VALUES (?, ?, ?, ?)",
+        )
+        .bind(digest)
+        .bind(user_id)
+        .bind(now())
+        .bind(expires)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The user of an unexpired session.
+    pub async fn session_user(&self, digest: &[u8]) -> StoreResult<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT user_id FROM sessions WHERE session_hash = ? AND expires > ?",
+        )
+        .bind(digest)
+        .bind(now())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Ends a session.
+    pub async fn delete_session(&self, digest: &[u8]) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE session_hash = ?")
+            .bind(digest)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
