@@ -340,7 +340,6 @@ async fn insights_type_exposes_its_injectors() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: named URLs (<name>+<kind>) are not resolved in detail paths"]
 async fn named_url_finds_a_type() {
     let app = TestApp::new().await;
     let id = app.type_id("ssh").await;

@@ -201,7 +201,6 @@ async fn create_returns_the_awx_shape() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: organization `related` lacks named_url and AWX's other links (projects, inventories, ...)"]
 async fn related_links_match_awx() {
     let app = TestApp::new().await;
     let admin = admin_id(&app).await;
@@ -310,7 +309,6 @@ async fn detail_matches_the_created_object() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: organization summary_fields has no related_field_counts"]
 async fn related_field_counts_follow_members_and_teams() {
     let app = TestApp::new().await;
     let org = app.org("dx-org").await;
@@ -423,7 +421,6 @@ async fn put_replaces_the_organization() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: organization `related` has no named_url"]
 async fn named_url_follows_the_name() {
     let app = TestApp::new().await;
     let id = app.org("dx-org").await;

@@ -105,7 +105,6 @@ async fn create_returns_the_awx_shape() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: team `related` lacks named_url (<team>++<org>) and `projects`"]
 async fn related_links_match_awx() {
     let app = TestApp::new().await;
     let admin = admin_id(&app).await;

@@ -87,7 +87,6 @@ async fn create_returns_the_awx_shape() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: user `related` on create and detail lacks named_url (/api/v2/users/<username>/)"]
 async fn related_links_match_awx() {
     let app = TestApp::new().await;
     let r = app.post(As::Admin, LIST, u1_body()).await;

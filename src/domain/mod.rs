@@ -7,5 +7,6 @@ pub mod errors;
 pub mod filter;
 pub mod formats;
 pub mod managed_types;
+pub mod named_url;
 pub mod rbac;
 pub mod resource;

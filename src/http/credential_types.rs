@@ -2,10 +2,12 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
-use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::extract::{JsonObject, QueryPairs};
+use super::named::resolve;
 use super::render::{self, People};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential_type::{validate_type_write, TypeWrite};
+use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
 use crate::domain::resource::CREDENTIAL_TYPE;
 use crate::store::sql::Sql;
@@ -75,7 +77,9 @@ async fn list(
 }
 
 async fn load(state: &AppState, raw: &str) -> ApiResult<CredentialTypeRow> {
-    let id = parse_id(raw, "CredentialType")?;
+    let id = resolve(state, NamedKind::CredentialType, raw, "CredentialType")
+        .await?
+        .id;
     state
         .store
         .credential_type(id)

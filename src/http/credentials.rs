@@ -4,7 +4,8 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
-use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::extract::{JsonObject, QueryPairs};
+use super::named::resolve;
 use super::render::{self, CredentialContext};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential::{
@@ -14,6 +15,7 @@ use crate::domain::credential::{
 };
 use crate::domain::credential_type::InputSchema;
 use crate::domain::errors::FieldErrors;
+use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::{effective_level, Caller, Level};
 use crate::domain::resource::CREDENTIAL;
 use crate::store::sql::{Bind, Sql};
@@ -107,7 +109,8 @@ pub(super) async fn load(
     caller: &Caller,
     raw: &str,
 ) -> ApiResult<(CredentialRow, Level)> {
-    let id = parse_id(raw, "Credential")?;
+    let resolved = resolve(state, NamedKind::Credential, raw, "Credential").await?;
+    let id = resolved.id;
     let row = state
         .store
         .credential(id)
@@ -126,7 +129,7 @@ pub(super) async fn load(
     };
     let level = effective_level(caller, held);
     if level == Level::None {
-        return Err(ApiError::Forbidden(None));
+        return Err(resolved.hide(ApiError::Forbidden(None), "Credential"));
     }
     Ok((row, level))
 }

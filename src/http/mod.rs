@@ -8,6 +8,7 @@ mod credential_types;
 mod credentials;
 pub mod error;
 pub mod extract;
+mod named;
 mod organizations;
 pub mod pagination;
 mod render;

@@ -3,12 +3,14 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
-use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::extract::{JsonObject, QueryPairs};
+use super::named::resolve;
 use super::render::{self, People};
 use super::roles::{association_id, is_disassociate};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
+use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
 use crate::domain::resource::ORGANIZATION;
 use crate::store::sql::{Bind, Sql};
@@ -81,10 +83,17 @@ async fn render_many(state: &AppState, ids: &[i64], caller: &Caller) -> ApiResul
             .cloned()
             .collect();
         let edit = is_admin(state, caller, o.id).await?;
+        let (users, admins, teams) = state.store.organization_counts(o.id).await?;
+        let counts = render::OrgCounts {
+            users,
+            admins,
+            teams,
+        };
         out.push(render::organization(
             o,
             &people,
             &mine,
+            counts,
             edit,
             caller.is_superuser,
         ));
@@ -110,7 +119,8 @@ pub(super) async fn load_visible(
     caller: &Caller,
     raw: &str,
 ) -> ApiResult<OrganizationRow> {
-    let id = parse_id(raw, "Organization")?;
+    let resolved = resolve(state, NamedKind::Organization, raw, "Organization").await?;
+    let id = resolved.id;
     let org = state
         .store
         .organization(id)
@@ -122,7 +132,7 @@ pub(super) async fn load_visible(
             .holds_role(caller.user_id, "organization", id, "read_role")
             .await?
     {
-        return Err(ApiError::Forbidden(None));
+        return Err(resolved.hide(ApiError::Forbidden(None), "Organization"));
     }
     Ok(org)
 }
@@ -135,6 +145,7 @@ async fn detail(
     let o = load_visible(&state, &caller, &id).await?;
     let mut out = render_many(&state, &[o.id], &caller).await?;
     out.pop()
+        .map(render::detail)
         .map(Json)
         .ok_or(ApiError::NotFound("Organization"))
 }
@@ -171,7 +182,7 @@ async fn create(
     let mut out = render_many(&state, &[id], &caller).await?;
     Ok(created(
         &format!("/api/v2/organizations/{id}/"),
-        out.pop().unwrap_or_default(),
+        render::detail(out.pop().unwrap_or_default()),
     ))
 }
 
@@ -193,6 +204,7 @@ async fn update(
         .await?;
     let mut out = render_many(&state, &[o.id], &caller).await?;
     out.pop()
+        .map(render::detail)
         .map(Json)
         .ok_or(ApiError::NotFound("Organization"))
 }

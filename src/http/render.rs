@@ -119,11 +119,44 @@ pub fn resource_uuid(kind: &str, id: i64, created: &str) -> String {
     )
 }
 
+/// The sub-resources AWX links from an organization, in its order.
+const ORGANIZATION_RELATED: [&str; 20] = [
+    "execution_environments",
+    "projects",
+    "inventories",
+    "job_templates",
+    "workflow_job_templates",
+    "users",
+    "admins",
+    "teams",
+    "credentials",
+    "applications",
+    "activity_stream",
+    "notification_templates",
+    "notification_templates_started",
+    "notification_templates_success",
+    "notification_templates_error",
+    "notification_templates_approvals",
+    "object_roles",
+    "access_list",
+    "instance_groups",
+    "galaxy_credentials",
+];
+
+/// Member, admin and team counts of an organization (`related_field_counts`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrgCounts {
+    pub users: i64,
+    pub admins: i64,
+    pub teams: i64,
+}
+
 /// An organization.
 pub fn organization(
     o: &OrganizationRow,
     people: &People,
     roles: &[RoleRef],
+    counts: OrgCounts,
     edit: bool,
     delete: bool,
 ) -> Value {
@@ -137,16 +170,7 @@ pub fn organization(
         o.created_by,
         o.modified_by,
     );
-    for k in [
-        "users",
-        "admins",
-        "teams",
-        "credentials",
-        "galaxy_credentials",
-        "activity_stream",
-        "object_roles",
-        "access_list",
-    ] {
+    for k in ORGANIZATION_RELATED {
         related.insert(k.into(), Value::String(format!("{base}{k}/")));
     }
     summary.insert(
@@ -156,6 +180,11 @@ pub fn organization(
     summary.insert(
         "user_capabilities".into(),
         json!({"edit": edit, "delete": delete}),
+    );
+    summary.insert(
+        "related_field_counts".into(),
+        json!({"inventories": 0, "teams": counts.teams, "users": counts.users, "job_templates": 0,
+               "admins": counts.admins, "projects": 0}),
     );
     json!({
         "id": o.id, "type": "organization", "url": base, "related": related, "summary_fields": summary,
@@ -189,6 +218,7 @@ pub fn team(
         t.modified_by,
     );
     for k in [
+        "projects",
         "users",
         "credentials",
         "roles",
@@ -428,4 +458,42 @@ fn add_owner_link(related: &mut Map<String, Value>, owners: &[OwnerSummary]) {
 
 fn owner_json(o: &OwnerSummary) -> Value {
     json!({"id": o.id, "type": o.kind, "name": o.name, "description": o.description, "url": format!("/api/v2/{}s/{}/", o.kind, o.id)})
+}
+
+/// Puts `related.named_url` first, as AWX does on detail and create responses.
+pub fn add_named_url(item: &mut Value, url: String) {
+    if let Some(related) = item.get_mut("related").and_then(Value::as_object_mut) {
+        let mut rebuilt = Map::new();
+        rebuilt.insert("named_url".into(), Value::String(url));
+        for (k, v) in std::mem::take(related) {
+            rebuilt.insert(k, v);
+        }
+        *related = rebuilt;
+    }
+}
+
+/// `related.named_url` of a user, organization or team detail.
+pub fn named_url_of(item: &Value) -> Option<String> {
+    use crate::domain::named_url::escape;
+    let name = |k: &str| item.get(k).and_then(Value::as_str).map(escape);
+    match item.get("type").and_then(Value::as_str)? {
+        "user" => Some(format!("/api/v2/users/{}/", name("username")?)),
+        "organization" => Some(format!("/api/v2/organizations/{}/", name("name")?)),
+        "team" => {
+            let org = item
+                .pointer("/summary_fields/organization/name")
+                .and_then(Value::as_str)
+                .map(escape)?;
+            Some(format!("/api/v2/teams/{}++{org}/", name("name")?))
+        }
+        _ => None,
+    }
+}
+
+/// Adds the named URL to a detail representation.
+pub fn detail(mut item: Value) -> Value {
+    if let Some(url) = named_url_of(&item) {
+        add_named_url(&mut item, url);
+    }
+    item
 }

@@ -3,13 +3,15 @@
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
-use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::extract::{JsonObject, QueryPairs};
+use super::named::resolve;
 use super::render::{self, People};
 use super::roles::{association_id, is_disassociate};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential::{parse_pk, PkValue};
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
+use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
 use crate::domain::resource::TEAM;
 use crate::store::sql::{Bind, Sql};
@@ -111,7 +113,8 @@ pub(super) async fn load_visible(
     caller: &Caller,
     raw: &str,
 ) -> ApiResult<TeamRow> {
-    let id = parse_id(raw, "Team")?;
+    let resolved = resolve(state, NamedKind::Team, raw, "Team").await?;
+    let id = resolved.id;
     let team = state
         .store
         .team(id)
@@ -123,7 +126,7 @@ pub(super) async fn load_visible(
             .holds_role(caller.user_id, "team", id, "read_role")
             .await?
     {
-        return Err(ApiError::Forbidden(None));
+        return Err(resolved.hide(ApiError::Forbidden(None), "Team"));
     }
     Ok(team)
 }
@@ -135,7 +138,10 @@ async fn detail(
 ) -> ApiResult<Json<Value>> {
     let t = load_visible(&state, &caller, &id).await?;
     let mut out = render_many(&state, &[t.id], &caller).await?;
-    out.pop().map(Json).ok_or(ApiError::NotFound("Team"))
+    out.pop()
+        .map(render::detail)
+        .map(Json)
+        .ok_or(ApiError::NotFound("Team"))
 }
 
 async fn parse_body(
@@ -207,7 +213,7 @@ pub(super) async fn create_team(
     let mut out = render_many(state, &[id], caller).await?;
     Ok(created(
         &format!("/api/v2/teams/{id}/"),
-        out.pop().unwrap_or_default(),
+        render::detail(out.pop().unwrap_or_default()),
     ))
 }
 
@@ -245,7 +251,10 @@ async fn update(
         .update_team(t.id, &name, &description, org, Some(caller.user_id))
         .await?;
     let mut out = render_many(&state, &[t.id], &caller).await?;
-    out.pop().map(Json).ok_or(ApiError::NotFound("Team"))
+    out.pop()
+        .map(render::detail)
+        .map(Json)
+        .ok_or(ApiError::NotFound("Team"))
 }
 
 async fn put(

@@ -3,11 +3,13 @@
 
 use super::auth::{hash_password, Auth};
 use super::error::{ApiError, ApiResult};
-use super::extract::{parse_id, JsonObject, QueryPairs};
+use super::extract::{JsonObject, QueryPairs};
+use super::named::resolve;
 use super::render;
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
+use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
 use crate::domain::resource::USER;
 use crate::store::sql::{Bind, Sql};
@@ -118,7 +120,8 @@ pub(super) async fn load_visible(
     caller: &Caller,
     raw: &str,
 ) -> ApiResult<UserRow> {
-    let id = parse_id(raw, "User")?;
+    let resolved = resolve(state, NamedKind::User, raw, "User").await?;
+    let id = resolved.id;
     let user = state
         .store
         .user(id)
@@ -131,7 +134,7 @@ pub(super) async fn load_visible(
         ]);
         let (page, _) = list_ids(state, &USER, scope, &QueryPairs(Vec::new())).await?;
         if page.count == 0 {
-            return Err(ApiError::Forbidden(None));
+            return Err(resolved.hide(ApiError::Forbidden(None), "User"));
         }
     }
     Ok(user)
@@ -144,7 +147,7 @@ async fn detail(
 ) -> ApiResult<Json<Value>> {
     let u = load_visible(&state, &caller, &id).await?;
     let admin = may_admin(&state, &caller, &u).await?;
-    Ok(Json(render::user(&u, &caller, admin)))
+    Ok(Json(render::detail(render::user(&u, &caller, admin))))
 }
 
 struct ParsedUser {
@@ -280,7 +283,7 @@ async fn create(
     let admin = may_admin(&state, &caller, &u).await?;
     Ok(created(
         &format!("/api/v2/users/{id}/"),
-        render::user(&u, &caller, admin || org_admin),
+        render::detail(render::user(&u, &caller, admin || org_admin)),
     ))
 }
 
@@ -321,7 +324,7 @@ async fn update(
         .user(u.id)
         .await?
         .ok_or(ApiError::NotFound("User"))?;
-    Ok(Json(render::user(&u, &caller, admin)))
+    Ok(Json(render::detail(render::user(&u, &caller, admin))))
 }
 
 async fn put(

@@ -135,3 +135,24 @@ impl Store {
         Ok(true)
     }
 }
+
+impl Store {
+    /// (direct members, direct admins, teams) of an organization.
+    pub async fn organization_counts(&self, org: i64) -> StoreResult<(i64, i64, i64)> {
+        let members = |field: &'static str| {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM role_members m JOIN roles r ON r.id = m.role_id \
+                 WHERE r.content_type = 'organization' AND r.object_id = ? AND r.role_field = ?",
+            )
+            .bind(org)
+            .bind(field)
+        };
+        let users = members("member_role").fetch_one(self.pool()).await?;
+        let admins = members("admin_role").fetch_one(self.pool()).await?;
+        let teams: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE organization_id = ?")
+            .bind(org)
+            .fetch_one(self.pool())
+            .await?;
+        Ok((users, admins, teams))
+    }
+}

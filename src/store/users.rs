@@ -192,3 +192,41 @@ impl Store {
         Ok(n > 0)
     }
 }
+
+impl Store {
+    /// Resolves an AWX named URL to an id.
+    pub async fn id_by_natural_key(
+        &self,
+        key: &crate::domain::named_url::NaturalKey,
+    ) -> StoreResult<Option<i64>> {
+        use crate::domain::named_url::NaturalKey;
+        let q = match key {
+            NaturalKey::Credential { name, type_name, type_kind, organization } => sqlx::query_scalar(
+                "SELECT c.id FROM credentials c JOIN credential_types t ON t.id = c.credential_type_id \
+                 LEFT JOIN organizations o ON o.id = c.organization_id \
+                 WHERE c.name = ? AND t.name = ? AND t.kind = ? AND COALESCE(o.name, '') = ? ORDER BY c.id LIMIT 1",
+            )
+            .bind(name.clone())
+            .bind(type_name.clone())
+            .bind(type_kind.clone())
+            .bind(organization.clone()),
+            NaturalKey::CredentialType { name, kind } => {
+                sqlx::query_scalar("SELECT id FROM credential_types WHERE name = ? AND kind = ?")
+                    .bind(name.clone())
+                    .bind(kind.clone())
+            }
+            NaturalKey::Organization { name } => {
+                sqlx::query_scalar("SELECT id FROM organizations WHERE name = ?").bind(name.clone())
+            }
+            NaturalKey::Team { name, organization } => sqlx::query_scalar(
+                "SELECT t.id FROM teams t JOIN organizations o ON o.id = t.organization_id WHERE t.name = ? AND o.name = ?",
+            )
+            .bind(name.clone())
+            .bind(organization.clone()),
+            NaturalKey::User { username } => {
+                sqlx::query_scalar("SELECT id FROM users WHERE username = ?").bind(username.clone())
+            }
+        };
+        Ok(q.fetch_optional(self.pool()).await?)
+    }
+}

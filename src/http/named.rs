@@ -1,0 +1,47 @@
+//! Resolution of `{id}` path segments: a positive integer, or AWX's named URL. Objects
+//! looked up by name that the caller may not see answer 404 rather than 403, so names do
+//! not leak existence.
+
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::domain::named_url::{parse, NamedKind};
+
+/// An id and whether it came from a name.
+#[derive(Debug, Clone, Copy)]
+pub struct Resolved {
+    pub id: i64,
+    pub by_name: bool,
+}
+
+impl Resolved {
+    /// Maps a visibility refusal to 404 for lookups by name.
+    pub fn hide(&self, e: ApiError, model: &'static str) -> ApiError {
+        match e {
+            ApiError::Forbidden(_) if self.by_name => ApiError::NotFound(model),
+            other => other,
+        }
+    }
+}
+
+/// Resolves a path segment of `kind` (named URLs) to an id.
+pub async fn resolve(
+    state: &AppState,
+    kind: NamedKind,
+    raw: &str,
+    model: &'static str,
+) -> ApiResult<Resolved> {
+    if let Ok(id) = raw.parse::<i64>() {
+        return if id > 0 {
+            Ok(Resolved { id, by_name: false })
+        } else {
+            Err(ApiError::NotFound(model))
+        };
+    }
+    let key = parse(kind, raw).ok_or(ApiError::NotFound(model))?;
+    let id = state
+        .store
+        .id_by_natural_key(&key)
+        .await?
+        .ok_or(ApiError::NotFound(model))?;
+    Ok(Resolved { id, by_name: true })
+}
