@@ -344,7 +344,7 @@ fn coerce(field: &FieldSpec, value: &str) -> Result<Scalar, DomainError> {
                 field.name
             ))
         }),
-        FieldType::Text | FieldType::DateTime | FieldType::Json => {
+        FieldType::Text | FieldType::DateTime | FieldType::Json | FieldType::Computed => {
             Ok(Scalar::Text(value.to_string()))
         }
     }

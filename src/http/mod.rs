@@ -9,6 +9,7 @@ mod credentials;
 pub mod error;
 pub mod extract;
 mod named;
+mod options;
 mod organizations;
 pub mod pagination;
 mod render;
@@ -25,7 +26,7 @@ use crate::domain::resource::Resource;
 use crate::store::sql::Sql;
 use crate::store::{Page, Store};
 use auth::{Auth, AuthCache};
-use axum::extract::{OriginalUri, Request};
+use axum::extract::{OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -62,9 +63,22 @@ pub fn router(state: AppState) -> Router {
         .merge(session::routes())
         .merge(credential_sublists::routes())
         .merge(credential_access::routes())
+        .merge(absent_routes())
         .fallback(fallback)
         .layer(middleware::from_fn(awx_headers))
         .with_state(state)
+}
+
+/// Routes for the AWX resources credstore does not hold.
+fn absent_routes() -> Router<AppState> {
+    let mut r = Router::new();
+    for res in options::ABSENT_RESOURCES {
+        r = r.route(
+            &format!("/api/v2/{res}/"),
+            axum::routing::any(options::absent),
+        );
+    }
+    r
 }
 
 /// Paths without a trailing slash are redirected (301) to the slashed path, as Django
@@ -159,9 +173,18 @@ fn allow_for(path: &str) -> Option<&'static str> {
     }
 }
 
-/// Answers methods a route does not support: 401 before 405, as AWX does.
-async fn method_not_allowed(_auth: Auth, method: Method) -> ApiError {
-    ApiError::MethodNotAllowed(method.to_string())
+/// Answers methods a route does not support: 401 before 405, as AWX does. OPTIONS on
+/// any route is answered here, from the resource field tables.
+async fn method_not_allowed(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+) -> ApiResult<Response> {
+    if method == Method::OPTIONS {
+        return options::respond(&state, &caller, uri.path()).await;
+    }
+    Err(ApiError::MethodNotAllowed(method.to_string()))
 }
 
 /// Parses filter, ordering and page from the query and fetches one page of ids.

@@ -1,0 +1,377 @@
+//! OPTIONS in AWX's shape, generated from the resource field tables: the `awx` CLI builds
+//! its sub-commands and flags from these answers. Also the placeholders for AWX resources
+//! credstore does not have (projects, inventories, ...), which clients probe.
+
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult};
+use super::AppState;
+use crate::domain::credential_type::{KINDS, WRITABLE_KINDS};
+use crate::domain::rbac::Caller;
+use crate::domain::resource::{
+    Access, ApiMeta, Choices, DefaultValue, FieldSpec, Help, Resource, CREDENTIAL, CREDENTIAL_TYPE,
+    ORGANIZATION, ROLE, TEAM, TOKEN, USER,
+};
+use axum::extract::{OriginalUri, RawQuery, State};
+use axum::http::Method;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+/// AWX resources that clients probe but credstore does not hold: they list as empty.
+pub const ABSENT_RESOURCES: [&str; 20] = [
+    "projects",
+    "inventories",
+    "job_templates",
+    "workflow_job_templates",
+    "instance_groups",
+    "instances",
+    "execution_environments",
+    "schedules",
+    "notification_templates",
+    "applications",
+    "labels",
+    "hosts",
+    "groups",
+    "inventory_sources",
+    "jobs",
+    "ad_hoc_commands",
+    "system_job_templates",
+    "workflow_jobs",
+    "unified_job_templates",
+    "unified_jobs",
+];
+
+/// What an OPTIONS answer describes.
+struct View {
+    resource: &'static Resource,
+    name: String,
+    detail: bool,
+    post: bool,
+    put: bool,
+}
+
+fn resource_of(segment: &str) -> Option<&'static Resource> {
+    Some(match segment {
+        "credentials" => &CREDENTIAL,
+        "credential_types" => &CREDENTIAL_TYPE,
+        "organizations" => &ORGANIZATION,
+        "teams" | "owner_teams" => &TEAM,
+        "users" | "admins" | "owner_users" | "access_list" => &USER,
+        "roles" | "object_roles" => &ROLE,
+        "tokens" | "personal_tokens" => &TOKEN,
+        _ => return None,
+    })
+}
+
+fn title(resource: &Resource) -> String {
+    resource
+        .verbose
+        .split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// May the caller create objects of this resource through its main list?
+async fn may_post(state: &AppState, caller: &Caller, resource: &Resource) -> ApiResult<bool> {
+    Ok(match resource.key {
+        "credential" | "o_auth2_access_token" => true,
+        "credential_type" | "organization" => caller.is_superuser,
+        "user" | "team" => {
+            caller.is_superuser
+                || state
+                    .store
+                    .administers_any_organization(caller.user_id)
+                    .await?
+        }
+        _ => false,
+    })
+}
+
+/// May the caller change this object? (Missing objects: no.)
+async fn may_put(
+    state: &AppState,
+    caller: &Caller,
+    resource: &Resource,
+    raw_id: &str,
+) -> ApiResult<bool> {
+    let Ok(id) = raw_id.parse::<i64>() else {
+        return Ok(false);
+    };
+    let store = &state.store;
+    Ok(match resource.key {
+        "credential" => match store.credential(id).await? {
+            Some(c) if !c.managed => {
+                caller.is_superuser
+                    || store
+                        .holds_role(caller.user_id, "credential", id, "admin_role")
+                        .await?
+            }
+            _ => false,
+        },
+        "credential_type" => caller.is_superuser && store.credential_type(id).await?.is_some(),
+        "organization" => {
+            store.organization(id).await?.is_some()
+                && (caller.is_superuser
+                    || store
+                        .holds_role(caller.user_id, "organization", id, "admin_role")
+                        .await?)
+        }
+        "team" => {
+            store.team(id).await?.is_some()
+                && (caller.is_superuser
+                    || store
+                        .holds_role(caller.user_id, "team", id, "admin_role")
+                        .await?)
+        }
+        "user" => match store.user(id).await? {
+            Some(u) => u.id == caller.user_id || super::users::may_admin(state, caller, &u).await?,
+            None => false,
+        },
+        "o_auth2_access_token" => match store.token(id).await? {
+            Some(t) => t.user_id == caller.user_id || caller.is_superuser,
+            None => false,
+        },
+        _ => false,
+    })
+}
+
+async fn view_for(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Option<View>> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    Ok(match segments.as_slice() {
+        ["api", "v2", res] => match resource_of(res) {
+            Some(r) => Some(View {
+                resource: r,
+                name: format!("{} List", title(r)),
+                detail: false,
+                post: may_post(state, caller, r).await?,
+                put: false,
+            }),
+            None => None,
+        },
+        ["api", "v2", res, id] => match resource_of(res) {
+            Some(r) => Some(View {
+                resource: r,
+                name: format!("{} Detail", title(r)),
+                detail: true,
+                post: false,
+                put: may_put(state, caller, r, id).await?,
+            }),
+            None => None,
+        },
+        ["api", "v2", parent, _, sub] => {
+            let special = match (*parent, *sub) {
+                ("credentials", "copy") => Some("Credential Copy"),
+                ("credentials", "test") => Some("External Credential Test"),
+                ("credential_types", "test") => Some("External Credential Type Test"),
+                _ => None,
+            };
+            match (special, resource_of(sub)) {
+                (Some(name), _) => Some(View {
+                    resource: &CREDENTIAL,
+                    name: name.into(),
+                    detail: true,
+                    post: false,
+                    put: false,
+                }),
+                (None, Some(r)) => Some(View {
+                    resource: r,
+                    name: format!(
+                        "{} {} List",
+                        title(resource_of(parent).unwrap_or(r)),
+                        title(r)
+                    ),
+                    detail: false,
+                    post: r.key == "credential" && resource_of(parent).is_some(),
+                    put: false,
+                }),
+                _ => None,
+            }
+        }
+        _ => None,
+    })
+}
+
+fn choices_json(resource: &Resource, choices: Choices, writing: bool) -> Option<Value> {
+    let pairs: Vec<(String, String)> = match choices {
+        Choices::None => return None,
+        Choices::TypeName => vec![(resource.key.to_string(), title(resource))],
+        Choices::Kinds if writing => WRITABLE_KINDS
+            .iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect(),
+        Choices::Kinds => KINDS
+            .iter()
+            .map(|(k, l)| (k.to_string(), l.to_string()))
+            .collect(),
+        Choices::Scopes => vec![
+            ("read".into(), "read".into()),
+            ("write".into(), "write".into()),
+        ],
+    };
+    Some(Value::Array(
+        pairs.into_iter().map(|(k, l)| json!([k, l])).collect(),
+    ))
+}
+
+fn help_text(resource: &Resource, field: &FieldSpec, meta: &ApiMeta) -> Option<String> {
+    let v = resource.verbose;
+    match meta.help {
+        Help::None => None,
+        Help::Text(t) => Some(t.to_string()),
+        Help::Standard => Some(match field.name {
+            "id" => format!("Database ID for this {v}."),
+            "type" => format!("Data type for this {v}."),
+            "url" => format!("URL for this {v}."),
+            "related" => "Data structure with URLs of related resources.".into(),
+            "summary_fields" => "Data structure with name/description for related resources.  The output for some objects may be limited for performance reasons.".into(),
+            "created" => format!("Timestamp when this {v} was created."),
+            "modified" => format!("Timestamp when this {v} was last modified."),
+            "name" => format!("Name of this {v}."),
+            "description" => format!("Optional description of this {v}."),
+            _ => return None,
+        }),
+    }
+}
+
+/// Per-field metadata for one method, in AWX's key order.
+fn field_json(resource: &Resource, field: &FieldSpec, meta: &ApiMeta, writing: bool) -> Value {
+    let mut m = Map::new();
+    m.insert("type".into(), json!(meta.kind));
+    if writing {
+        m.insert("required".into(), json!(meta.required));
+    }
+    m.insert("hidden".into(), json!(false));
+    m.insert("label".into(), json!(meta.label));
+    if let (true, Some(n)) = (writing, meta.max_length) {
+        m.insert("max_length".into(), json!(n));
+    }
+    if let Some(h) = help_text(resource, field, meta) {
+        m.insert("help_text".into(), json!(h));
+    }
+    if field.name != "type" {
+        m.insert("filterable".into(), json!(!field.column.is_empty()));
+    }
+    if writing {
+        match meta.default {
+            DefaultValue::None => {}
+            DefaultValue::Null => {
+                m.insert("default".into(), Value::Null);
+            }
+            DefaultValue::EmptyString => {
+                m.insert("default".into(), json!(""));
+            }
+            DefaultValue::EmptyObject => {
+                m.insert("default".into(), json!({}));
+            }
+        }
+    }
+    if let Some(c) = choices_json(resource, meta.choices, writing) {
+        m.insert("choices".into(), c);
+    }
+    if writing && meta.access == Access::CreateOnly {
+        m.insert("write_only".into(), json!(true));
+    }
+    Value::Object(m)
+}
+
+fn method_fields(resource: &Resource, method: &str) -> Value {
+    let mut out = Map::new();
+    for field in resource.fields {
+        let Some(meta) = &field.api else { continue };
+        let include = match (method, meta.access) {
+            ("GET", Access::CreateOnly) => false,
+            ("GET", _) => true,
+            ("POST", Access::ReadOnly)
+            | ("PUT", Access::ReadOnly)
+            | ("PUT", Access::CreateOnly) => false,
+            _ => true,
+        };
+        if include {
+            out.insert(
+                field.name.into(),
+                field_json(resource, field, meta, method != "GET"),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn body(view: &View) -> Value {
+    let r = view.resource;
+    let mut actions = Map::new();
+    if view.put {
+        actions.insert("PUT".into(), method_fields(r, "PUT"));
+    }
+    if view.post {
+        actions.insert("POST".into(), method_fields(r, "POST"));
+    }
+    actions.insert("GET".into(), method_fields(r, "GET"));
+    let mut out = Map::new();
+    out.insert("name".into(), json!(view.name));
+    out.insert("description".into(), json!(format!("# {}\n", view.name)));
+    out.insert("renders".into(), json!(["application/json", "text/html"]));
+    out.insert("parses".into(), json!(["application/json"]));
+    out.insert("actions".into(), Value::Object(actions));
+    out.insert("types".into(), json!([r.key]));
+    if !view.detail {
+        out.insert("search_fields".into(), json!(r.search_fields));
+        out.insert("related_search_fields".into(), json!(r.related_search));
+    }
+    if r.key == "credential" {
+        out.insert(
+            "object_roles".into(),
+            json!(["admin_role", "use_role", "read_role"]),
+        );
+    }
+    if !view.detail {
+        out.insert(
+            "max_page_size".into(),
+            json!(super::pagination::MAX_PAGE_SIZE),
+        );
+    }
+    Value::Object(out)
+}
+
+/// Answers OPTIONS for any API path.
+pub async fn respond(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Response> {
+    if let Some(view) = view_for(state, caller, path).await? {
+        return Ok(Json(body(&view)).into_response());
+    }
+    let name = path
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Ok(Json(json!({
+        "name": name, "description": "", "renders": ["application/json", "text/html"],
+        "parses": ["application/json"], "actions": {},
+    }))
+    .into_response())
+}
+
+/// GET and OPTIONS on AWX resources credstore does not hold: an empty list, so clients
+/// that probe them keep working. Anything else: 405.
+pub async fn absent(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let _ = raw;
+    match method {
+        Method::GET | Method::HEAD => Ok(Json(
+            json!({"count": 0, "next": null, "previous": null, "results": []}),
+        )
+        .into_response()),
+        Method::OPTIONS => respond(&state, &caller, uri.path()).await,
+        other => Err(ApiError::MethodNotAllowed(other.to_string())),
+    }
+}
