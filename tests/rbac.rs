@@ -753,7 +753,6 @@ async fn access_matrix_for_every_actor_and_credential_endpoint() {
 /// §0.5/§8.4: the permission check runs on the raw body before validation, so a caller without
 /// rights on the organization gets 403 even for a body that would be a 400.
 #[tokio::test]
-#[ignore = "server bug: POST /credentials/ validates the body before the permission check (api.md §0.5, §8.4)"]
 async fn create_without_rights_is_403_before_validation() {
     let (app, w) = build_world().await;
     let invalid =
@@ -847,7 +846,6 @@ async fn create_needs_rights_on_every_given_owner() {
 /// §2.4/§8.4: the permission check reads the raw owner ids, so for a non-superuser an owner id
 /// that does not exist is a 400 with a `detail` message (not the superuser's field error).
 #[tokio::test]
-#[ignore = "server bug: unknown owner pk from a non-superuser answers 403 instead of 400 detail (api.md §2.4, §8.4)"]
 async fn unknown_owner_id_is_400_detail_for_non_superusers() {
     let (app, w) = build_world().await;
     for (field, model) in [
@@ -1777,7 +1775,6 @@ async fn role_level_is_not_required() {
 /// §7.2 `role_level=<role_field>` keeps only what the caller holds at that level (seq 310,
 /// 311: u1's admin subset and use subset differ from the readable set).
 #[tokio::test]
-#[ignore = "server bug: ?role_level= is accepted but does not narrow the list (api.md §7.2, seq 310/311)"]
 async fn role_level_narrows_to_the_callers_level() {
     let (app, w) = build_world().await;
     let cases = [
@@ -1805,7 +1802,6 @@ async fn role_level_narrows_to_the_callers_level() {
 
 /// §7.2/§13: an unknown `role_level` is a 400 (AWX crashes with a 500; api.md recommends 400).
 #[tokio::test]
-#[ignore = "server bug: ?role_level=<unknown> answers 200 instead of 400 (api.md §7.2, §13)"]
 async fn unknown_role_level_is_400() {
     let (app, _w) = build_world().await;
     let r = app

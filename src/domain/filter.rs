@@ -293,9 +293,12 @@ fn coerce_values(
         | Lookup::Regex
         | Lookup::IRegex => {
             if matches!(lookup, Lookup::Regex | Lookup::IRegex) {
-                return Err(DomainError::detail(
-                    "Regular expression lookups are not supported yet.",
-                ));
+                if let Err(e) = regex_syntax::Parser::new().parse(value) {
+                    return Err(DomainError::detail(format!(
+                        "Invalid regular expression: {}",
+                        first_line(&e.to_string())
+                    )));
+                }
             }
             if matches!(path.field.ty, FieldType::ForeignKey(_)) && lookup != Lookup::Search {
                 return Err(DomainError::detail(format!(
@@ -348,6 +351,10 @@ fn coerce(field: &FieldSpec, value: &str) -> Result<Scalar, DomainError> {
             Ok(Scalar::Text(value.to_string()))
         }
     }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().last().unwrap_or(s).trim()
 }
 
 /// AWX's boolean coercion for filters.

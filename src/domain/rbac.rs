@@ -467,3 +467,13 @@ mod grant_tests {
         .contains("system-level"));
     }
 }
+
+/// Role names `?role_level=` accepts (AWX answers 500 for others; credstore 400).
+pub fn is_role_field(name: &str) -> bool {
+    CREDENTIAL_ROLES
+        .iter()
+        .chain(ORGANIZATION_ROLES.iter())
+        .chain(TEAM_ROLES.iter())
+        .any(|(f, _, _)| *f == name)
+        || matches!(name, "update_role" | "adhoc_role")
+}

@@ -9,9 +9,8 @@ use super::named::resolve;
 use super::render::{self, CredentialContext};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential::{
-    check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs,
-    CredentialBody, Owner, PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode,
-    ENCRYPTED,
+    check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs, Owner,
+    PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode, ENCRYPTED,
 };
 use crate::domain::credential_type::InputSchema;
 use crate::domain::errors::FieldErrors;
@@ -65,6 +64,8 @@ pub(super) async fn list_credentials(
     q: &QueryPairs,
     scope: Sql,
 ) -> ApiResult<Json<Value>> {
+    let level = super::role_level_scope(caller, q, "credentials.id", "credential")?;
+    let scope = crate::store::sql::and_all(vec![scope, level]);
     let (page, req) = list_ids(state, &CREDENTIAL, scope, q).await?;
     let rows = state.store.credentials_by_ids(&page.ids).await?;
     let ctx = CredentialContext::load(&state.store, &rows, caller).await?;
@@ -267,46 +268,58 @@ async fn may_create_in(state: &AppState, caller: &Caller, org: Option<i64>) -> A
     }
 }
 
-/// The owner rule of §8.4, checked on the raw body before validation.
-async fn may_create_with(
+/// The owner rule of §8.4 for non-superusers, checked on the raw body before any
+/// validation (AWX answers 403 before 400): every owner given must be one the caller may
+/// create for, and at least one must be given.
+async fn check_create_permission(
     state: &AppState,
     caller: &Caller,
-    body: &CredentialBody,
-) -> ApiResult<bool> {
-    if caller.is_superuser {
-        return Ok(true);
-    }
+    body: &Map<String, Value>,
+) -> ApiResult<()> {
     let mut any = false;
-    if let PkValue::Id(u) = body.user {
+    for (field, model) in [
+        ("organization", "Organization"),
+        ("team", "Team"),
+        ("user", "User"),
+    ] {
+        let Some(raw) = body.get(field).filter(|v| !v.is_null()) else {
+            continue;
+        };
         any = true;
-        if u != caller.user_id {
-            let Some(user) = state.store.user(u).await? else {
-                return Err(ApiError::BadRequest(json!(
-                    "User matching query does not exist."
-                )));
-            };
-            if !super::users::may_admin(state, caller, &user).await? {
-                return Ok(false);
+        let id = raw
+            .as_i64()
+            .or_else(|| raw.as_str().and_then(|s| s.trim().parse().ok()))
+            .ok_or_else(|| {
+                ApiError::BadRequest(json!(format!("Bad data found in related field {field}.")))
+            })?;
+        let missing =
+            || ApiError::BadRequest(json!(format!("{model} matching query does not exist.")));
+        let allowed = match field {
+            "organization" => {
+                state.store.organization(id).await?.ok_or_else(missing)?;
+                may_create_in(state, caller, Some(id)).await?
             }
+            "team" => {
+                state.store.team(id).await?.ok_or_else(missing)?;
+                state
+                    .store
+                    .holds_role(caller.user_id, "team", id, "admin_role")
+                    .await?
+            }
+            _ => {
+                let user = state.store.user(id).await?.ok_or_else(missing)?;
+                id == caller.user_id || super::users::may_admin(state, caller, &user).await?
+            }
+        };
+        if !allowed {
+            return Err(ApiError::Forbidden(None));
         }
     }
-    if let PkValue::Id(t) = body.team {
-        any = true;
-        if !state
-            .store
-            .holds_role(caller.user_id, "team", t, "admin_role")
-            .await?
-        {
-            return Ok(false);
-        }
+    if any {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(None))
     }
-    if let Some(PkValue::Id(o)) = body.organization {
-        any = true;
-        if !may_create_in(state, caller, Some(o)).await? {
-            return Ok(false);
-        }
-    }
-    Ok(any)
 }
 
 fn invalid_pk(errors: &mut FieldErrors, field: &str, id: i64) {
@@ -397,10 +410,10 @@ pub(super) async fn create_credential(
     body: &Map<String, Value>,
     creator_grant: bool,
 ) -> ApiResult<i64> {
-    let parsed = parse_credential_body(body, WriteMode::Create)?;
-    if !may_create_with(state, caller, &parsed).await? {
-        return Err(ApiError::Forbidden(None));
+    if !caller.is_superuser {
+        check_create_permission(state, caller, body).await?;
     }
+    let parsed = parse_credential_body(body, WriteMode::Create)?;
     let org = match parsed.organization {
         Some(PkValue::Id(o)) => Some(o),
         _ => None,

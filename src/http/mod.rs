@@ -207,6 +207,33 @@ pub(crate) async fn list_ids(
     Ok((page, req))
 }
 
+/// `?role_level=<role>`: only objects on which the caller holds that role (superusers
+/// hold every role). Unknown role names are a 400, not AWX's 500.
+pub(crate) fn role_level_scope(
+    caller: &crate::domain::rbac::Caller,
+    q: &QueryPairs,
+    column: &str,
+    content_type: &str,
+) -> ApiResult<Sql> {
+    let Some(level) = q.get("role_level") else {
+        return Ok(Sql::raw("1=1"));
+    };
+    if !crate::domain::rbac::is_role_field(level) {
+        return Err(ApiError::BadRequest(serde_json::Value::String(format!(
+            "Invalid role_level: {level}"
+        ))));
+    }
+    if caller.is_superuser {
+        return Ok(Sql::raw("1=1"));
+    }
+    Ok(crate::store::holding_sql(
+        column,
+        content_type,
+        level,
+        caller.user_id,
+    ))
+}
+
 /// Wraps rendered rows into the pagination envelope.
 pub(crate) fn page_response(
     path: &str,

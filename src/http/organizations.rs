@@ -108,7 +108,9 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
-    let (page, req) = list_ids(&state, &ORGANIZATION, visibility(&caller), &q).await?;
+    let level = super::role_level_scope(&caller, &q, "organizations.id", "organization")?;
+    let scope = crate::store::sql::and_all(vec![visibility(&caller), level]);
+    let (page, req) = list_ids(&state, &ORGANIZATION, scope, &q).await?;
     let results = render_many(&state, &page.ids, &caller).await?;
     Ok(page_response(uri.path(), &q, &page, &req, results))
 }

@@ -92,6 +92,8 @@ pub(super) async fn list_teams(
     q: &QueryPairs,
     scope: Sql,
 ) -> ApiResult<Json<Value>> {
+    let level = super::role_level_scope(caller, q, "teams.id", "team")?;
+    let scope = crate::store::sql::and_all(vec![scope, level]);
     let (page, req) = list_ids(state, &TEAM, scope, q).await?;
     let results = render_many(state, &page.ids, caller).await?;
     Ok(page_response(path, q, &page, &req, results))

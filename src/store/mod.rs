@@ -14,7 +14,8 @@ pub use credential_types::{CredentialTypeRow, NewCredentialType};
 pub use credentials::{AccessPath, CredentialRow, CredentialSave, OwnerSummary, SecretRow};
 pub use organizations::OrganizationRow;
 pub use roles::{
-    held_roles_sql as roles_held_sql, readable_ids_sql, readable_sql, RoleInfo, RoleRef,
+    held_roles_sql as roles_held_sql, holding_sql, readable_ids_sql, readable_sql, RoleInfo,
+    RoleRef,
 };
 pub use teams::TeamRow;
 pub use tokens::TokenRow;
@@ -104,7 +105,9 @@ impl Store {
             .busy_timeout(Duration::from_secs(10))
             // Makes LIKE case-sensitive, as `contains`/`startswith` are in AWX;
             // the case-insensitive lookups lower both sides explicitly.
-            .pragma("case_sensitive_like", "ON");
+            .pragma("case_sensitive_like", "ON")
+            // `__regex`/`__iregex` lookups: SQLite's REGEXP backed by the regex crate.
+            .with_regexp();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .connect_with(options)

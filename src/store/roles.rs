@@ -378,3 +378,15 @@ pub fn readable_sql(column: &str, content_type: &str, user_id: i64) -> Sql {
     sql.text.push(')');
     sql
 }
+
+/// `<column> IN (objects of `content_type` on which the user holds `role_field`)`.
+pub fn holding_sql(column: &str, content_type: &str, role_field: &str, user_id: i64) -> Sql {
+    Sql::with(
+        format!(
+            "{column} IN (SELECT ro.object_id FROM roles ro JOIN role_ancestors ra ON ra.role_id = ro.id \
+             JOIN role_members rm ON rm.role_id = ra.ancestor_id \
+             WHERE ro.content_type = ? AND ro.role_field = ? AND rm.user_id = ?)"
+        ),
+        vec![Bind::Text(content_type.to_string()), Bind::Text(role_field.to_string()), Bind::Int(user_id)],
+    )
+}

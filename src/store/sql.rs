@@ -219,8 +219,11 @@ fn predicate_sql(c: &Condition) -> Sql {
             },
             _ => like(format!("%{e}%"), true),
         },
-        // The parser refuses regular expressions until the full query language lands.
-        Lookup::Regex | Lookup::IRegex => Sql::raw("1=0"),
+        Lookup::Regex => Sql::with(format!("{col} REGEXP ?"), vec![Bind::Text(text)]),
+        Lookup::IRegex => Sql::with(
+            format!("{col} REGEXP ?"),
+            vec![Bind::Text(format!("(?i){text}"))],
+        ),
     }
 }
 
