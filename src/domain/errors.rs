@@ -63,6 +63,11 @@ impl FieldErrors {
         self.0.contains_key(field)
     }
 
+    /// True when `field.key` has a nested message.
+    pub fn has_nested(&self, field: &str, key: &str) -> bool {
+        self.0.get(field).and_then(|v| v.get(key)).is_some()
+    }
+
     /// Folds another set of errors into this one.
     pub fn merge(&mut self, other: FieldErrors) {
         for (k, v) in other.0 {

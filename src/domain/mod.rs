@@ -6,6 +6,7 @@ pub mod custom_type;
 pub mod errors;
 pub mod filter;
 pub mod formats;
+pub mod input_source;
 pub mod managed_types;
 pub mod named_url;
 pub mod rbac;

@@ -572,6 +572,62 @@ pub static TOKEN: Resource = Resource {
     default_order: &["id"],
 };
 
+/// `/api/v2/credential_input_sources/`.
+pub static INPUT_SOURCE: Resource = Resource {
+    key: "credential_input_source",
+    model: "CredentialInputSource",
+    verbose: "credential input source",
+    table: "credential_input_sources",
+    fields: &[
+        ID,
+        TYPE,
+        URL,
+        RELATED,
+        SUMMARY,
+        CREATED,
+        MODIFIED,
+        DESCRIPTION,
+        field(
+            "input_field_name",
+            "input_field_name",
+            Text,
+            rw("Input field name", "string").required().max(1024),
+        ),
+        field(
+            "metadata",
+            "metadata",
+            Json,
+            rw("Metadata", "json").default(DefaultValue::EmptyObject),
+        ),
+        field(
+            "target_credential",
+            "target_credential_id",
+            ForeignKey("credential"),
+            rw("Target credential", "id").required(),
+        ),
+        field(
+            "source_credential",
+            "source_credential_id",
+            ForeignKey("credential"),
+            rw("Source credential", "id").required(),
+        ),
+        CREATED_BY,
+        MODIFIED_BY,
+    ],
+    search_fields: &["description"],
+    related_search: &[
+        "target_credential__search",
+        "created_by__search",
+        "modified_by__search",
+        "source_credential__search",
+    ],
+    default_order: &[
+        "target_credential__id",
+        "source_credential__id",
+        "input_field_name",
+    ],
+};
+
 /// Looks up a resource by the key a foreign key names.
 pub fn resource_by_key(key: &str) -> Option<&'static Resource> {
     [
@@ -582,6 +638,7 @@ pub fn resource_by_key(key: &str) -> Option<&'static Resource> {
         &USER,
         &ROLE,
         &TOKEN,
+        &INPUT_SOURCE,
     ]
     .into_iter()
     .find(|r| r.key == key)

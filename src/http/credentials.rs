@@ -10,7 +10,7 @@ use super::render::{self, CredentialContext};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential::{
     check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs, Owner,
-    PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode, ENCRYPTED,
+    PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode,
 };
 use crate::domain::credential_type::InputSchema;
 use crate::domain::errors::FieldErrors;
@@ -572,10 +572,6 @@ async fn copy_credential(
             state.keys.seal(&uid, field, value)?,
         ));
     }
-    let public: Map<String, Value> = serde_json::from_str(&row.inputs).unwrap_or_default();
-    debug_assert!(public.values().all(|v| v
-        .as_str()
-        .is_none_or(|s| s == ENCRYPTED || !s.starts_with(ENCRYPTED))));
     let save = CredentialSave {
         uid,
         name,
@@ -588,8 +584,13 @@ async fn copy_credential(
         kept_secrets: Vec::new(),
     };
     let creator = (!caller.is_superuser).then_some(caller.user_id);
-    Ok(state
+    let id = state
         .store
         .create_credential(&save, None, Some(caller.user_id), creator)
-        .await?)
+        .await?;
+    state
+        .store
+        .copy_input_sources(row.id, id, caller.user_id)
+        .await?;
+    Ok(id)
 }

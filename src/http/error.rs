@@ -108,6 +108,9 @@ impl From<StoreError> for ApiError {
             StoreError::Unique("credential_type_name") => {
                 unique("Credential type with this Name and Kind already exists.")
             }
+            StoreError::Unique("input_source_field") => unique(
+                "Credential input source with this Target credential and Input field name already exists.",
+            ),
             StoreError::Unique("team_name") => {
                 unique("Team with this Organization and Name already exists.")
             }

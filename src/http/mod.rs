@@ -8,6 +8,7 @@ mod credential_types;
 mod credentials;
 pub mod error;
 pub mod extract;
+mod input_sources;
 mod named;
 mod options;
 mod organizations;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credential_types::routes())
         .merge(credentials::routes())
         .merge(roles::routes())
+        .merge(input_sources::routes())
         .merge(tokens::routes())
         .merge(session::routes())
         .merge(credential_sublists::routes())

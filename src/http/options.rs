@@ -9,7 +9,7 @@ use crate::domain::credential_type::{KINDS, WRITABLE_KINDS};
 use crate::domain::rbac::Caller;
 use crate::domain::resource::{
     Access, ApiMeta, Choices, DefaultValue, FieldSpec, Help, Resource, CREDENTIAL, CREDENTIAL_TYPE,
-    ORGANIZATION, ROLE, TEAM, TOKEN, USER,
+    INPUT_SOURCE, ORGANIZATION, ROLE, TEAM, TOKEN, USER,
 };
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::Method;
@@ -59,6 +59,7 @@ fn resource_of(segment: &str) -> Option<&'static Resource> {
         "users" | "admins" | "owner_users" | "access_list" => &USER,
         "roles" | "object_roles" => &ROLE,
         "tokens" | "personal_tokens" => &TOKEN,
+        "credential_input_sources" | "input_sources" => &INPUT_SOURCE,
         _ => return None,
     })
 }
@@ -80,7 +81,7 @@ fn title(resource: &Resource) -> String {
 /// May the caller create objects of this resource through its main list?
 async fn may_post(state: &AppState, caller: &Caller, resource: &Resource) -> ApiResult<bool> {
     Ok(match resource.key {
-        "credential" | "o_auth2_access_token" => true,
+        "credential" | "o_auth2_access_token" | "credential_input_source" => true,
         "credential_type" | "organization" => caller.is_superuser,
         "user" | "team" => {
             caller.is_superuser
@@ -147,7 +148,11 @@ async fn view_for(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Op
         ["api", "v2", res] => match resource_of(res) {
             Some(r) => Some(View {
                 resource: r,
-                name: format!("{} List", title(r)),
+                name: if r.key == "credential_input_source" {
+                    "Credential Input Sources".to_string()
+                } else {
+                    format!("{} List", title(r))
+                },
                 detail: false,
                 post: may_post(state, caller, r).await?,
                 put: false,

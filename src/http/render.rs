@@ -28,7 +28,8 @@ impl People {
         Ok(People(rows.into_iter().map(|u| (u.id, u)).collect()))
     }
 
-    fn summary(&self, id: Option<i64>) -> Option<Value> {
+    /// `{id, username, first_name, last_name}` of a referenced user.
+    pub fn summary(&self, id: Option<i64>) -> Option<Value> {
         let u = self.0.get(&id?)?;
         Some(
             json!({"id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name}),

@@ -3,6 +3,7 @@
 
 mod credential_types;
 mod credentials;
+mod input_sources;
 mod organizations;
 mod roles;
 pub mod sql;
@@ -12,6 +13,7 @@ mod users;
 
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
 pub use credentials::{AccessPath, CredentialRow, CredentialSave, OwnerSummary, SecretRow};
+pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;
 pub use roles::{
     held_roles_sql as roles_held_sql, holding_sql, readable_ids_sql, readable_sql, RoleInfo,
@@ -45,7 +47,11 @@ pub enum StoreError {
 }
 
 /// The named uniqueness rules, recognised from the database's error text.
-const UNIQUE_RULES: [(&str, &str); 5] = [
+const UNIQUE_RULES: [(&str, &str); 6] = [
+    (
+        "credential_input_sources.target_credential_id, credential_input_sources.input_field_name",
+        "input_source_field",
+    ),
     (
         "credentials.organization_id, credentials.name, credentials.credential_type_id",
         "credential_name",

@@ -1,0 +1,137 @@
+//! Credential input sources.
+
+use super::users::{fetch_by_ids, order_like};
+use super::{classify, now, Store, StoreResult};
+
+/// An input source row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InputSourceRow {
+    pub id: i64,
+    pub target_credential_id: i64,
+    pub source_credential_id: i64,
+    pub input_field_name: String,
+    /// JSON text.
+    pub metadata: String,
+    pub description: String,
+    pub created: String,
+    pub modified: String,
+    pub created_by: Option<i64>,
+    pub modified_by: Option<i64>,
+}
+
+/// The writable fields of an input source.
+#[derive(Debug, Clone)]
+pub struct InputSourceWrite {
+    pub target_credential_id: i64,
+    pub source_credential_id: i64,
+    pub input_field_name: String,
+    pub metadata: String,
+    pub description: String,
+}
+
+const SELECT: &str = "SELECT id, target_credential_id, source_credential_id, input_field_name, metadata, \
+                      description, created, modified, created_by, modified_by FROM credential_input_sources";
+
+impl Store {
+    /// One input source.
+    pub async fn input_source(&self, id: i64) -> StoreResult<Option<InputSourceRow>> {
+        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Input sources by id, in the given order.
+    pub async fn input_sources_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<InputSourceRow>> {
+        let rows: Vec<InputSourceRow> = fetch_by_ids(self, SELECT, ids).await?;
+        Ok(order_like(rows, ids, |r| r.id))
+    }
+
+    /// The input sources whose target is this credential.
+    pub async fn input_sources_of(&self, target: i64) -> StoreResult<Vec<InputSourceRow>> {
+        Ok(sqlx::query_as(&format!(
+            "{SELECT} WHERE target_credential_id = ? ORDER BY input_field_name"
+        ))
+        .bind(target)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Creates an input source.
+    pub async fn create_input_source(&self, w: &InputSourceWrite, actor: i64) -> StoreResult<i64> {
+        let ts = now();
+        sqlx::query_scalar(
+            "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
+             metadata, description, created, modified, created_by, modified_by) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(w.target_credential_id)
+        .bind(w.source_credential_id)
+        .bind(&w.input_field_name)
+        .bind(&w.metadata)
+        .bind(&w.description)
+        .bind(&ts)
+        .bind(&ts)
+        .bind(actor)
+        .bind(actor)
+        .fetch_one(self.pool())
+        .await
+        .map_err(classify)
+    }
+
+    /// Replaces an input source's fields.
+    pub async fn update_input_source(
+        &self,
+        id: i64,
+        w: &InputSourceWrite,
+        actor: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE credential_input_sources SET target_credential_id = ?, source_credential_id = ?, \
+             input_field_name = ?, metadata = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?",
+        )
+        .bind(w.target_credential_id)
+        .bind(w.source_credential_id)
+        .bind(&w.input_field_name)
+        .bind(&w.metadata)
+        .bind(&w.description)
+        .bind(now())
+        .bind(actor)
+        .bind(id)
+        .execute(self.pool())
+        .await
+        .map_err(classify)?;
+        Ok(())
+    }
+
+    /// Deletes an input source.
+    pub async fn delete_input_source(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM credential_input_sources WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Gives `to` the same input sources as `from` (credential copy).
+    pub async fn copy_input_sources(&self, from: i64, to: i64, actor: i64) -> StoreResult<()> {
+        let ts = now();
+        sqlx::query(
+            "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
+             metadata, description, created, modified, created_by, modified_by) \
+             SELECT ?, source_credential_id, input_field_name, metadata, description, ?, ?, ?, ? \
+             FROM credential_input_sources WHERE target_credential_id = ?",
+        )
+        .bind(to)
+        .bind(&ts)
+        .bind(&ts)
+        .bind(actor)
+        .bind(actor)
+        .bind(from)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
