@@ -205,11 +205,20 @@ async fn detail(
     Ok(Json(render_one(&state, &caller, row.id).await?))
 }
 
+/// A parsed input-source body; `None` marks a field that failed (and was reported).
+struct ParsedSource {
+    field_name: Option<String>,
+    target: Option<i64>,
+    source: Option<i64>,
+    metadata: Value,
+    description: String,
+}
+
 /// Reads the body over the current values (`None` on create; PATCH keeps what is absent).
 fn parse_body(
     body: &Map<String, Value>,
     current: Option<&InputSourceRow>,
-) -> ApiResult<(Option<String>, Option<i64>, Option<i64>, Value, String)> {
+) -> ApiResult<ParsedSource> {
     let mut errors = FieldErrors::new();
     let field_name = match (body.get("input_field_name"), current) {
         (None, Some(c)) => Some(c.input_field_name.clone()),
@@ -274,7 +283,13 @@ fn parse_body(
         .or_else(|| current.map(|c| c.description.clone()))
         .unwrap_or_default();
     errors.into_result()?;
-    Ok((field_name, target, source, metadata, description))
+    Ok(ParsedSource {
+        field_name,
+        target,
+        source,
+        metadata,
+        description,
+    })
 }
 
 async fn credential_or_invalid(
@@ -301,7 +316,13 @@ async fn save(
     body: &Map<String, Value>,
     current: Option<&InputSourceRow>,
 ) -> ApiResult<i64> {
-    let (field_name, target, source, metadata, description) = parse_body(body, current)?;
+    let ParsedSource {
+        field_name,
+        target,
+        source,
+        metadata,
+        description,
+    } = parse_body(body, current)?;
     let mut errors = FieldErrors::new();
     let target = credential_or_invalid(state, &mut errors, "target_credential", target).await?;
     let source = credential_or_invalid(state, &mut errors, "source_credential", source).await?;
