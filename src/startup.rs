@@ -3,6 +3,7 @@
 
 use crate::config::Config;
 use crate::crypto::{CryptoError, KeyRing, MasterKey};
+use crate::domain::activity::{user_fields, ActivityRecord};
 use crate::domain::managed_types::managed_types;
 use crate::http::auth::{hash_password, AuthCache};
 use crate::http::AppState;
@@ -112,7 +113,18 @@ async fn ensure_admin(
         is_superuser: true,
         is_system_auditor: false,
     };
-    store.create_user(&admin, &hash).await?;
+    let record = ActivityRecord::create(
+        None,
+        "user",
+        user_fields(
+            &admin.username,
+            &admin.first_name,
+            &admin.last_name,
+            &admin.email,
+            true,
+        ),
+    );
+    store.create_user(&admin, &hash, &record).await?;
     Ok(generated.then_some(password))
 }
 
@@ -136,7 +148,9 @@ async fn ensure_galaxy_credential(store: &Store) -> Result<(), StartupError> {
         new_secrets: Vec::new(),
         kept_secrets: Vec::new(),
     };
-    store.create_credential(&save, None, None, None).await?;
+    store
+        .create_credential(&save, None, None, None, None)
+        .await?;
     store.set_meta("galaxy_credential_created", "1").await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Pure rules of the credentials API: no I/O, no axum, no sqlx.
 
+pub mod activity;
 pub mod credential;
 pub mod credential_type;
 pub mod custom_type;

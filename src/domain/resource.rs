@@ -628,6 +628,48 @@ pub static INPUT_SOURCE: Resource = Resource {
     ],
 };
 
+/// `/api/v2/activity_stream/`.
+pub static ACTIVITY: Resource = Resource {
+    key: "activity_stream",
+    model: "ActivityStream",
+    verbose: "activity stream",
+    table: "activity_stream",
+    fields: &[
+        ID,
+        TYPE,
+        URL,
+        RELATED,
+        SUMMARY,
+        field(
+            "timestamp",
+            "timestamp",
+            DateTime,
+            ro("Timestamp", "datetime"),
+        ),
+        field("operation", "operation", Text, ro("Operation", "choice")),
+        field("changes", "changes", Json, ro("Changes", "field")),
+        field("object1", "object1", Text, ro("Object1", "string")),
+        field("object2", "object2", Text, ro("Object2", "string")),
+        field(
+            "object_association",
+            "object_association",
+            Text,
+            ro("Object association", "field"),
+        ),
+        field("action_node", "", Computed, ro("Action node", "string")),
+        field(
+            "object_type",
+            "object_type",
+            Text,
+            ro("Object type", "field"),
+        ),
+        hidden("actor", "actor_id", ForeignKey("user")),
+    ],
+    search_fields: &["changes"],
+    related_search: &["actor__search"],
+    default_order: &["id"],
+};
+
 /// Looks up a resource by the key a foreign key names.
 pub fn resource_by_key(key: &str) -> Option<&'static Resource> {
     [

@@ -6,6 +6,7 @@ use super::extract::{JsonObject, QueryPairs};
 use super::named::resolve;
 use super::render::{self, People};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::activity::{credential_type_fields, ActivityRecord};
 use crate::domain::credential_type::{validate_type_write, TypeWrite};
 use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
@@ -106,6 +107,16 @@ fn stored(write: TypeWrite) -> NewCredentialType {
     }
 }
 
+/// The fields the activity stream records for a custom type.
+fn recorded(t: &NewCredentialType) -> serde_json::Map<String, Value> {
+    credential_type_fields(
+        &t.name,
+        &t.description,
+        &t.kind,
+        Some((&t.inputs, &t.injectors)),
+    )
+}
+
 async fn create(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -115,9 +126,11 @@ async fn create(
         return Err(ApiError::Forbidden(None));
     }
     let write = validate_type_write(&body, None, false, false)?;
+    let row = stored(write);
+    let record = ActivityRecord::create(Some(caller.user_id), "credential_type", recorded(&row));
     let id = state
         .store
-        .create_credential_type(&stored(write), caller.user_id)
+        .create_credential_type(&row, caller.user_id, &record)
         .await?;
     Ok(created(
         &format!("/api/v2/credential_types/{id}/"),
@@ -153,9 +166,18 @@ async fn update(
     }
     let in_use = state.store.credential_type_in_use(t.id).await?;
     let write = validate_type_write(&body, Some(&current_write(&t)), partial, in_use)?;
+    let row = stored(write);
+    let before = recorded(&stored(current_write(&t)));
+    let record = ActivityRecord::update(
+        Some(caller.user_id),
+        "credential_type",
+        t.id,
+        &before,
+        &recorded(&row),
+    );
     state
         .store
-        .update_credential_type(t.id, &stored(write), caller.user_id)
+        .update_credential_type(t.id, &row, caller.user_id, record.as_ref())
         .await?;
     Ok(Json(render_one(&state, t.id, &caller).await?))
 }
@@ -197,7 +219,13 @@ async fn delete(
             "Credential types that are in use cannot be deleted".into(),
         )));
     }
-    state.store.delete_credential_type(t.id).await?;
+    let record = ActivityRecord::delete(
+        Some(caller.user_id),
+        "credential_type",
+        t.id,
+        recorded(&stored(current_write(&t))),
+    );
+    state.store.delete_credential_type(t.id, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -8,6 +8,7 @@ use super::extract::{JsonObject, QueryPairs};
 use super::named::resolve;
 use super::render::{self, CredentialContext};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::activity::{credential_fields, diff, ActivityRecord};
 use crate::domain::credential::{
     check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs, Owner,
     PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode,
@@ -218,7 +219,14 @@ async fn delete(
             "Deletion not allowed for managed credentials".into(),
         )));
     }
-    state.store.delete_credential(row.id).await?;
+    let fields = credential_fields(
+        &row.name,
+        &row.description,
+        row.org_name.as_deref().zip(row.organization_id),
+        (&row.type_name, row.credential_type_id),
+    );
+    let record = ActivityRecord::delete(Some(caller.user_id), "credential", row.id, fields);
+    state.store.delete_credential(row.id, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -390,8 +398,8 @@ fn seal(state: &AppState, uid: &str, prepared: PreparedInputs) -> ApiResult<Seal
         match action {
             SecretAction::Keep => kept.push(field),
             SecretAction::Set(value) => {
-                let ct = state.keys.seal(uid, &field, &value)?;
-                new.push((field, state.keys.current_version(), ct));
+                let (version, ct) = state.keys.seal(uid, &field, &value)?;
+                new.push((field, version, ct));
             }
         }
     }
@@ -459,10 +467,39 @@ pub(super) async fn create_credential(
         Owner::Organization(_) => false,
     };
     let creator = (creator_grant && !caller.is_superuser && needs_grant).then_some(caller.user_id);
+    let record = ActivityRecord::create(
+        Some(caller.user_id),
+        "credential",
+        recorded(state, &save, &ty).await?,
+    );
     Ok(state
         .store
-        .create_credential(&save, Some(owner), Some(caller.user_id), creator)
+        .create_credential(
+            &save,
+            Some(owner),
+            Some(caller.user_id),
+            creator,
+            Some(&record),
+        )
         .await?)
+}
+
+/// The fields the activity stream records for a credential about to be saved.
+async fn recorded(
+    state: &AppState,
+    save: &CredentialSave,
+    ty: &CredentialTypeRow,
+) -> ApiResult<Map<String, Value>> {
+    let org = match save.organization_id {
+        Some(o) => state.store.organization(o).await?.map(|row| (row.name, o)),
+        None => None,
+    };
+    Ok(credential_fields(
+        &save.name,
+        &save.description,
+        org.as_ref().map(|(n, i)| (n.as_str(), *i)),
+        (&ty.name, ty.id),
+    ))
 }
 
 /// Decrypts a credential's secrets (for the rules that need stored values, and copy).
@@ -549,9 +586,24 @@ async fn update_credential(
         new_secrets,
         kept_secrets,
     };
+    let before = credential_fields(
+        &row.name,
+        &row.description,
+        row.org_name.as_deref().zip(row.organization_id),
+        (&row.type_name, row.credential_type_id),
+    );
+    let after = recorded(state, &save, &ty).await?;
+    let inputs_changed = row.inputs != save.inputs
+        || !save.new_secrets.is_empty()
+        || save.kept_secrets.len() != secrets.len();
+    let mut changes = diff(&before, &after);
+    if inputs_changed {
+        changes.insert("inputs".into(), json!(["hidden", "hidden"]));
+    }
+    let record = ActivityRecord::update_with(Some(caller.user_id), "credential", row.id, changes);
     state
         .store
-        .update_credential(row.id, &save, Some(caller.user_id))
+        .update_credential(row.id, &save, Some(caller.user_id), record.as_ref())
         .await?;
     Ok(())
 }
@@ -566,11 +618,8 @@ async fn copy_credential(
     let uid = new_uid();
     let mut new_secrets = Vec::new();
     for (field, value) in &secrets {
-        new_secrets.push((
-            field.clone(),
-            state.keys.current_version(),
-            state.keys.seal(&uid, field, value)?,
-        ));
+        let (version, ct) = state.keys.seal(&uid, field, value)?;
+        new_secrets.push((field.clone(), version, ct));
     }
     let save = CredentialSave {
         uid,
@@ -584,9 +633,19 @@ async fn copy_credential(
         kept_secrets: Vec::new(),
     };
     let creator = (!caller.is_superuser).then_some(caller.user_id);
+    let ty = state
+        .store
+        .credential_type(row.credential_type_id)
+        .await?
+        .ok_or(ApiError::NotFound("CredentialType"))?;
+    let record = ActivityRecord::create(
+        Some(caller.user_id),
+        "credential",
+        recorded(state, &save, &ty).await?,
+    );
     let id = state
         .store
-        .create_credential(&save, None, Some(caller.user_id), creator)
+        .create_credential(&save, None, Some(caller.user_id), creator, Some(&record))
         .await?;
     state
         .store

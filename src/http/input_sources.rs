@@ -458,6 +458,9 @@ async fn delete(
     if level_on(&state, &caller, row.target_credential_id).await? < Level::Admin {
         return Err(ApiError::Forbidden(None));
     }
-    state.store.delete_input_source(row.id).await?;
+    state
+        .store
+        .delete_input_source(&row, caller.user_id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! HTTP: routing, extractors, authentication, error mapping and pagination. Handlers are
 //! thin: they extract, authorize, call `service`/`store`, and serialize.
 
+mod activity_stream;
 pub mod auth;
 mod credential_access;
 mod credential_sublists;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credential_types::routes())
         .merge(credentials::routes())
         .merge(roles::routes())
+        .merge(activity_stream::routes())
         .merge(input_sources::routes())
         .merge(tokens::routes())
         .merge(session::routes())

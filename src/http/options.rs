@@ -8,8 +8,8 @@ use super::AppState;
 use crate::domain::credential_type::{KINDS, WRITABLE_KINDS};
 use crate::domain::rbac::Caller;
 use crate::domain::resource::{
-    Access, ApiMeta, Choices, DefaultValue, FieldSpec, Help, Resource, CREDENTIAL, CREDENTIAL_TYPE,
-    INPUT_SOURCE, ORGANIZATION, ROLE, TEAM, TOKEN, USER,
+    Access, ApiMeta, Choices, DefaultValue, FieldSpec, Help, Resource, ACTIVITY, CREDENTIAL,
+    CREDENTIAL_TYPE, INPUT_SOURCE, ORGANIZATION, ROLE, TEAM, TOKEN, USER,
 };
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::Method;
@@ -60,6 +60,7 @@ fn resource_of(segment: &str) -> Option<&'static Resource> {
         "roles" | "object_roles" => &ROLE,
         "tokens" | "personal_tokens" => &TOKEN,
         "credential_input_sources" | "input_sources" => &INPUT_SOURCE,
+        "activity_stream" => &ACTIVITY,
         _ => return None,
     })
 }

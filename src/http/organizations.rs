@@ -8,6 +8,7 @@ use super::named::resolve;
 use super::render::{self, People};
 use super::roles::{association_id, is_disassociate};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::activity::{organization_fields, ActivityRecord};
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
@@ -177,9 +178,14 @@ async fn create(
         return Err(ApiError::Forbidden(None));
     }
     let (name, description) = parse_body(&body, None)?;
+    let record = ActivityRecord::create(
+        Some(caller.user_id),
+        "organization",
+        organization_fields(&name, &description),
+    );
     let id = state
         .store
-        .create_organization(&name, &description, Some(caller.user_id))
+        .create_organization(&name, &description, Some(caller.user_id), &record)
         .await?;
     let mut out = render_many(&state, &[id], &caller).await?;
     Ok(created(
@@ -200,9 +206,22 @@ async fn update(
         return Err(ApiError::Forbidden(None));
     }
     let (name, description) = parse_body(&body, partial.then_some(&o))?;
+    let record = ActivityRecord::update(
+        Some(caller.user_id),
+        "organization",
+        o.id,
+        &organization_fields(&o.name, &o.description),
+        &organization_fields(&name, &description),
+    );
     state
         .store
-        .update_organization(o.id, &name, &description, Some(caller.user_id))
+        .update_organization(
+            o.id,
+            &name,
+            &description,
+            Some(caller.user_id),
+            record.as_ref(),
+        )
         .await?;
     let mut out = render_many(&state, &[o.id], &caller).await?;
     out.pop()
@@ -238,7 +257,13 @@ async fn delete(
     if !caller.is_superuser {
         return Err(ApiError::Forbidden(None));
     }
-    state.store.delete_organization(o.id).await?;
+    let record = ActivityRecord::delete(
+        Some(caller.user_id),
+        "organization",
+        o.id,
+        organization_fields(&o.name, &o.description),
+    );
+    state.store.delete_organization(o.id, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -309,13 +334,13 @@ async fn change_role(
     let grant = !is_disassociate(&body);
     state
         .store
-        .set_organization_role(o.id, field, user_id, grant)
+        .set_organization_role(o.id, field, user_id, grant, Some(caller.user_id))
         .await?;
     if grant && field == "admin_role" {
         // AWX makes organization admins members as well.
         state
             .store
-            .set_organization_role(o.id, "member_role", user_id, true)
+            .set_organization_role(o.id, "member_role", user_id, true, Some(caller.user_id))
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)

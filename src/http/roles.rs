@@ -333,8 +333,18 @@ async fn change(
         return Err(ApiError::Forbidden(None));
     }
     match target {
-        Target::User(u) => state.store.set_user_role(role.id, u, !revoke).await?,
-        Target::Team(t) => state.store.set_team_role(role.id, t, !revoke).await?,
+        Target::User(u) => {
+            state
+                .store
+                .set_user_role(role.id, u, !revoke, Some(caller.user_id))
+                .await?
+        }
+        Target::Team(t) => {
+            state
+                .store
+                .set_team_role(role.id, t, !revoke, Some(caller.user_id))
+                .await?
+        }
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,6 +8,7 @@ use super::named::resolve;
 use super::render::{self, People};
 use super::roles::{association_id, is_disassociate};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::activity::{team_fields, ActivityRecord};
 use crate::domain::credential::{parse_pk, PkValue};
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
@@ -187,6 +188,16 @@ async fn parse_body(
     ))
 }
 
+/// The name of an organization, for activity entries.
+async fn org_name(state: &AppState, org: i64) -> ApiResult<String> {
+    Ok(state
+        .store
+        .organization(org)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default())
+}
+
 /// Creates a team: superusers anywhere, organization admins in their organization.
 pub(super) async fn create_team(
     state: &AppState,
@@ -208,9 +219,14 @@ pub(super) async fn create_team(
         return Err(ApiError::Forbidden(None));
     }
     let (name, description, org) = parse_body(state, body, None).await?;
+    let record = ActivityRecord::create(
+        Some(caller.user_id),
+        "team",
+        team_fields(&name, &description, (&org_name(state, org).await?, org)),
+    );
     let id = state
         .store
-        .create_team(&name, &description, org, Some(caller.user_id))
+        .create_team(&name, &description, org, Some(caller.user_id), &record)
         .await?;
     let mut out = render_many(state, &[id], caller).await?;
     Ok(created(
@@ -248,9 +264,26 @@ async fn update(
     {
         return Err(ApiError::Forbidden(None));
     }
+    let before = team_fields(
+        &t.name,
+        &t.description,
+        (
+            &org_name(&state, t.organization_id).await?,
+            t.organization_id,
+        ),
+    );
+    let after = team_fields(&name, &description, (&org_name(&state, org).await?, org));
+    let record = ActivityRecord::update(Some(caller.user_id), "team", t.id, &before, &after);
     state
         .store
-        .update_team(t.id, &name, &description, org, Some(caller.user_id))
+        .update_team(
+            t.id,
+            &name,
+            &description,
+            org,
+            Some(caller.user_id),
+            record.as_ref(),
+        )
         .await?;
     let mut out = render_many(&state, &[t.id], &caller).await?;
     out.pop()
@@ -286,7 +319,16 @@ async fn delete(
     if !is_admin(&state, &caller, t.id).await? {
         return Err(ApiError::Forbidden(None));
     }
-    state.store.delete_team(t.id).await?;
+    let fields = team_fields(
+        &t.name,
+        &t.description,
+        (
+            &org_name(&state, t.organization_id).await?,
+            t.organization_id,
+        ),
+    );
+    let record = ActivityRecord::delete(Some(caller.user_id), "team", t.id, fields);
+    state.store.delete_team(t.id, &record).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -326,7 +368,7 @@ async fn post_members(
     }
     state
         .store
-        .set_team_member(t.id, user_id, !is_disassociate(&body))
+        .set_team_member(t.id, user_id, !is_disassociate(&body), Some(caller.user_id))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

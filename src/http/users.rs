@@ -7,6 +7,7 @@ use super::extract::{JsonObject, QueryPairs};
 use super::named::resolve;
 use super::render;
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
+use crate::domain::activity::{diff, user_fields, ActivityRecord};
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
@@ -250,6 +251,17 @@ async fn hash(password: SecretString) -> ApiResult<String> {
         .map_err(|e| ApiError::Internal(e.to_string()))?
 }
 
+/// The fields the activity stream records for a user (the password as `"hidden"`).
+fn recorded(w: &UserWrite) -> Map<String, Value> {
+    user_fields(
+        &w.username,
+        &w.first_name,
+        &w.last_name,
+        &w.email,
+        w.is_superuser,
+    )
+}
+
 /// Superusers create any user; organization admins create plain users.
 async fn create(
     State(state): State<AppState>,
@@ -273,7 +285,11 @@ async fn create(
     ))?;
     let id = state
         .store
-        .create_user(&parsed.write, &hash(password).await?)
+        .create_user(
+            &parsed.write,
+            &hash(password).await?,
+            &ActivityRecord::create(Some(caller.user_id), "user", recorded(&parsed.write)),
+        )
         .await?;
     let u = state
         .store
@@ -315,9 +331,21 @@ async fn update(
         Some(p) => Some(hash(p).await?),
         None => None,
     };
+    let before = user_fields(
+        &u.username,
+        &u.first_name,
+        &u.last_name,
+        &u.email,
+        u.is_superuser,
+    );
+    let mut changes = diff(&before, &recorded(&parsed.write));
+    if new_hash.is_some() {
+        changes.insert("password".into(), serde_json::json!(["hidden", "hidden"]));
+    }
+    let record = ActivityRecord::update_with(Some(caller.user_id), "user", u.id, changes);
     state
         .store
-        .update_user(u.id, &parsed.write, new_hash.as_deref())
+        .update_user(u.id, &parsed.write, new_hash.as_deref(), record.as_ref())
         .await?;
     let u = state
         .store
@@ -354,6 +382,19 @@ async fn delete(
     if caller.user_id == u.id || !may_admin(&state, &caller, &u).await? {
         return Err(ApiError::Forbidden(None));
     }
-    state.store.delete_user(u.id).await?;
+    let fields = user_fields(
+        &u.username,
+        &u.first_name,
+        &u.last_name,
+        &u.email,
+        u.is_superuser,
+    );
+    state
+        .store
+        .delete_user(
+            u.id,
+            &ActivityRecord::delete(Some(caller.user_id), "user", u.id, fields),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,9 @@
 //! Credential types: rows, the start-up synchronisation of managed types, and writes.
 
+use super::activity::append;
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
+use crate::domain::activity::ActivityRecord;
 use crate::domain::managed_types::ManagedType;
 
 /// A credential type row; `inputs`/`injectors` are JSON text.
@@ -98,14 +100,16 @@ impl Store {
         Ok(())
     }
 
-    /// Creates a custom type.
+    /// Creates a custom type and records it.
     pub async fn create_credential_type(
         &self,
         t: &NewCredentialType,
         actor: i64,
+        activity: &ActivityRecord,
     ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
         let ts = now();
-        sqlx::query_scalar(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO credential_types (name, description, kind, namespace, managed, inputs, injectors, \
              created, modified, created_by, modified_by) VALUES (?, ?, ?, NULL, 0, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -118,18 +122,23 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
-        .map_err(classify)
+        .map_err(classify)?;
+        append(&mut tx, activity, Some(id)).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
-    /// Replaces a custom type's writable fields.
+    /// Replaces a custom type's writable fields and records what changed.
     pub async fn update_credential_type(
         &self,
         id: i64,
         t: &NewCredentialType,
         actor: i64,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE credential_types SET name = ?, description = ?, kind = ?, inputs = ?, injectors = ?, \
              modified = ?, modified_by = ? WHERE id = ?",
@@ -142,18 +151,29 @@ impl Store {
         .bind(now())
         .bind(actor)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(classify)?;
+        if let Some(a) = activity {
+            append(&mut tx, a, None).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a type that no credential uses (the foreign key refuses otherwise).
-    pub async fn delete_credential_type(&self, id: i64) -> StoreResult<()> {
+    pub async fn delete_credential_type(
+        &self,
+        id: i64,
+        activity: &ActivityRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM credential_types WHERE id = ?")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        append(&mut tx, activity, None).await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -1,12 +1,14 @@
 //! Credentials: rows with what their representation needs, secret ciphertexts, the role
 //! wiring of ownership, and writes that commit row, secrets and roles together.
 
+use super::activity::append;
 use super::roles::{
     create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
     role_id,
 };
 use super::users::order_like;
 use super::{classify, now, Store, StoreResult};
+use crate::domain::activity::ActivityRecord;
 use crate::domain::credential::Owner;
 use crate::domain::rbac::{
     CREDENTIAL_ORG_PARENTS, CREDENTIAL_PARENTS, CREDENTIAL_ROLES, CREDENTIAL_TEAM_PARENTS,
@@ -119,6 +121,7 @@ impl Store {
         owner: Option<Owner>,
         actor: Option<i64>,
         creator: Option<i64>,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
@@ -179,6 +182,9 @@ impl Store {
         if let (Some(c), Some(r)) = (creator, admin_role) {
             grant_user(&mut tx, r, c).await?;
         }
+        if let Some(a) = activity {
+            append(&mut tx, a, Some(id)).await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
@@ -189,6 +195,7 @@ impl Store {
         id: i64,
         save: &CredentialSave,
         actor: Option<i64>,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let old_org: Option<i64> =
@@ -228,18 +235,22 @@ impl Store {
                 .await?;
             }
         }
+        if let Some(a) = activity {
+            append(&mut tx, a, None).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes a credential with its secrets and roles.
-    pub async fn delete_credential(&self, id: i64) -> StoreResult<()> {
+    /// Deletes a credential with its secrets, roles and input sources.
+    pub async fn delete_credential(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         delete_object_roles(&mut tx, "credential", id).await?;
         sqlx::query("DELETE FROM credentials WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        append(&mut tx, activity, None).await?;
         tx.commit().await?;
         Ok(())
     }

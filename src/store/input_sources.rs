@@ -1,7 +1,9 @@
 //! Credential input sources.
 
+use super::activity::append;
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
+use crate::domain::activity::{input_source_fields, ActivityRecord};
 
 /// An input source row.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -57,10 +59,11 @@ impl Store {
         .await?)
     }
 
-    /// Creates an input source.
+    /// Creates an input source and records it (linked to both credentials).
     pub async fn create_input_source(&self, w: &InputSourceWrite, actor: i64) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
         let ts = now();
-        sqlx::query_scalar(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
              metadata, description, created, modified, created_by, modified_by) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -74,18 +77,29 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(self.pool())
+        .fetch_one(&mut *tx)
         .await
-        .map_err(classify)
+        .map_err(classify)?;
+        let record = ActivityRecord::create(Some(actor), "credential_input_source", fields_of(w))
+            .linked("credential", w.target_credential_id)
+            .linked("credential", w.source_credential_id);
+        append(&mut tx, &record, Some(id)).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
-    /// Replaces an input source's fields.
+    /// Replaces an input source's fields and records what changed.
     pub async fn update_input_source(
         &self,
         id: i64,
         w: &InputSourceWrite,
         actor: i64,
     ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let before: Option<InputSourceRow> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE credential_input_sources SET target_credential_id = ?, source_credential_id = ?, \
              input_field_name = ?, metadata = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?",
@@ -98,20 +112,74 @@ impl Store {
         .bind(now())
         .bind(actor)
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(classify)?;
+        if let Some(b) = before {
+            let old = fields_of(&InputSourceWrite {
+                target_credential_id: b.target_credential_id,
+                source_credential_id: b.source_credential_id,
+                input_field_name: b.input_field_name,
+                metadata: b.metadata,
+                description: b.description,
+            });
+            if let Some(record) = ActivityRecord::update(
+                Some(actor),
+                "credential_input_source",
+                id,
+                &old,
+                &fields_of(w),
+            ) {
+                let record = record
+                    .linked("credential", w.target_credential_id)
+                    .linked("credential", w.source_credential_id);
+                append(&mut tx, &record, None).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes an input source.
-    pub async fn delete_input_source(&self, id: i64) -> StoreResult<()> {
+    /// Deletes an input source and records it against both credentials.
+    pub async fn delete_input_source(&self, row: &InputSourceRow, actor: i64) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM credential_input_sources WHERE id = ?")
-            .bind(id)
-            .execute(self.pool())
+            .bind(row.id)
+            .execute(&mut *tx)
             .await?;
+        let w = InputSourceWrite {
+            target_credential_id: row.target_credential_id,
+            source_credential_id: row.source_credential_id,
+            input_field_name: row.input_field_name.clone(),
+            metadata: row.metadata.clone(),
+            description: row.description.clone(),
+        };
+        let record = ActivityRecord::delete(
+            Some(actor),
+            "credential_input_source",
+            row.id,
+            fields_of(&w),
+        )
+        .linked("credential", row.target_credential_id)
+        .linked("credential", row.source_credential_id);
+        append(&mut tx, &record, None).await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+fn fields_of(w: &InputSourceWrite) -> serde_json::Map<String, serde_json::Value> {
+    let mut m = input_source_fields(
+        &w.input_field_name,
+        w.target_credential_id,
+        w.source_credential_id,
+        &w.description,
+    );
+    m.insert(
+        "metadata".into(),
+        serde_json::from_str(&w.metadata).unwrap_or_default(),
+    );
+    m
 }
 
 impl Store {

@@ -1,6 +1,7 @@
 //! Persistence: one `Store` API over the database. Every SQL statement of the service lives
 //! under this module; values are always bound, never formatted into SQL text.
 
+pub mod activity;
 mod credential_types;
 mod credentials;
 mod input_sources;

@@ -1,8 +1,10 @@
 //! Organizations and their membership roles.
 
+use super::activity::append;
 use super::roles::{create_object_roles, link_parents, role_id};
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
+use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{ORGANIZATION_PARENTS, ORGANIZATION_ROLES};
 
 /// An organization row with its creator/modifier names for `summary_fields`.
@@ -41,6 +43,7 @@ impl Store {
         name: &str,
         description: &str,
         actor: Option<i64>,
+        activity: &ActivityRecord,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
@@ -65,6 +68,7 @@ impl Store {
             &ORGANIZATION_PARENTS,
         )
         .await?;
+        append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -76,22 +80,28 @@ impl Store {
         name: &str,
         description: &str,
         actor: Option<i64>,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("UPDATE organizations SET name = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?")
             .bind(name)
             .bind(description)
             .bind(now())
             .bind(actor)
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await
             .map_err(classify)?;
+        if let Some(a) = activity {
+            append(&mut tx, a, None).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes an organization with its teams and credentials (as AWX cascades), and the
     /// roles of all of them.
-    pub async fn delete_organization(&self, id: i64) -> StoreResult<()> {
+    pub async fn delete_organization(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         for (ct, sql) in [
             (
@@ -110,6 +120,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        append(&mut tx, activity, None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -121,6 +132,7 @@ impl Store {
         field: &str,
         user_id: i64,
         grant: bool,
+        actor: Option<i64>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let Some(role) = role_id(&mut tx, "organization", org, field).await? else {
@@ -131,6 +143,16 @@ impl Store {
         } else {
             super::roles::revoke_user(&mut tx, role, user_id).await?;
         }
+        let record = ActivityRecord::role_change(
+            actor,
+            grant,
+            ("user", user_id),
+            ("organization", org),
+            "awx.main.models.rbac.Role_members",
+            "organization",
+            role,
+        );
+        append(&mut tx, &record, None).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -1,8 +1,10 @@
 //! The role graph: object roles, parent edges, direct user grants, and the recursive
 //! query that answers "which roles does this user hold".
 
+use super::activity::append;
 use super::sql::{Bind, Sql};
 use super::{Store, StoreResult};
+use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{level_of_role, Level, RoleDef};
 use sqlx::SqliteConnection;
 use std::collections::HashMap;
@@ -67,6 +69,27 @@ pub async fn role_id(
     .bind(field)
     .fetch_optional(&mut *conn)
     .await?)
+}
+
+/// The object a role belongs to, as the activity stream names it.
+async fn role_object(
+    conn: &mut SqliteConnection,
+    role: i64,
+) -> StoreResult<Option<(&'static str, i64)>> {
+    let row: Option<(Option<String>, Option<i64>)> =
+        sqlx::query_as("SELECT content_type, object_id FROM roles WHERE id = ?")
+            .bind(role)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(row.and_then(|(ct, oid)| {
+        let ct: &'static str = match ct.as_deref()? {
+            "credential" => "credential",
+            "organization" => "organization",
+            "team" => "team",
+            _ => return None,
+        };
+        Some((ct, oid?))
+    }))
 }
 
 /// Makes `parent` imply `role`, and extends the closure: every descendant of `role` gains
@@ -321,12 +344,30 @@ impl Store {
     }
 
     /// Grants or revokes a role for a user directly.
-    pub async fn set_user_role(&self, role: i64, user_id: i64, grant: bool) -> StoreResult<()> {
+    pub async fn set_user_role(
+        &self,
+        role: i64,
+        user_id: i64,
+        grant: bool,
+        actor: Option<i64>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         if grant {
             grant_user(&mut tx, role, user_id).await?;
         } else {
             revoke_user(&mut tx, role, user_id).await?;
+        }
+        if let Some((ct, oid)) = role_object(&mut tx, role).await? {
+            let record = ActivityRecord::role_change(
+                actor,
+                grant,
+                (ct, oid),
+                ("user", user_id),
+                "awx.main.models.rbac.Role_members",
+                ct,
+                role,
+            );
+            append(&mut tx, &record, None).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -334,13 +375,31 @@ impl Store {
 
     /// Grants or revokes a role for a team: the team's member role becomes (or stops
     /// being) a parent of the role, so every member holds it.
-    pub async fn set_team_role(&self, role: i64, team: i64, grant: bool) -> StoreResult<()> {
+    pub async fn set_team_role(
+        &self,
+        role: i64,
+        team: i64,
+        grant: bool,
+        actor: Option<i64>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         if let Some(member) = role_id(&mut tx, "team", team, "member_role").await? {
             if grant {
                 add_parent(&mut tx, role, member).await?;
             } else {
                 remove_parent(&mut tx, role, member).await?;
+            }
+            if let Some((ct, oid)) = role_object(&mut tx, role).await? {
+                let record = ActivityRecord::role_change(
+                    actor,
+                    grant,
+                    ("team", team),
+                    (ct, oid),
+                    "awx.main.models.rbac.Role_parents",
+                    ct,
+                    role,
+                );
+                append(&mut tx, &record, None).await?;
             }
         }
         tx.commit().await?;

@@ -1,8 +1,10 @@
 //! Teams: rows, roles, and membership.
 
+use super::activity::append;
 use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id};
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
+use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{TEAM_ORG_PARENTS, TEAM_PARENTS, TEAM_ROLES};
 
 /// A team row.
@@ -43,6 +45,7 @@ impl Store {
         description: &str,
         org: i64,
         actor: Option<i64>,
+        activity: &ActivityRecord,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
@@ -69,6 +72,7 @@ impl Store {
             &TEAM_ORG_PARENTS,
         )
         .await?;
+        append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -81,6 +85,7 @@ impl Store {
         description: &str,
         org: i64,
         actor: Option<i64>,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let old_org: i64 = sqlx::query_scalar("SELECT organization_id FROM teams WHERE id = ?")
@@ -111,24 +116,34 @@ impl Store {
             )
             .await?;
         }
+        if let Some(a) = activity {
+            append(&mut tx, a, None).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a team and its roles.
-    pub async fn delete_team(&self, id: i64) -> StoreResult<()> {
+    pub async fn delete_team(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         delete_object_roles(&mut tx, "team", id).await?;
         sqlx::query("DELETE FROM teams WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        append(&mut tx, activity, None).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Adds or removes a user as a member of the team.
-    pub async fn set_team_member(&self, team: i64, user_id: i64, grant: bool) -> StoreResult<()> {
+    pub async fn set_team_member(
+        &self,
+        team: i64,
+        user_id: i64,
+        grant: bool,
+        actor: Option<i64>,
+    ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         if let Some(role) = role_id(&mut tx, "team", team, "member_role").await? {
             if grant {
@@ -136,6 +151,16 @@ impl Store {
             } else {
                 super::roles::revoke_user(&mut tx, role, user_id).await?;
             }
+            let record = ActivityRecord::role_change(
+                actor,
+                grant,
+                ("user", user_id),
+                ("team", team),
+                "awx.main.models.rbac.Role_members",
+                "team",
+                role,
+            );
+            append(&mut tx, &record, None).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -1,6 +1,8 @@
 //! Users: rows, password hashes, and the list query.
 
+use super::activity::append;
 use super::{classify, now, Store, StoreResult};
+use crate::domain::activity::ActivityRecord;
 use sqlx::SqliteConnection;
 
 /// A user row. `password_hash` is an argon2id PHC string, never shown by the API.
@@ -62,9 +64,17 @@ impl Store {
     }
 
     /// Creates a user with an already computed hash.
-    pub async fn create_user(&self, w: &UserWrite, password_hash: &str) -> StoreResult<i64> {
-        let mut conn = self.pool().acquire().await?;
-        insert_user(&mut conn, w, password_hash).await
+    pub async fn create_user(
+        &self,
+        w: &UserWrite,
+        password_hash: &str,
+        activity: &ActivityRecord,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id = insert_user(&mut tx, w, password_hash).await?;
+        append(&mut tx, activity, Some(id)).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// Updates a user's fields, and the hash when a new password was given.
@@ -73,7 +83,9 @@ impl Store {
         id: i64,
         w: &UserWrite,
         password_hash: Option<&str>,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE users SET username = ?, first_name = ?, last_name = ?, email = ?, is_superuser = ?, \
              is_system_auditor = ?, password_hash = COALESCE(?, password_hash), modified = ? WHERE id = ?",
@@ -87,18 +99,25 @@ impl Store {
         .bind(password_hash)
         .bind(now())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(classify)?;
+        if let Some(a) = activity {
+            append(&mut tx, a, None).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
     /// Deletes a user; their direct grants go with them.
-    pub async fn delete_user(&self, id: i64) -> StoreResult<()> {
+    pub async fn delete_user(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM users WHERE id = ?")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        append(&mut tx, activity, None).await?;
+        tx.commit().await?;
         Ok(())
     }
 

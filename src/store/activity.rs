@@ -1,0 +1,209 @@
+//! The activity stream's storage: appending entries inside the transaction of the change
+//! they describe, chaining their hashes, and walking the chain to verify it.
+
+use super::users::{fetch_by_ids, order_like};
+use super::{now, Store, StoreResult};
+use crate::domain::activity::{entry_hash, ActivityRecord, HashInput, GENESIS};
+use serde_json::{json, Value};
+use sqlx::SqliteConnection;
+
+/// An entry as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub id: i64,
+    pub timestamp: String,
+    pub actor_id: Option<i64>,
+    pub actor_snapshot: Option<String>,
+    pub operation: String,
+    pub object1: String,
+    pub object2: String,
+    pub object_association: String,
+    pub object_type: String,
+    pub changes: String,
+    pub objects: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+const SELECT: &str =
+    "SELECT id, timestamp, actor_id, actor_snapshot, operation, object1, object2, \
+    object_association, object_type, changes, objects, prev_hash, hash FROM activity_stream";
+
+fn hash_of(row: &ActivityRow) -> String {
+    entry_hash(&HashInput {
+        prev_hash: &row.prev_hash,
+        id: row.id,
+        timestamp: &row.timestamp,
+        actor: row.actor_snapshot.as_deref().unwrap_or(""),
+        operation: &row.operation,
+        object1: &row.object1,
+        object2: &row.object2,
+        object_association: &row.object_association,
+        object_type: &row.object_type,
+        changes: &row.changes,
+        objects: &row.objects,
+    })
+}
+
+/// Appends an entry in the caller's transaction. Call it after the change's own writes, so
+/// the transaction already holds the write lock and the chain cannot fork.
+pub async fn append(
+    conn: &mut SqliteConnection,
+    record: &ActivityRecord,
+    new_id: Option<i64>,
+) -> StoreResult<()> {
+    let mut changes = record.changes.clone();
+    let mut objects = record.objects.clone();
+    if let (true, Some(id)) = (record.link_new, new_id) {
+        changes.insert("id".into(), json!(id));
+        objects.insert(0, (record.object1, id));
+    }
+    let actor_snapshot: Option<String> = match record.actor {
+        Some(a) => sqlx::query_as::<_, (i64, String, String, String)>(
+            "SELECT id, username, first_name, last_name FROM users WHERE id = ?",
+        )
+        .bind(a)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|(id, u, f, l)| {
+            json!({"id": id, "username": u, "first_name": f, "last_name": l}).to_string()
+        }),
+        None => None,
+    };
+    let objects_json =
+        Value::Array(objects.iter().map(|(ct, id)| json!([ct, id])).collect()).to_string();
+    let prev: Option<String> =
+        sqlx::query_scalar("SELECT hash FROM activity_stream ORDER BY id DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await?;
+    let mut row = ActivityRow {
+        id: 0,
+        timestamp: now(),
+        actor_id: record.actor,
+        actor_snapshot,
+        operation: record.operation.to_string(),
+        object1: record.object1.to_string(),
+        object2: record.object2.to_string(),
+        object_association: record.object_association.to_string(),
+        object_type: record.object_type.to_string(),
+        changes: Value::Object(changes).to_string(),
+        objects: objects_json,
+        prev_hash: prev.unwrap_or_else(|| GENESIS.to_string()),
+        hash: String::new(),
+    };
+    row.id = sqlx::query_scalar(
+        "INSERT INTO activity_stream (timestamp, actor_id, actor_snapshot, operation, object1, object2, \
+         object_association, object_type, changes, objects, prev_hash, hash) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '') RETURNING id",
+    )
+    .bind(&row.timestamp)
+    .bind(row.actor_id)
+    .bind(&row.actor_snapshot)
+    .bind(&row.operation)
+    .bind(&row.object1)
+    .bind(&row.object2)
+    .bind(&row.object_association)
+    .bind(&row.object_type)
+    .bind(&row.changes)
+    .bind(&row.objects)
+    .bind(&row.prev_hash)
+    .fetch_one(&mut *conn)
+    .await?;
+    let hash = hash_of(&row);
+    sqlx::query("UPDATE activity_stream SET hash = ? WHERE id = ?")
+        .bind(&hash)
+        .bind(row.id)
+        .execute(&mut *conn)
+        .await?;
+    // The head detects entries removed from the end of the chain.
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES ('activity_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(format!("{}:{hash}", row.id))
+    .execute(&mut *conn)
+    .await?;
+    for (ct, id) in &objects {
+        sqlx::query("INSERT OR IGNORE INTO activity_stream_objects (entry_id, content_type, object_id) VALUES (?, ?, ?)")
+            .bind(row.id)
+            .bind(*ct)
+            .bind(*id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The first problem `credstore audit verify` found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The entry's content no longer matches its hash.
+    Altered { id: i64 },
+    /// The entry does not follow the one before it (removed or reordered entries).
+    Unlinked { id: i64, previous_id: Option<i64> },
+    /// The last entry is not the recorded head: entries were removed from the end.
+    Truncated { head_id: i64, last_id: Option<i64> },
+}
+
+impl Store {
+    /// Entries by id, in the given order.
+    pub async fn activity_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<ActivityRow>> {
+        let rows: Vec<ActivityRow> = fetch_by_ids(self, SELECT, ids).await?;
+        Ok(order_like(rows, ids, |r| r.id))
+    }
+
+    /// One entry.
+    pub async fn activity(&self, id: i64) -> StoreResult<Option<ActivityRow>> {
+        Ok(self.activity_by_ids(&[id]).await?.pop())
+    }
+
+    /// Compares the chain's last entry with the head recorded at the last append.
+    async fn check_head(
+        &self,
+        last_id: Option<i64>,
+        last_hash: &str,
+    ) -> StoreResult<Option<ChainBreak>> {
+        let Some(head) = self.meta("activity_head").await? else {
+            return Ok(None);
+        };
+        let (id, hash) = head.split_once(':').unwrap_or(("0", ""));
+        let head_id: i64 = id.parse().unwrap_or(0);
+        if Some(head_id) != last_id || hash != last_hash {
+            return Ok(Some(ChainBreak::Truncated { head_id, last_id }));
+        }
+        Ok(None)
+    }
+
+    /// Walks the whole chain; returns the number of entries checked and the first break.
+    pub async fn verify_activity_chain(&self) -> StoreResult<(u64, Option<ChainBreak>)> {
+        let mut expected_prev = GENESIS.to_string();
+        let mut previous_id: Option<i64> = None;
+        let mut checked = 0;
+        loop {
+            let batch: Vec<ActivityRow> =
+                sqlx::query_as(&format!("{SELECT} WHERE id > ? ORDER BY id LIMIT 1000"))
+                    .bind(previous_id.unwrap_or(0))
+                    .fetch_all(self.pool())
+                    .await?;
+            if batch.is_empty() {
+                return Ok((checked, self.check_head(previous_id, &expected_prev).await?));
+            }
+            for row in batch {
+                checked += 1;
+                if row.prev_hash != expected_prev {
+                    return Ok((
+                        checked,
+                        Some(ChainBreak::Unlinked {
+                            id: row.id,
+                            previous_id,
+                        }),
+                    ));
+                }
+                if hash_of(&row) != row.hash {
+                    return Ok((checked, Some(ChainBreak::Altered { id: row.id })));
+                }
+                expected_prev = row.hash.clone();
+                previous_id = Some(row.id);
+            }
+        }
+    }
+}
