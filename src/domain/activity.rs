@@ -186,7 +186,6 @@ pub fn entry_hash(e: &HashInput<'_>) -> String {
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-
 /// The recorded fields of a credential; secrets are never recorded, `inputs` is `"hidden"`.
 pub fn credential_fields(
     name: &str,
@@ -204,6 +203,25 @@ pub fn credential_fields(
     m.insert("credential_type".into(), related(Some(ty.0), Some(ty.1)));
     m.insert("inputs".into(), json!("hidden"));
     m
+}
+
+/// A JSON document as Python's `json.dumps` writes it (`", "` and `": "` separators),
+/// the form AWX records JSON fields in.
+pub fn python_json(v: &Value) -> String {
+    match v {
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(python_json).collect::<Vec<_>>().join(", ")
+        ),
+        Value::Object(map) => format!(
+            "{{{}}}",
+            map.iter()
+                .map(|(k, v)| format!("{}: {}", Value::String(k.clone()), python_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
 }
 
 /// The recorded fields of a credential type (managed types leave out their schema).
@@ -280,6 +298,12 @@ pub fn input_source_fields(
 }
 
 impl ActivityRecord {
+    /// Drops the links to one kind of object (AWX does not link the role of team grants).
+    pub fn without(mut self, ct: &str) -> Self {
+        self.objects.retain(|(c, _)| *c != ct);
+        self
+    }
+
     /// Links the entry to more objects.
     pub fn linked(mut self, ct: &'static str, id: i64) -> Self {
         self.objects.push((ct, id));

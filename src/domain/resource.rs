@@ -58,6 +58,8 @@ pub enum Help {
     None,
     Standard,
     Text(&'static str),
+    /// Only on list views, whose serializer is the create one (credential `organization`).
+    ListOnly(&'static str),
 }
 
 /// What OPTIONS shows about an API field.
@@ -165,6 +167,10 @@ impl ApiMeta {
     }
     const fn help(mut self, text: &'static str) -> Self {
         self.help = Help::Text(text);
+        self
+    }
+    const fn list_help(mut self, text: &'static str) -> Self {
+        self.help = Help::ListOnly(text);
         self
     }
     const fn create_only(mut self) -> Self {
@@ -276,7 +282,7 @@ pub static CREDENTIAL: Resource = Resource {
             ForeignKey("organization"),
             rw("Organization", "id")
                 .default(DefaultValue::Null)
-                .help("Inherit permissions from organization roles. If provided on creation, do not give either user or team."),
+                .list_help("Inherit permissions from organization roles. If provided on creation, do not give either user or team."),
         ),
         field(
             "credential_type",
@@ -311,6 +317,8 @@ pub static CREDENTIAL: Resource = Resource {
         MODIFIED_BY,
     ],
     search_fields: &["description", "name"],
+    // AWX lists every reverse relation of its Credential model, including the job and
+    // project ones credstore does not have; clients only display these names.
     related_search: &[
         "created_by__search",
         "modified_by__search",
@@ -318,6 +326,23 @@ pub static CREDENTIAL: Resource = Resource {
         "credential_type__search",
         "input_sources__search",
         "target_input_sources__search",
+        "projectupdates__search",
+        "organization_galaxy_credentials__search",
+        "unifiedjobs__search",
+        "projects_signature_validation__search",
+        "workflowjobs__search",
+        "jobs__search",
+        "ad_hoc_commands__search",
+        "workflowjobtemplates__search",
+        "projects__search",
+        "workflowjobtemplatenodes__search",
+        "schedules__search",
+        "instancegroups__search",
+        "executionenvironments__search",
+        "jobtemplates__search",
+        "workflowjobnodes__search",
+        "unifiedjobtemplates__search",
+        "joblaunchconfigs__search",
     ],
     default_order: &["name"],
 };

@@ -129,12 +129,17 @@ async fn create_and_render(
     state: &AppState,
     caller: &Caller,
     body: Map<String, Value>,
+    drop_organization: bool,
 ) -> ApiResult<Response> {
     let id = create_credential(state, caller, &body, false).await?;
-    Ok(created(
-        &format!("/api/v2/credentials/{id}/"),
-        render_detail(state, caller, id).await?,
-    ))
+    let mut item = render_detail(state, caller, id).await?;
+    if drop_organization {
+        // As on the user and team lists, AWX's answer has no top-level organization.
+        if let Some(map) = item.as_object_mut() {
+            map.remove("organization");
+        }
+    }
+    Ok(created(&format!("/api/v2/credentials/{id}/"), item))
 }
 
 /// A personal credential of the user in the URL.
@@ -145,7 +150,7 @@ async fn user_create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let user = super::users::load_visible(&state, &caller, &id).await?;
-    create_and_render(&state, &caller, with_owner(body, "user", user.id)).await
+    create_and_render(&state, &caller, with_owner(body, "user", user.id), true).await
 }
 
 /// A credential owned by the team in the URL (and its organization).
@@ -156,7 +161,7 @@ async fn team_create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let team = super::teams::load_visible(&state, &caller, &id).await?;
-    create_and_render(&state, &caller, with_owner(body, "team", team.id)).await
+    create_and_render(&state, &caller, with_owner(body, "team", team.id), true).await
 }
 
 /// A credential of the organization in the URL.
@@ -167,5 +172,11 @@ async fn org_create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let org = super::organizations::load_visible(&state, &caller, &id).await?;
-    create_and_render(&state, &caller, with_owner(body, "organization", org.id)).await
+    create_and_render(
+        &state,
+        &caller,
+        with_owner(body, "organization", org.id),
+        false,
+    )
+    .await
 }

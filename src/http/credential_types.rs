@@ -6,7 +6,7 @@ use super::extract::{JsonObject, QueryPairs};
 use super::named::resolve;
 use super::render::{self, People};
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
-use crate::domain::activity::{credential_type_fields, ActivityRecord};
+use crate::domain::activity::{credential_type_fields, python_json, ActivityRecord};
 use crate::domain::credential_type::{validate_type_write, TypeWrite};
 use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
@@ -109,11 +109,13 @@ fn stored(write: TypeWrite) -> NewCredentialType {
 
 /// The fields the activity stream records for a custom type.
 fn recorded(t: &NewCredentialType) -> serde_json::Map<String, Value> {
+    let as_python = |text: &str| python_json(&serde_json::from_str(text).unwrap_or_default());
+    let (inputs, injectors) = (as_python(&t.inputs), as_python(&t.injectors));
     credential_type_fields(
         &t.name,
         &t.description,
         &t.kind,
-        Some((&t.inputs, &t.injectors)),
+        Some((&inputs, &injectors)),
     )
 }
 

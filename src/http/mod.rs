@@ -162,16 +162,19 @@ fn is_deprecated(path: &str) -> bool {
 fn allow_for(path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["api"] | ["api", "v2"] | ["api", "v2", "ping" | "me"] => Some("GET, HEAD, OPTIONS"),
+        ["api"] | ["api", "v2"] | ["api", "v2", "ping" | "me" | "activity_stream" | "roles"] => {
+            Some("GET, HEAD, OPTIONS")
+        }
         ["api", "v2", "config"] => Some("GET, POST, DELETE, HEAD, OPTIONS"),
         ["api", "v2", _] => Some("GET, POST, HEAD, OPTIONS"),
-        ["api", "v2", "roles", _] => Some("GET, HEAD, OPTIONS"),
+        ["api", "v2", "roles" | "activity_stream", _] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", _, _] => Some("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"),
         ["api", "v2", "credentials", _, "copy"] => Some("GET, POST, HEAD, OPTIONS"),
         ["api", "v2", "credential_types", _, "credentials"] => Some("GET, POST, HEAD, OPTIONS"),
         ["api", "v2", "credentials", _, "owner_users" | "owner_teams" | "object_roles" | "access_list" | "activity_stream"] => {
             Some("GET, HEAD, OPTIONS")
         }
+        ["api", "v2", _, _, "activity_stream"] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", _, _, _] => Some("GET, POST, HEAD, OPTIONS"),
         _ => None,
     }

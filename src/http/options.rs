@@ -225,11 +225,17 @@ fn choices_json(resource: &Resource, choices: Choices, writing: bool) -> Option<
     ))
 }
 
-fn help_text(resource: &Resource, field: &FieldSpec, meta: &ApiMeta) -> Option<String> {
+fn help_text(
+    resource: &Resource,
+    field: &FieldSpec,
+    meta: &ApiMeta,
+    detail: bool,
+) -> Option<String> {
     let v = resource.verbose;
     match meta.help {
         Help::None => None,
         Help::Text(t) => Some(t.to_string()),
+        Help::ListOnly(t) => (!detail).then(|| t.to_string()),
         Help::Standard => Some(match field.name {
             "id" => format!("Database ID for this {v}."),
             "type" => format!("Data type for this {v}."),
@@ -246,7 +252,13 @@ fn help_text(resource: &Resource, field: &FieldSpec, meta: &ApiMeta) -> Option<S
 }
 
 /// Per-field metadata for one method, in AWX's key order.
-fn field_json(resource: &Resource, field: &FieldSpec, meta: &ApiMeta, writing: bool) -> Value {
+fn field_json(
+    resource: &Resource,
+    field: &FieldSpec,
+    meta: &ApiMeta,
+    writing: bool,
+    detail: bool,
+) -> Value {
     let mut m = Map::new();
     m.insert("type".into(), json!(meta.kind));
     if writing {
@@ -257,7 +269,7 @@ fn field_json(resource: &Resource, field: &FieldSpec, meta: &ApiMeta, writing: b
     if let (true, Some(n)) = (writing, meta.max_length) {
         m.insert("max_length".into(), json!(n));
     }
-    if let Some(h) = help_text(resource, field, meta) {
+    if let Some(h) = help_text(resource, field, meta, detail) {
         m.insert("help_text".into(), json!(h));
     }
     if field.name != "type" {
@@ -286,7 +298,7 @@ fn field_json(resource: &Resource, field: &FieldSpec, meta: &ApiMeta, writing: b
     Value::Object(m)
 }
 
-fn method_fields(resource: &Resource, method: &str) -> Value {
+fn method_fields(resource: &Resource, method: &str, detail: bool) -> Value {
     let mut out = Map::new();
     for field in resource.fields {
         let Some(meta) = &field.api else { continue };
@@ -301,7 +313,7 @@ fn method_fields(resource: &Resource, method: &str) -> Value {
         if include {
             out.insert(
                 field.name.into(),
-                field_json(resource, field, meta, method != "GET"),
+                field_json(resource, field, meta, method != "GET", detail),
             );
         }
     }
@@ -312,12 +324,12 @@ fn body(view: &View) -> Value {
     let r = view.resource;
     let mut actions = Map::new();
     if view.put {
-        actions.insert("PUT".into(), method_fields(r, "PUT"));
+        actions.insert("PUT".into(), method_fields(r, "PUT", view.detail));
     }
     if view.post {
-        actions.insert("POST".into(), method_fields(r, "POST"));
+        actions.insert("POST".into(), method_fields(r, "POST", view.detail));
     }
-    actions.insert("GET".into(), method_fields(r, "GET"));
+    actions.insert("GET".into(), method_fields(r, "GET", view.detail));
     let mut out = Map::new();
     out.insert("name".into(), json!(view.name));
     out.insert("description".into(), json!(format!("# {}\n", view.name)));

@@ -140,6 +140,17 @@ pub(super) async fn load_visible(
     Ok(org)
 }
 
+/// AWX's organization detail view (only) counts hosts too; credstore has none.
+fn with_host_count(mut item: Value) -> Value {
+    if let Some(counts) = item
+        .pointer_mut("/summary_fields/related_field_counts")
+        .and_then(Value::as_object_mut)
+    {
+        counts.insert("hosts".into(), json!(0));
+    }
+    item
+}
+
 async fn detail(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -149,6 +160,7 @@ async fn detail(
     let mut out = render_many(&state, &[o.id], &caller).await?;
     out.pop()
         .map(render::detail)
+        .map(with_host_count)
         .map(Json)
         .ok_or(ApiError::NotFound("Organization"))
 }

@@ -50,6 +50,19 @@ impl PageRequest {
     }
 }
 
+/// Characters escaped in link query values: everything but unreserved characters and the
+/// comma, which AWX leaves readable in `order_by=-kind,name`.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b',');
+
+fn encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
 /// Builds the envelope; links keep every query parameter, sorted, with `page` replaced.
 pub fn envelope(
     path: &str,
@@ -69,9 +82,11 @@ pub fn envelope(
             pairs.push(("page_size".into(), MAX_PAGE_SIZE.to_string()));
         }
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let query = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
+        let query = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         Value::String(format!("{path}?{query}"))
     };
     json!({

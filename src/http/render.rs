@@ -97,7 +97,8 @@ pub fn user(u: &UserRow, caller: &Caller, admin: bool) -> Value {
             "resource": {"ansible_id": resource_uuid("user", u.id, &u.created), "resource_type": "shared.user"},
             "user_capabilities": {"edit": edit, "delete": admin && caller.user_id != u.id},
         },
-        "created": u.created, "modified": u.modified,
+        // AWX shows a user's `modified` as its last login (null until the first one).
+        "created": u.created, "modified": u.last_login,
         "username": u.username, "first_name": u.first_name, "last_name": u.last_name, "email": u.email,
         "is_superuser": u.is_superuser, "is_system_auditor": u.is_system_auditor,
         "password": "$encrypted$", "last_login": u.last_login,
@@ -164,6 +165,10 @@ pub fn organization(
     let base = format!("/api/v2/organizations/{}/", o.id);
     let mut related = Map::new();
     let mut summary = Map::new();
+    summary.insert(
+        "resource".into(),
+        json!({"ansible_id": resource_uuid("organization", o.id, &o.created), "resource_type": "shared.organization"}),
+    );
     audit_fields(
         &mut related,
         &mut summary,
@@ -444,7 +449,13 @@ pub fn credential(
 
 /// AWX's one "owner link": the first owning organization or team, else the first user.
 fn add_owner_link(related: &mut Map<String, Value>, owners: &[OwnerSummary]) {
-    if let Some(o) = owners.iter().find(|o| o.kind != "user") {
+    // Organizations sort before teams (content type order in AWX), so a team-owned
+    // credential links its organization, never the team.
+    let object = owners
+        .iter()
+        .find(|o| o.kind == "organization")
+        .or_else(|| owners.iter().find(|o| o.kind == "team"));
+    if let Some(o) = object {
         related.insert(
             o.kind.clone(),
             Value::String(format!("/api/v2/{}s/{}/", o.kind, o.id)),
@@ -496,5 +507,6 @@ pub fn detail(mut item: Value) -> Value {
     if let Some(url) = named_url_of(&item) {
         add_named_url(&mut item, url);
     }
+
     item
 }

@@ -398,7 +398,8 @@ impl Store {
                     "awx.main.models.rbac.Role_parents",
                     ct,
                     role,
-                );
+                )
+                .without("role");
                 append(&mut tx, &record, None).await?;
             }
         }
