@@ -50,12 +50,47 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Tamper-evident audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Write a consistent copy of the SQLite database to FILE while the service runs.
+    /// Restore by stopping the server and putting FILE in place of the database; it only
+    /// opens with the same master key file.
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditAction {
+    /// Walk the activity stream's hash chain and report the first entry that was changed,
+    /// removed or reordered. Exits non-zero when the chain is broken.
+    Verify {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
 #[derive(Subcommand)]
 enum KeysAction {
     /// Print the master key's fingerprint (safe to share; it reveals nothing of the key).
     Fingerprint {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Show the key versions in the key file and how many secrets each one seals.
+    Status {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Add a new key version, re-encrypt every secret with it while servers keep serving,
+    /// then retire the old versions nothing uses. Safe to interrupt and run again.
+    Rotate {
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -119,6 +154,16 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Keys {
+            action: KeysAction::Status { store },
+        } => keys_status(config(default_bind(), store)).await,
+        Command::Keys {
+            action: KeysAction::Rotate { store },
+        } => keys_rotate(config(default_bind(), store)).await,
+        Command::Audit {
+            action: AuditAction::Verify { store },
+        } => audit_verify(config(default_bind(), store)).await,
+        Command::Backup { file, store } => backup(config(default_bind(), store), file).await,
+        Command::Keys {
             action: KeysAction::Fingerprint { store },
         } => {
             let c = config(default_bind(), store);
@@ -130,6 +175,92 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Opens an existing store (the offline commands never create one).
+async fn open_existing(config: &Config) -> Result<credstore::store::Store, String> {
+    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+        if !std::path::Path::new(path).exists() {
+            return Err(format!(
+                "no database at {path}; check --data-dir or --database-url"
+            ));
+        }
+    }
+    credstore::store::Store::open(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn keys_status(config: Config) -> Result<(), String> {
+    let store = open_existing(&config).await?;
+    let status = credstore::keys::status(&config, &store)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("current key version: {}", status.current);
+    for (version, fingerprint, secrets) in status.versions {
+        println!("version {version}: fingerprint {fingerprint}, {secrets} secrets");
+    }
+    Ok(())
+}
+
+async fn keys_rotate(config: Config) -> Result<(), String> {
+    let store = open_existing(&config).await?;
+    let report = credstore::keys::rotate(&config, &store, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let how = if report.resumed {
+        "resumed rotation to"
+    } else {
+        "rotated to"
+    };
+    println!(
+        "{how} key version {}: {} secrets re-encrypted",
+        report.new_version, report.reencrypted
+    );
+    if !report.retired.is_empty() {
+        println!("retired key versions: {:?}", report.retired);
+    }
+    Ok(())
+}
+
+async fn audit_verify(config: Config) -> Result<(), String> {
+    use credstore::store::activity::ChainBreak;
+    let store = open_existing(&config).await?;
+    let (checked, broken) = store
+        .verify_activity_chain()
+        .await
+        .map_err(|e| e.to_string())?;
+    match broken {
+        None => {
+            println!("activity stream intact: {checked} entries verified");
+            Ok(())
+        }
+        Some(ChainBreak::Altered { id }) => Err(format!("activity entry {id} was changed after it was written")),
+        Some(ChainBreak::Unlinked { id, previous_id }) => Err(format!(
+            "activity entry {id} does not follow entry {}: entries were removed or reordered",
+            previous_id.map_or_else(|| "(start)".to_string(), |p| p.to_string())
+        )),
+        Some(ChainBreak::Truncated { head_id, last_id }) => Err(format!(
+            "the activity stream ends at entry {} but entry {head_id} was written: entries were removed from the end",
+            last_id.map_or_else(|| "(none)".to_string(), |p| p.to_string())
+        )),
+    }
+}
+
+async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
+    if file.exists() {
+        return Err(format!(
+            "{} already exists; choose a new file",
+            file.display()
+        ));
+    }
+    let store = open_existing(&config).await?;
+    store
+        .backup_to(&file.display().to_string())
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("backup written to {}", file.display());
+    Ok(())
 }
 
 async fn serve(config: Config) -> Result<(), String> {

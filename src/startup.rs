@@ -2,7 +2,7 @@
 //! the `admin` superuser and the managed Galaxy credential.
 
 use crate::config::Config;
-use crate::crypto::{CryptoError, KeyRing, MasterKey};
+use crate::crypto::CryptoError;
 use crate::domain::activity::{user_fields, ActivityRecord};
 use crate::domain::managed_types::managed_types;
 use crate::http::auth::{hash_password, AuthCache};
@@ -20,11 +20,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    #[error(
-        "the master key in {0} does not match this database (fingerprint {1}, database expects {2}); \
-         start with the key the database was created with"
-    )]
-    KeyMismatch(String, String, String),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
     #[error("{0}")]
     Other(String),
 }
@@ -41,10 +38,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
     let store = Store::open(&config.database_url).await?;
-    let key = load_key(config, &store).await?;
+    let keys = Arc::new(crate::keys::open_ring(config, &store).await?);
     store.sync_managed_types(&managed_types()).await?;
     let generated = ensure_admin(&store, config).await?;
-    let keys = Arc::new(KeyRing::single(1, key));
     ensure_galaxy_credential(&store).await?;
     let install_uuid = match store.meta("install_uuid").await? {
         Some(u) => u,
@@ -64,33 +60,6 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
         },
         generated_admin_password: generated,
     })
-}
-
-/// Loads (or creates) the master key and checks it against the stored fingerprint.
-async fn load_key(config: &Config, store: &Store) -> Result<MasterKey, StartupError> {
-    let stored = store.meta("master_key_fingerprint").await?;
-    if stored.is_some() && !config.master_key_file.exists() {
-        return Err(StartupError::Other(format!(
-            "master key file {} is missing but the database holds encrypted data; restore the key file",
-            config.master_key_file.display()
-        )));
-    }
-    let (key, _) = MasterKey::load_or_create(&config.master_key_file)?;
-    let fingerprint = key.fingerprint();
-    match stored {
-        Some(expected) if expected != fingerprint => Err(StartupError::KeyMismatch(
-            config.master_key_file.display().to_string(),
-            fingerprint,
-            expected,
-        )),
-        Some(_) => Ok(key),
-        None => {
-            store
-                .set_meta("master_key_fingerprint", &fingerprint)
-                .await?;
-            Ok(key)
-        }
-    }
 }
 
 async fn ensure_admin(

@@ -340,3 +340,75 @@ impl Store {
         .await?)
     }
 }
+
+/// A sealed secret with what is needed to re-seal it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SealedSecret {
+    pub credential_id: i64,
+    pub uid: String,
+    pub field: String,
+    pub ciphertext: Vec<u8>,
+}
+
+impl Store {
+    /// (key version, number of secrets sealed with it).
+    pub async fn secret_key_versions(&self) -> StoreResult<Vec<(u32, i64)>> {
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT key_version, COUNT(*) FROM credential_secrets GROUP BY key_version ORDER BY key_version")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(v, n)| (u32::try_from(v).unwrap_or(0), n))
+            .collect())
+    }
+
+    /// Up to `limit` secrets sealed with a version older than `version`.
+    pub async fn secrets_older_than(
+        &self,
+        version: u32,
+        limit: i64,
+    ) -> StoreResult<Vec<SealedSecret>> {
+        Ok(sqlx::query_as(
+            "SELECT s.credential_id, c.uid, s.field, s.ciphertext FROM credential_secrets s \
+             JOIN credentials c ON c.id = s.credential_id WHERE s.key_version < ? ORDER BY s.credential_id, s.field LIMIT ?",
+        )
+        .bind(i64::from(version))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Replaces one envelope only if it is still the one that was read (compare and swap),
+    /// so a rotation never overwrites a value a server wrote meanwhile.
+    pub async fn swap_secret(
+        &self,
+        credential_id: i64,
+        field: &str,
+        old: &[u8],
+        version: u32,
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE credential_secrets SET key_version = ?, ciphertext = ? \
+             WHERE credential_id = ? AND field = ? AND ciphertext = ?",
+        )
+        .bind(i64::from(version))
+        .bind(new)
+        .bind(credential_id)
+        .bind(field)
+        .bind(old)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Writes a consistent copy of the database to `path` while the service runs.
+    pub async fn backup_to(&self, path: &str) -> StoreResult<()> {
+        sqlx::query("VACUUM INTO ?")
+            .bind(path)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

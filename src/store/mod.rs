@@ -124,8 +124,11 @@ impl Store {
     }
 
     /// Starts a transaction; dropping it without `commit` rolls back.
+    /// Write transactions start IMMEDIATE: they take the write lock up front (waiting on
+    /// the busy timeout) instead of failing when a read snapshot must be upgraded after
+    /// another writer committed.
     pub async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin().await?)
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// The pool, for read-only queries.

@@ -57,6 +57,19 @@ impl TestApp {
         }
     }
 
+    /// An app over an existing data directory that the caller keeps.
+    pub async fn on_dir_path(dir: &std::path::Path) -> TestApp {
+        let temp = tempfile::tempdir().expect("tempdir");
+        let config = config_for(dir.to_path_buf());
+        let prepared = credstore::startup::prepare(&config).await.expect("startup");
+        let state = prepared.state;
+        TestApp {
+            router: credstore::app(state.clone()),
+            state,
+            dir: temp,
+        }
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("credstore.db")
     }
