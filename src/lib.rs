@@ -9,6 +9,8 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod plugins;
+pub mod resolve;
 pub mod startup;
 pub mod store;
 

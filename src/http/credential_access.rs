@@ -1,18 +1,16 @@
 //! Who holds a credential: `owner_users`, `owner_teams`, `object_roles`, `access_list`,
-//! and the `test` endpoint, which needs the use role.
+//! the users and roles that give access to a credential.
 
 use super::auth::Auth;
 use super::credentials::load;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::QueryPairs;
 use super::roles::render_role;
 use super::{method_not_allowed, AppState};
-use crate::domain::rbac::{role_display, Level};
+use crate::domain::rbac::role_display;
 use crate::domain::resource::{ROLE, USER};
 use crate::store::sql::{and_all, Bind, Sql};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -35,10 +33,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/api/v2/credentials/{id}/access_list/",
             get(access_list).fallback(method_not_allowed),
-        )
-        .route(
-            "/api/v2/credentials/{id}/test/",
-            get(test_get).post(test_post).fallback(method_not_allowed),
         )
 }
 
@@ -234,35 +228,4 @@ fn access_entries(
         }
     }
     (direct, indirect)
-}
-
-async fn test_get(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    load(&state, &caller, &id).await?;
-    Ok(Json(json!({})))
-}
-
-/// Testing a credential needs the use role. Secret lookups are not wired yet, so every
-/// test answers AWX's failure shape naming the reason.
-async fn test_post(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Response> {
-    let (cred, level) = load(&state, &caller, &id).await?;
-    if level < Level::Use {
-        return Err(ApiError::Forbidden(None));
-    }
-    let reason = if cred.type_kind == "external" {
-        format!(
-            "{} lookups are not available in this version",
-            cred.type_namespace.unwrap_or_default()
-        )
-    } else {
-        "AttributeError".to_string()
-    };
-    Ok((StatusCode::BAD_REQUEST, Json(json!({"inputs": reason}))).into_response())
 }

@@ -503,7 +503,7 @@ async fn recorded(
 }
 
 /// Decrypts a credential's secrets (for the rules that need stored values, and copy).
-async fn stored_secrets(
+pub(super) async fn stored_secrets(
     state: &AppState,
     row: &CredentialRow,
 ) -> ApiResult<BTreeMap<String, SecretString>> {

@@ -10,6 +10,7 @@ mod credentials;
 pub mod error;
 pub mod extract;
 mod input_sources;
+mod lookups;
 mod named;
 mod options;
 mod organizations;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credential_types::routes())
         .merge(credentials::routes())
         .merge(roles::routes())
+        .merge(lookups::routes())
         .merge(activity_stream::routes())
         .merge(input_sources::routes())
         .merge(tokens::routes())

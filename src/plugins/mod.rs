@@ -1,0 +1,153 @@
+//! External secret lookups: one module per backend behind one dispatch function. A lookup
+//! receives the source credential's inputs (secrets decrypted) overlaid with the link's
+//! metadata, and returns the secret. Failures are reported the way AWX reports them (the
+//! HTTP status, or the class name of the error the Python plugin would raise), never with
+//! the secret or the backend's response text.
+
+mod hashivault;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long one backend call may take.
+pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The keyword arguments of a lookup: every value as text, zeroized when dropped.
+#[derive(Default)]
+pub struct Kwargs(BTreeMap<String, SecretString>);
+
+impl std::fmt::Debug for Kwargs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+impl Kwargs {
+    /// Overlays `key = value` (JSON strings as text, other JSON values as their text).
+    pub fn set_json(&mut self, key: &str, value: &Value) {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Null => return,
+            other => other.to_string(),
+        };
+        self.0.insert(key.to_string(), SecretString::from(text));
+    }
+
+    /// Overlays a secret value.
+    pub fn set_secret(&mut self, key: &str, value: SecretString) {
+        self.0.insert(key.to_string(), value);
+    }
+
+    /// Overlays every entry of a JSON object.
+    pub fn extend_json(&mut self, map: &Map<String, Value>) {
+        for (k, v) in map {
+            self.set_json(k, v);
+        }
+    }
+
+    /// The values, for callers that own the result (effective inputs).
+    pub fn into_inner(self) -> BTreeMap<String, SecretString> {
+        self.0
+    }
+
+    /// The value of `key`, when present (empty strings count as present).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|s| s.expose_secret())
+    }
+
+    /// The value of `key` when present and not empty.
+    pub fn non_empty(&self, key: &str) -> Option<&str> {
+        self.get(key).filter(|s| !s.is_empty())
+    }
+
+    /// The value of `key`, or the `KeyError` the Python plugin raises when it is missing.
+    pub fn require(&self, key: &str) -> Result<&str, LookupError> {
+        self.get(key).ok_or(LookupError::Kind("KeyError"))
+    }
+}
+
+/// Why a lookup failed, as AWX's test endpoint reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// The backend answered with this HTTP status (≥ 300).
+    #[error("HTTP {0}")]
+    Http(u16),
+    /// The Python exception class the real plugin would raise (`KeyError`, `RuntimeError`,
+    /// `ConnectionError`, `SSLError`, ...).
+    #[error("{0}")]
+    Kind(&'static str),
+    /// A timeout, with its description.
+    #[error("{0}")]
+    Timeout(String),
+}
+
+impl LookupError {
+    /// Classifies a transport error the way the Python `requests` library would.
+    pub fn from_transport(e: &reqwest::Error) -> Self {
+        if e.is_timeout() {
+            return LookupError::Timeout(format!(
+                "Connection to the secret store timed out. (connect timeout={}s)",
+                LOOKUP_TIMEOUT.as_secs()
+            ));
+        }
+        let mut source: Option<&dyn std::error::Error> = Some(e);
+        while let Some(s) = source {
+            let text = s.to_string().to_ascii_lowercase();
+            if text.contains("certificate") || text.contains("tls") || text.contains("handshake") {
+                return LookupError::Kind("SSLError");
+            }
+            source = s.source();
+        }
+        LookupError::Kind("ConnectionError")
+    }
+}
+
+/// Looks up a secret with the backend of the external type `namespace`.
+pub async fn lookup(namespace: &str, kwargs: &Kwargs) -> Result<SecretString, LookupError> {
+    let work = async {
+        match namespace {
+            "hashivault_kv" => hashivault::kv_lookup(kwargs).await,
+            _ => Err(LookupError::Kind("NotImplementedError")),
+        }
+    };
+    match tokio::time::timeout(LOOKUP_TIMEOUT + Duration::from_secs(5), work).await {
+        Ok(result) => result,
+        Err(_) => Err(LookupError::Timeout("The secret lookup timed out.".into())),
+    }
+}
+
+/// An HTTP client for one lookup: timeouts on every call, no redirects followed (AWX
+/// reports a redirect as `HTTP 3xx`), optional CA and client certificate.
+pub fn client(
+    ca_pem: Option<&str>,
+    identity_pem: Option<String>,
+) -> Result<reqwest::Client, LookupError> {
+    let mut b = reqwest::Client::builder()
+        .timeout(LOOKUP_TIMEOUT)
+        .connect_timeout(LOOKUP_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .use_rustls_tls();
+    if let Some(ca) = ca_pem.filter(|c| !c.trim().is_empty()) {
+        let cert = reqwest::Certificate::from_pem(ca.as_bytes())
+            .map_err(|_| LookupError::Kind("SSLError"))?;
+        b = b.add_root_certificate(cert);
+    }
+    if let Some(id) = identity_pem {
+        let identity = reqwest::Identity::from_pem(id.as_bytes())
+            .map_err(|_| LookupError::Kind("SSLError"))?;
+        b = b.identity(identity);
+    }
+    b.build().map_err(|_| LookupError::Kind("SSLError"))
+}
+
+/// Fails with `HTTP <status>` for anything but a 2xx answer.
+pub fn check_status(r: &reqwest::Response) -> Result<(), LookupError> {
+    let status = r.status().as_u16();
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(LookupError::Http(status))
+    }
+}

@@ -1,0 +1,409 @@
+//! External lookups against an in-repo HashiCorp Vault test double (api.md §6, plugins.md
+//! §4.1 and §6): the test endpoints, every auth method the double speaks, KV v1 and v2,
+//! the error strings AWX reports, and the resolution of a credential's effective inputs.
+
+mod common;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use common::{As, TestApp};
+use secrecy::ExposeSecret;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// What the double saw: the namespace header of every request.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<Option<String>>>>);
+
+fn token_ok(headers: &HeaderMap) -> bool {
+    let token = headers
+        .get("x-vault-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    ["hvs.root", "hvs.approle", "hvs.user"].contains(&token) && bearer == format!("Bearer {token}")
+}
+
+fn record(seen: &Seen, headers: &HeaderMap) {
+    let ns = headers
+        .get("x-vault-namespace")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    if let Ok(mut s) = seen.0.lock() {
+        s.push(ns);
+    }
+}
+
+async fn approle(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
+    record(&seen, &headers);
+    if body == json!({"role_id": "r1", "secret_id": "s1"}) {
+        (
+            StatusCode::OK,
+            Json(json!({"auth": {"client_token": "hvs.approle"}})),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": ["invalid role or secret ID"]})),
+        )
+    }
+}
+
+async fn userpass(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Path(user): Path<String>,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
+    record(&seen, &headers);
+    if user == "ann" && body == json!({"username": "ann", "password": "pw"}) {
+        (
+            StatusCode::OK,
+            Json(json!({"auth": {"client_token": "hvs.user"}})),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": ["invalid username or password"]})),
+        )
+    }
+}
+
+async fn read(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Path(path): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    record(&seen, &headers);
+    if !token_ok(&headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(json!({"errors": ["permission denied"]})),
+        );
+    }
+    let versions = [json!({"password": "old"}), json!({"password": "new"})];
+    match path.as_str() {
+        "kv/app" => (
+            StatusCode::OK,
+            Json(json!({"data": {"password": "v1-secret"}, "lease_duration": 2764800})),
+        ),
+        "secret/data/app" => {
+            let v: usize = q.get("version").and_then(|v| v.parse().ok()).unwrap_or(2);
+            match versions.get(v.wrapping_sub(1)) {
+                Some(d) => (
+                    StatusCode::OK,
+                    Json(json!({"data": {"data": d, "metadata": {"version": v}}})),
+                ),
+                None => (StatusCode::NOT_FOUND, Json(json!({"errors": []}))),
+            }
+        }
+        _ => (StatusCode::NOT_FOUND, Json(json!({"errors": []}))),
+    }
+}
+
+/// Starts the double on a free loopback port; returns its base URL.
+async fn vault() -> (String, Seen) {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/v1/auth/approle/login", post(approle))
+        .route("/v1/auth/userpass/login/{user}", post(userpass))
+        .route("/v1/{*path}", get(read))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+struct World {
+    app: TestApp,
+    org: i64,
+    hv_type: i64,
+    url: String,
+    seen: Seen,
+}
+
+async fn world() -> World {
+    let app = TestApp::new().await;
+    let (url, seen) = vault().await;
+    let org = app.org("o").await;
+    let hv_type = app.type_id("hashivault_kv").await;
+    World {
+        app,
+        org,
+        hv_type,
+        url,
+        seen,
+    }
+}
+
+impl World {
+    async fn hv(&self, name: &str, inputs: Value) -> i64 {
+        let mut inputs = inputs;
+        inputs["url"] = json!(self.url);
+        self.app
+            .create("/api/v2/credentials/", json!({"name": name, "organization": self.org, "credential_type": self.hv_type, "inputs": inputs}))
+            .await
+    }
+
+    async fn test(&self, id: i64, body: Value) -> common::Reply {
+        self.app
+            .post(As::Admin, &format!("/api/v2/credentials/{id}/test/"), body)
+            .await
+    }
+}
+
+fn v1(key: &str) -> Value {
+    json!({"metadata": {"secret_path": "/kv/app", "secret_key": key}})
+}
+
+#[tokio::test]
+async fn token_and_kv_v1() {
+    let w = world().await;
+    let id = w
+        .hv("t", json!({"token": "hvs.root", "api_version": "v1"}))
+        .await;
+    let ok = w.test(id, v1("password")).await;
+    assert_eq!(ok.status, StatusCode::ACCEPTED, "{}", ok.raw);
+    assert_eq!(ok.body, json!({}));
+    let missing_key = w.test(id, v1("nope")).await;
+    assert_eq!(missing_key.body, json!({"inputs": "RuntimeError"}));
+    let missing_path = w
+        .test(
+            id,
+            json!({"metadata": {"secret_path": "/kv/none", "secret_key": "password"}}),
+        )
+        .await;
+    assert_eq!(missing_path.body, json!({"inputs": "HTTP 404"}));
+    let wrong_token = w.test(id, json!({"inputs": {"token": "hvs.bad"}, "metadata": {"secret_path": "/kv/app", "secret_key": "password"}})).await;
+    assert_eq!(wrong_token.body, json!({"inputs": "HTTP 403"}));
+    let kept = w.test(id, json!({"inputs": {"token": "$encrypted$"}, "metadata": {"secret_path": "/kv/app", "secret_key": "password"}})).await;
+    assert_eq!(
+        kept.status,
+        StatusCode::ACCEPTED,
+        "`$encrypted$` means the stored token"
+    );
+    assert!(!kept.raw.contains("v1-secret") && !ok.raw.contains("v1-secret"));
+}
+
+#[tokio::test]
+async fn kv_v2_versions() {
+    let w = world().await;
+    let id = w
+        .hv("t", json!({"token": "hvs.root", "api_version": "v2"}))
+        .await;
+    let latest = w
+        .test(
+            id,
+            json!({"metadata": {"secret_path": "/secret/app", "secret_key": "password"}}),
+        )
+        .await;
+    assert_eq!(latest.status, StatusCode::ACCEPTED, "{}", latest.raw);
+    let v1 = w.test(id, json!({"metadata": {"secret_path": "app", "secret_backend": "secret", "secret_key": "password", "secret_version": "1"}})).await;
+    assert_eq!(v1.status, StatusCode::ACCEPTED, "{}", v1.raw);
+    let gone = w.test(id, json!({"metadata": {"secret_path": "/secret/app", "secret_key": "password", "secret_version": "9"}})).await;
+    assert_eq!(gone.body, json!({"inputs": "HTTP 404"}));
+}
+
+#[tokio::test]
+async fn approle_userpass_and_namespace() {
+    let w = world().await;
+    let approle = w.hv("a", json!({"role_id": "r1", "secret_id": "s1", "default_auth_path": "approle", "namespace": "team-a"})).await;
+    assert_eq!(
+        w.test(approle, v1("password")).await.status,
+        StatusCode::ACCEPTED
+    );
+    assert!(
+        w.seen
+            .0
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|ns| ns.as_deref() == Some("team-a")),
+        "namespace on login and read"
+    );
+    let wrong = w.test(approle, json!({"inputs": {"secret_id": "bad"}, "metadata": {"secret_path": "/kv/app", "secret_key": "password"}})).await;
+    assert_eq!(wrong.body, json!({"inputs": "HTTP 400"}));
+    let user = w
+        .hv("u", json!({"username": "ann", "password": "pw"}))
+        .await;
+    let r = w.test(user, json!({"metadata": {"secret_path": "/kv/app", "secret_key": "password", "auth_path": "userpass"}})).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.raw);
+    let no_path = w.test(user, v1("password")).await;
+    assert_eq!(
+        no_path.body,
+        json!({"inputs": "KeyError"}),
+        "no auth_path and no default_auth_path stored"
+    );
+    let nothing = w.hv("n", json!({})).await;
+    assert_eq!(
+        w.test(nothing, v1("password")).await.body,
+        json!({"inputs": "Exception"})
+    );
+}
+
+#[tokio::test]
+async fn unreachable_servers_and_non_external_credentials() {
+    let w = world().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let id = w
+        .app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "down", "organization": w.org, "credential_type": w.hv_type,
+                "inputs": {"url": format!("http://127.0.0.1:{port}"), "token": "t"}}),
+        )
+        .await;
+    assert_eq!(
+        w.test(id, v1("password")).await.body,
+        json!({"inputs": "ConnectionError"})
+    );
+    let ssh = w.app.create("/api/v2/credentials/", json!({"name": "s", "organization": w.org, "credential_type": w.app.type_id("ssh").await})).await;
+    assert_eq!(
+        w.test(ssh, json!({})).await.body,
+        json!({"inputs": "AttributeError"})
+    );
+}
+
+#[tokio::test]
+async fn permissions_of_the_test_endpoints() {
+    let w = world().await;
+    let id = w.hv("t", json!({"token": "hvs.root"})).await;
+    let ann = w.app.user("ann").await;
+    w.app
+        .post(
+            As::Admin,
+            &format!("/api/v2/organizations/{}/users/", w.org),
+            json!({"id": ann}),
+        )
+        .await;
+    let c = w
+        .app
+        .get(As::Admin, &format!("/api/v2/credentials/{id}/"))
+        .await;
+    let read = c.body["summary_fields"]["object_roles"]["read_role"]["id"]
+        .as_i64()
+        .unwrap();
+    let use_role = c.body["summary_fields"]["object_roles"]["use_role"]["id"]
+        .as_i64()
+        .unwrap();
+    w.app
+        .post(
+            As::Admin,
+            &format!("/api/v2/roles/{read}/users/"),
+            json!({"id": ann}),
+        )
+        .await;
+    let as_ann = As::Basic("ann", "pw-ann");
+    assert_eq!(
+        w.app
+            .post(
+                as_ann,
+                &format!("/api/v2/credentials/{id}/test/"),
+                v1("password")
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        w.app
+            .get(as_ann, &format!("/api/v2/credentials/{id}/test/"))
+            .await
+            .body,
+        json!({})
+    );
+    w.app
+        .post(
+            As::Admin,
+            &format!("/api/v2/roles/{use_role}/users/"),
+            json!({"id": ann}),
+        )
+        .await;
+    assert_eq!(
+        w.app
+            .post(
+                as_ann,
+                &format!("/api/v2/credentials/{id}/test/"),
+                v1("password")
+            )
+            .await
+            .status,
+        StatusCode::ACCEPTED
+    );
+    let type_test = format!("/api/v2/credential_types/{}/test/", w.hv_type);
+    let body = json!({"inputs": {"url": w.url, "token": "hvs.root"}, "metadata": {"secret_path": "/kv/app", "secret_key": "password"}});
+    assert_eq!(
+        w.app.post(As::Admin, &type_test, body.clone()).await.status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        w.app.post(as_ann, &type_test, body).await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn effective_inputs_fetch_linked_fields() {
+    let w = world().await;
+    let hv = w.hv("t", json!({"token": "hvs.root"})).await;
+    let ssh = w
+        .app
+        .create("/api/v2/credentials/", json!({"name": "s", "organization": w.org, "credential_type": w.app.type_id("ssh").await,
+                "inputs": {"username": "deploy", "password": "stored"}}))
+        .await;
+    let link = w
+        .app
+        .post(As::Admin, "/api/v2/credential_input_sources/", json!({"target_credential": ssh, "source_credential": hv,
+              "input_field_name": "password", "metadata": {"secret_path": "/kv/app", "secret_key": "password"}}))
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED);
+    let effective =
+        credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+            .await
+            .unwrap();
+    assert_eq!(
+        effective
+            .get("password")
+            .map(|s| s.expose_secret().to_string()),
+        Some("v1-secret".into())
+    );
+    assert_eq!(
+        effective
+            .get("username")
+            .map(|s| s.expose_secret().to_string()),
+        Some("deploy".into())
+    );
+    w.app
+        .patch(
+            As::Admin,
+            &format!("/api/v2/credentials/{hv}/"),
+            json!({"inputs": {"url": w.url, "token": "hvs.bad"}}),
+        )
+        .await;
+    let err = credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("password") && text.contains("HashiCorp Vault") && text.contains("HTTP 403"),
+        "{text}"
+    );
+    assert!(!text.contains("hvs.bad"));
+}
