@@ -4,7 +4,14 @@
 //! HTTP status, or the class name of the error the Python plugin would raise), never with
 //! the secret or the backend's response text.
 
+mod aim;
+mod aws;
+mod azure;
+mod centrify;
+mod conjur;
 mod hashivault;
+mod thycotic;
+mod vault_ssh;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
@@ -109,6 +116,14 @@ pub async fn lookup(namespace: &str, kwargs: &Kwargs) -> Result<SecretString, Lo
     let work = async {
         match namespace {
             "hashivault_kv" => hashivault::kv_lookup(kwargs).await,
+            "hashivault_ssh" => vault_ssh::lookup(kwargs).await,
+            "aws_secretsmanager_credential" => aws::lookup(kwargs).await,
+            "azure_kv" => azure::lookup(kwargs).await,
+            "aim" => aim::lookup(kwargs).await,
+            "conjur" => conjur::lookup(kwargs).await,
+            "centrify_vault_kv" => centrify::lookup(kwargs).await,
+            "thycotic_tss" => thycotic::tss_lookup(kwargs).await,
+            "thycotic_dsv" => thycotic::dsv_lookup(kwargs).await,
             _ => Err(LookupError::Kind("NotImplementedError")),
         }
     };
