@@ -186,4 +186,14 @@ async fn users_and_organizations_options_list_their_fields() {
     assert_eq!(r.body["actions"]["POST"]["organization"]["type"], "id");
     let r = options(&app, As::Admin, "/api/v2/organizations/").await;
     assert_eq!(r.body["actions"]["POST"]["name"]["required"], true);
+    let roles = r.body["object_roles"].as_array().unwrap();
+    assert!(
+        roles.contains(&json!("member_role")) && roles.contains(&json!("credential_admin_role")),
+        "the CLI's grant --role choices"
+    );
+    let r = options(&app, As::Admin, "/api/v2/teams/").await;
+    assert_eq!(
+        r.body["object_roles"],
+        json!(["admin_role", "member_role", "read_role"])
+    );
 }

@@ -116,10 +116,19 @@ async fn awx_headers(req: Request, next: Next) -> Response {
     };
     let allow = allow_for(req.uri().path());
     let deprecated = is_deprecated(req.uri().path());
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
     let mut response = next.run(req).await;
     let status = response.status();
+    let elapsed = started.elapsed();
+    // Method, path and status only: bodies, query strings and credentials are never logged.
+    tracing::debug!(%method, %path, status = status.as_u16(), micros = elapsed.as_micros() as u64, "request");
     let headers = response.headers_mut();
     headers.insert("x-api-product-name", HeaderValue::from_static("AWX"));
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.3}s", elapsed.as_secs_f64())) {
+        headers.insert("x-api-time", v);
+    }
     if authenticated && status != StatusCode::UNAUTHORIZED {
         headers.insert(
             "x-api-product-version",

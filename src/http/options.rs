@@ -341,10 +341,17 @@ fn body(view: &View) -> Value {
         out.insert("search_fields".into(), json!(r.search_fields));
         out.insert("related_search_fields".into(), json!(r.related_search));
     }
-    if r.key == "credential" {
+    // The awx CLI collects `--role` choices for grants from these lists.
+    let roles: &[crate::domain::rbac::RoleDef] = match r.key {
+        "credential" => &crate::domain::rbac::CREDENTIAL_ROLES,
+        "organization" => &crate::domain::rbac::ORGANIZATION_ROLES,
+        "team" => &crate::domain::rbac::TEAM_ROLES,
+        _ => &[],
+    };
+    if !roles.is_empty() {
         out.insert(
             "object_roles".into(),
-            json!(["admin_role", "use_role", "read_role"]),
+            json!(roles.iter().map(|(f, _, _)| *f).collect::<Vec<_>>()),
         );
     }
     if !view.detail {
