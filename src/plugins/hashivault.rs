@@ -46,7 +46,7 @@ fn collapse_slashes(url: &str) -> String {
 }
 
 /// The identity PEM (certificate then key) for TLS-certificate auth, when configured.
-fn client_identity(kw: &Kwargs) -> Option<String> {
+pub(super) fn client_identity(kw: &Kwargs) -> Option<String> {
     match (
         kw.non_empty("client_cert_public"),
         kw.non_empty("client_cert_private"),
@@ -56,7 +56,7 @@ fn client_identity(kw: &Kwargs) -> Option<String> {
     }
 }
 
-fn with_namespace(req: reqwest::RequestBuilder, kw: &Kwargs) -> reqwest::RequestBuilder {
+pub(super) fn with_namespace(req: reqwest::RequestBuilder, kw: &Kwargs) -> reqwest::RequestBuilder {
     match kw.non_empty("namespace") {
         Some(ns) => req.header("X-Vault-Namespace", ns),
         None => req,
@@ -64,7 +64,10 @@ fn with_namespace(req: reqwest::RequestBuilder, kw: &Kwargs) -> reqwest::Request
 }
 
 /// Obtains a Vault token: a given token, or a login with the first configured method.
-async fn token(http: &reqwest::Client, kw: &Kwargs) -> Result<SecretString, LookupError> {
+pub(super) async fn token(
+    http: &reqwest::Client,
+    kw: &Kwargs,
+) -> Result<SecretString, LookupError> {
     if let Some(t) = kw.non_empty("token") {
         return Ok(SecretString::from(t.to_string()));
     }
