@@ -113,14 +113,60 @@ async fn read(
     }
 }
 
+async fn kubernetes(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
+    record(&seen, &headers);
+    if body == json!({"role": "awx", "jwt": "service-account-jwt"}) {
+        (
+            StatusCode::OK,
+            Json(json!({"auth": {"client_token": "hvs.root"}})),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": ["invalid jwt"]})),
+        )
+    }
+}
+
+/// TLS-certificate login: the TLS layer already refused peers without a certificate from
+/// the test CA, so reaching this route means the certificate was presented.
+async fn cert_login(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> impl IntoResponse {
+    record(&seen, &headers);
+    if body == json!({"name": "web"}) {
+        (
+            StatusCode::OK,
+            Json(json!({"auth": {"client_token": "hvs.root"}})),
+        )
+    } else {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"errors": ["unknown role"]})),
+        )
+    }
+}
+
+fn vault_router(seen: &Seen) -> Router {
+    Router::new()
+        .route("/v1/auth/approle/login", post(approle))
+        .route("/v1/auth/userpass/login/{user}", post(userpass))
+        .route("/v1/auth/kubernetes/login", post(kubernetes))
+        .route("/v1/auth/cert/login", post(cert_login))
+        .route("/v1/{*path}", get(read))
+        .with_state(seen.clone())
+}
+
 /// Starts the double on a free loopback port; returns its base URL.
 async fn vault() -> (String, Seen) {
     let seen = Seen::default();
-    let app = Router::new()
-        .route("/v1/auth/approle/login", post(approle))
-        .route("/v1/auth/userpass/login/{user}", post(userpass))
-        .route("/v1/{*path}", get(read))
-        .with_state(seen.clone());
+    let app = vault_router(&seen);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -406,4 +452,63 @@ async fn effective_inputs_fetch_linked_fields() {
         "{text}"
     );
     assert!(!text.contains("hvs.bad"));
+}
+
+#[tokio::test]
+async fn https_with_a_custom_ca_and_tls_certificate_login() {
+    let w = world().await;
+    let pki = common::tls::pki();
+    let url = common::tls::serve(vault_router(&w.seen), true).await;
+    let cred = |name: &str, inputs: Value| {
+        let app = &w.app;
+        let body = json!({"name": name, "organization": w.org, "credential_type": w.hv_type, "inputs": inputs});
+        async move { app.create("/api/v2/credentials/", body).await }
+    };
+    let good = cred("tls", json!({"url": url, "cacert": pki.ca, "client_cert_public": pki.client_cert,
+        "client_cert_private": pki.client_key, "client_cert_role": "web", "default_auth_path": "cert"})).await;
+    let r = w.test(good, v1("password")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.raw);
+    let wrong_ca = cred(
+        "wrong-ca",
+        json!({"url": url, "cacert": pki.other_ca, "client_cert_public": pki.client_cert,
+        "client_cert_private": pki.client_key, "default_auth_path": "cert"}),
+    )
+    .await;
+    assert_eq!(
+        w.test(wrong_ca, v1("password")).await.body,
+        json!({"inputs": "SSLError"})
+    );
+    let no_ca = cred("no-ca", json!({"url": url, "token": "hvs.root"})).await;
+    assert_eq!(
+        w.test(no_ca, v1("password")).await.body,
+        json!({"inputs": "SSLError"}),
+        "the test CA is not trusted by default"
+    );
+}
+
+#[tokio::test]
+async fn kubernetes_login_reads_the_service_account_token_file() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "service-account-jwt\n").unwrap();
+    std::env::set_var("CREDSTORE_K8S_TOKEN_FILE", &token);
+    let id = w
+        .hv(
+            "k8s",
+            json!({"kubernetes_role": "awx", "default_auth_path": "kubernetes"}),
+        )
+        .await;
+    let r = w.test(id, v1("password")).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.raw);
+    std::fs::write(&token, "wrong").unwrap();
+    assert_eq!(
+        w.test(id, v1("password")).await.body,
+        json!({"inputs": "HTTP 400"})
+    );
+    std::env::set_var("CREDSTORE_K8S_TOKEN_FILE", dir.path().join("missing"));
+    assert_eq!(
+        w.test(id, v1("password")).await.body,
+        json!({"inputs": "FileNotFoundError"})
+    );
 }

@@ -1,6 +1,8 @@
 //! Test harness: a real credstore app on a temp SQLite file, driven over HTTP in-process.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
