@@ -1,0 +1,218 @@
+#!/usr/bin/env bash
+# Load benchmark: builds credstore in release mode, seeds a fresh database with 100,000
+# credentials (bench-seed), starts the server and a reference server (bench-baseline) on
+# 127.0.0.1 and drives both with wrk at 8 and 64 connections. Prints a table of
+# requests/s, p50/p99 latency and the ratio to the baseline, the server's peak RSS and
+# start-up time, and writes the same to target/bench-report.md. See docs/performance.md.
+#
+# Settings (environment): BENCH_DURATION (10s), BENCH_CONNECTIONS ("8 64"),
+# BENCH_THREADS (2), BENCH_CREDENTIALS (100000), BENCH_PORT (18052; the baseline uses
+# the next port), BENCH_KEEP=1 keeps the data directory, BENCH_SKIP_BUILD=1 uses the
+# binaries already built.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION=${BENCH_DURATION:-10s}
+CONNECTIONS=${BENCH_CONNECTIONS:-"8 64"}
+THREADS=${BENCH_THREADS:-2}
+CREDENTIALS=${BENCH_CREDENTIALS:-100000}
+PORT=${BENCH_PORT:-18052}
+BASELINE_PORT=$((PORT + 1))
+HOST=127.0.0.1
+REPORT=target/bench-report.md
+LUA=scripts/bench/wrk.lua
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+if ! command -v wrk >/dev/null; then
+    [ "$(id -u)" = 0 ] || die "wrk is missing: apt-get install -y wrk"
+    say "installing wrk"
+    apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+command -v curl >/dev/null || die "curl is missing"
+
+if [ "${BENCH_SKIP_BUILD:-0}" = 1 ]; then
+    say "using the binaries already in target/release (BENCH_SKIP_BUILD=1)"
+else
+    say "building (release)"
+    cargo build --release --locked --bin credstore --bin bench-seed --bin bench-baseline
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/credstore-bench.XXXXXX")
+SERVER_PID=""
+BASELINE_PID=""
+cleanup() {
+    for pid in $SERVER_PID $BASELINE_PID; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ADMIN_PASSWORD=${CREDSTORE_ADMIN_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')}
+USER_PASSWORD=bench-password
+export CREDSTORE_ADMIN_PASSWORD=$ADMIN_PASSWORD
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+say "seeding $CREDENTIALS credentials into $WORK/data"
+target/release/bench-seed --data-dir "$WORK/data" --credentials "$CREDENTIALS" \
+    --user-password "$USER_PASSWORD" >"$WORK/seed.out"
+fact() { sed -n "s/^$1=//p" "$WORK/seed.out"; }
+for key in credentials bench_user bench_user_visible detail_id first_id last_id org_id ssh_type_id seed_seconds credential_seconds; do
+    [ -n "$(fact "$key")" ] || die "bench-seed did not report $key"
+done
+BENCH_USER=$(fact bench_user)
+
+# Polls URL until it answers 200; at most 3000 tries (about 30 s).
+wait_ok() {
+    local url=$1 i
+    for ((i = 0; i < 3000; i++)); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url" || true)" = 200 ]; then
+            return 0
+        fi
+        sleep 0.01
+    done
+    return 1
+}
+
+say "starting bench-baseline on $HOST:$BASELINE_PORT"
+target/release/bench-baseline "$HOST:$BASELINE_PORT" >"$WORK/baseline.log" 2>&1 &
+BASELINE_PID=$!
+wait_ok "http://$HOST:$BASELINE_PORT/" || die "bench-baseline did not answer"
+
+say "starting credstore on $HOST:$PORT"
+START_NS=$(date +%s%N)
+target/release/credstore serve --bind "$HOST:$PORT" --data-dir "$WORK/data" >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+wait_ok "http://$HOST:$PORT/api/v2/ping/" || { tail -20 "$WORK/server.log" >&2; die "credstore did not answer /api/v2/ping/"; }
+STARTUP_MS=$((($(date +%s%N) - START_NS) / 1000000))
+
+API="http://$HOST:$PORT"
+token_of() {
+    curl -s -u "$1:$2" -H 'Content-Type: application/json' -d '{"scope":"write"}' \
+        "$API/api/v2/tokens/" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p'
+}
+ADMIN_TOKEN=$(token_of admin "$ADMIN_PASSWORD")
+USER_TOKEN=$(token_of "$BENCH_USER" "$USER_PASSWORD")
+[ -n "$ADMIN_TOKEN" ] && [ -n "$USER_TOKEN" ] || die "could not create tokens"
+ADMIN_BASIC="Basic $(printf '%s' "admin:$ADMIN_PASSWORD" | base64 -w0)"
+
+DETAIL="/api/v2/credentials/$(fact detail_id)/"
+LIST="/api/v2/credentials/?name__icontains=prod&order_by=-modified"
+
+# One request per scenario first: a benchmark of error answers would be meaningless.
+check() {
+    local want=$1 got
+    shift
+    got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+    [ "$got" = "$want" ] || die "sanity request answered $got, expected $want: $*"
+}
+check 200 -H "Authorization: Bearer $ADMIN_TOKEN" "$API$DETAIL"
+check 200 -H "Authorization: $ADMIN_BASIC" "$API$DETAIL"
+check 200 -H "Authorization: Bearer $ADMIN_TOKEN" "$API$LIST"
+check 200 -H "Authorization: Bearer $USER_TOKEN" "$API$LIST"
+check 201 -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d "{\"name\":\"bench-sanity\",\"organization\":$(fact org_id),\"credential_type\":$(fact ssh_type_id),\"inputs\":{\"username\":\"u\",\"password\":\"p\"}}" \
+    "$API/api/v2/credentials/"
+check 200 -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"description":"sanity"}' "$API/api/v2/credentials/$(fact first_id)/"
+
+# Result rows: "scenario|connections|requests/s|p50 ms|p99 ms|errors".
+ROWS=()
+run() {
+    local name=$1 conns=$2 url=$3
+    shift 3
+    local out line
+    say "$name, $conns connections, $DURATION"
+    out=$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$url" -- "${WRK_ARGS[@]}")
+    line=$(grep '^BENCH ' <<<"$out") || die "wrk gave no result for $name: $out"
+    ROWS+=("$(awk -v name="$name" -v c="$conns" '{
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%s|%s|%.1f|%.2f|%.2f|%d", name, c, v["requests"] / (v["duration_us"] / 1e6),
+            v["p50_us"] / 1000, v["p99_us"] / 1000, v["non2xx"] + v["socket_errors"]
+    }' <<<"$line")")
+}
+
+for c in $CONNECTIONS; do
+    WRK_ARGS=(get)
+    run baseline-before "$c" "http://$HOST:$BASELINE_PORT/"
+    run detail-token "$c" "$API$DETAIL" -H "Authorization: Bearer $ADMIN_TOKEN"
+    run detail-basic "$c" "$API$DETAIL" -H "Authorization: $ADMIN_BASIC"
+    run list-superuser "$c" "$API$LIST" -H "Authorization: Bearer $ADMIN_TOKEN"
+    run list-1pct-user "$c" "$API$LIST" -H "Authorization: Bearer $USER_TOKEN"
+    WRK_ARGS=(post "c$c" "$(fact org_id)" "$(fact ssh_type_id)")
+    run create "$c" "$API/api/v2/credentials/" -H "Authorization: Bearer $ADMIN_TOKEN"
+    WRK_ARGS=(patch "c$c" "$(fact first_id)" "$(fact last_id)")
+    run patch "$c" "$API/" -H "Authorization: Bearer $ADMIN_TOKEN"
+    WRK_ARGS=(get)
+    run baseline-after "$c" "http://$HOST:$BASELINE_PORT/"
+done
+
+RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER_PID/status")
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# Baseline per connection count: the mean of the runs before and after.
+baseline_of() {
+    printf '%s\n' "${ROWS[@]}" | awk -F'|' -v c="$1" \
+        '$2 == c && $1 ~ /^baseline/ { s += $3; n++ } END { if (n) printf "%.1f", s / n; else print 0 }'
+}
+# Target per scenario: "ratio:X" (to the baseline) or "abs:X" (requests/s).
+target_of() {
+    case $1 in
+        detail-token) echo ratio:0.40 ;;
+        detail-basic) echo ratio:0.35 ;;
+        list-superuser | list-1pct-user) echo ratio:0.15 ;;
+        create | patch) echo abs:2000 ;;
+        *) echo none ;;
+    esac
+}
+
+{
+    echo "# credstore load benchmark"
+    echo
+    echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); revision: $(git describe --always --dirty 2>/dev/null || echo unknown)"
+    echo "- machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
+    echo "- wrk -t$THREADS, $DURATION per run, over loopback; server and wrk share the cores"
+    echo "- data: $(fact credentials) credentials (seeded in $(fact seed_seconds) s, credentials $(fact credential_seconds) s); $BENCH_USER sees $(fact bench_user_visible)"
+    echo "- detail: GET $DETAIL; list: GET $LIST (page of 25)"
+    echo
+    echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to baseline | errors | target | result |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
+    FAILED=0
+    for row in "${ROWS[@]}"; do
+        IFS='|' read -r name conns rps p50 p99 errors <<<"$row"
+        base=$(baseline_of "$conns")
+        ratio=$(awk -v r="$rps" -v b="$base" 'BEGIN { if (b > 0) printf "%.3f", r / b; else print "-" }')
+        tgt=$(target_of "$name")
+        verdict="-"
+        case $tgt in
+            ratio:*) goal=${tgt#ratio:}; shown="ratio >= $goal"
+                verdict=$(awk -v x="$ratio" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
+            abs:*) goal=${tgt#abs:}; shown=">= $goal req/s"
+                verdict=$(awk -v x="$rps" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
+            *) shown="-" ;;
+        esac
+        if [ "$errors" != 0 ] && [ "$verdict" != "-" ]; then verdict="FAIL (errors)"; fi
+        case $verdict in FAIL*) FAILED=$((FAILED + 1)) ;; esac
+        echo "| $name | $conns | $rps | $p50 | $p99 | $ratio | $errors | $shown | $verdict |"
+    done
+    RSS_MB=$(awk -v k="$RSS_KB" 'BEGIN { printf "%.1f", k / 1024 }')
+    RSS_OK=$(awk -v m="$RSS_MB" 'BEGIN { print (m <= 150) ? "pass" : "FAIL" }')
+    START_OK=$([ "$STARTUP_MS" -le 1000 ] && echo pass || echo FAIL)
+    [ "$RSS_OK" = pass ] || FAILED=$((FAILED + 1))
+    [ "$START_OK" = pass ] || FAILED=$((FAILED + 1))
+    echo
+    echo "| measure | value | target | result |"
+    echo "|---|---:|---|---|"
+    echo "| peak RSS (VmHWM) after all runs | $RSS_MB MB | <= 150 MB | $RSS_OK |"
+    echo "| start-up with $(fact credentials) credentials (spawn to ping 200) | $STARTUP_MS ms | <= 1000 ms | $START_OK |"
+    echo
+    echo "Rows failing a target: $FAILED."
+} >"$REPORT"
+
+cat "$REPORT"
+say "report written to $REPORT"

@@ -1,0 +1,55 @@
+-- wrk script for scripts/bench.sh. Arguments (after `--`):
+--   get                          the request given on the command line, unchanged
+--   post  TAG ORG_ID TYPE_ID     POST a new Machine credential with a unique name
+--   patch TAG FIRST_ID LAST_ID   PATCH the description of credentials FIRST_ID..LAST_ID
+-- The Authorization header comes from wrk's -H. At the end one line
+-- `BENCH requests=.. duration_us=.. p50_us=.. p99_us=.. non2xx=.. socket_errors=..` is
+-- printed for the script to parse.
+
+local threads = {}
+
+function setup(thread)
+   table.insert(threads, thread)
+   thread:set("tid", #threads)
+end
+
+local counter = 0
+
+function init(args)
+   local mode = args[1] or "get"
+   if mode == "post" then
+      local tag, org, ty = args[2], args[3], args[4]
+      wrk.method = "POST"
+      wrk.headers["Content-Type"] = "application/json"
+      request = function()
+         counter = counter + 1
+         local body = string.format(
+            '{"name":"bench-%s-%d-%d","organization":%s,"credential_type":%s,' ..
+            '"inputs":{"username":"bench","password":"secret-%d","become_method":"sudo"}}',
+            tag, tid, counter, org, ty, counter)
+         return wrk.format(nil, "/api/v2/credentials/", nil, body)
+      end
+   elseif mode == "patch" then
+      local tag, first, last = args[2], tonumber(args[3]), tonumber(args[4])
+      local span = last - first + 1
+      wrk.method = "PATCH"
+      wrk.headers["Content-Type"] = "application/json"
+      request = function()
+         counter = counter + 1
+         local id = first + (counter * 7919 + tid * 104729) % span
+         local body = string.format('{"description":"patched by %s %d %d"}', tag, tid, counter)
+         return wrk.format(nil, "/api/v2/credentials/" .. id .. "/", nil, body)
+      end
+   end
+end
+
+local function socket_errors(e)
+   return e.connect + e.read + e.write + e.timeout
+end
+
+function done(summary, latency, requests)
+   io.write(string.format(
+      "BENCH requests=%d duration_us=%d p50_us=%d p99_us=%d non2xx=%d socket_errors=%d\n",
+      summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+      summary.errors.status, socket_errors(summary.errors)))
+end
