@@ -121,6 +121,19 @@ check 201 -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/
 check 200 -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d '{"description":"sanity"}' "$API/api/v2/credentials/$(fact first_id)/"
 
+# Waits (at most 60 s) until the server is idle: requests still queued when wrk stops are
+# served after it, and would otherwise be charged to the next scenario.
+settle() {
+    local a b i
+    for ((i = 0; i < 120; i++)); do
+        a=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
+        sleep 0.5
+        b=$(awk '{ print $14 + $15 }' "/proc/$SERVER_PID/stat")
+        [ $((b - a)) -lt 5 ] && return 0
+    done
+    say "server still busy after 60 s"
+}
+
 # Result rows: "scenario|connections|requests/s|p50 ms|p99 ms|errors".
 ROWS=()
 run() {
@@ -132,9 +145,12 @@ run() {
     line=$(grep '^BENCH ' <<<"$out") || die "wrk gave no result for $name: $out"
     ROWS+=("$(awk -v name="$name" -v c="$conns" '{
         for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        printf "%s|%s|%.1f|%.2f|%.2f|%d", name, c, v["requests"] / (v["duration_us"] / 1e6),
-            v["p50_us"] / 1000, v["p99_us"] / 1000, v["non2xx"] + v["socket_errors"]
+        if (v["requests"] == 0) { p50 = "none done"; p99 = "none done" }
+        else { p50 = sprintf("%.2f", v["p50_us"] / 1000); p99 = sprintf("%.2f", v["p99_us"] / 1000) }
+        printf "%s|%s|%.1f|%s|%s|%d", name, c, v["requests"] / (v["duration_us"] / 1e6),
+            p50, p99, v["non2xx"] + v["socket_errors"]
     }' <<<"$line")")
+    settle
 }
 
 for c in $CONNECTIONS; do

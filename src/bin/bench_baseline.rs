@@ -8,12 +8,12 @@
 use axum::http::header::CONTENT_TYPE;
 use axum::Router;
 
-/// About 1.5 KB of JSON, built once.
+/// About 1.5 KB of JSON (30 small objects), built once.
 fn body() -> String {
-    let items: Vec<String> = (0..20)
+    let items: Vec<String> = (0..30)
         .map(|i| format!("{{\"id\":{i},\"name\":\"baseline item {i:04}\",\"kind\":\"ssh\"}}"))
         .collect();
-    format!("{{\"count\":20,\"results\":[{}]}}", items.join(","))
+    format!("{{\"count\":30,\"results\":[{}]}}", items.join(","))
 }
 
 #[tokio::main]
