@@ -35,7 +35,13 @@ pub struct AuthCache {
     entries: Mutex<HashMap<[u8; 32], CacheEntry>>,
     /// A real hash verified when the user does not exist, so timing does not tell.
     dummy_hash: String,
+    /// Bounds concurrent argon2 computations: each takes ~19 MiB, so a burst of uncached
+    /// Basic requests would otherwise cost memory without bound.
+    hashing: tokio::sync::Semaphore,
 }
+
+/// How many password hashes are computed at once.
+const CONCURRENT_HASHES: usize = 2;
 
 struct CacheEntry {
     user_id: i64,
@@ -56,6 +62,7 @@ impl AuthCache {
         Ok(AuthCache {
             entries: Mutex::new(HashMap::new()),
             dummy_hash: dummy,
+            hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
         })
     }
 
@@ -128,14 +135,18 @@ pub async fn authenticate_basic(
 ) -> Result<Option<Caller>, ApiError> {
     let key = cache_key(username, &password);
     let user = state.store.user_by_name(username).await?;
-    if let (Some((cached_id, cached_hash)), Some(u)) = (state.auth.lookup(&key), user.as_ref()) {
-        let same_hash: bool = cached_hash
-            .as_bytes()
-            .ct_eq(u.password_hash.as_bytes())
-            .into();
-        if cached_id == u.id && same_hash {
-            return Ok(Some(caller_of(u)));
-        }
+    if let Some(caller) = cached(state, &key, user.as_ref()) {
+        return Ok(Some(caller));
+    }
+    let _permit = state
+        .auth
+        .hashing
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    // The same credentials may have been verified while this request waited for a permit.
+    if let Some(caller) = cached(state, &key, user.as_ref()) {
+        return Ok(Some(caller));
     }
     let phc = user.as_ref().map_or_else(
         || state.auth.dummy_hash.clone(),
@@ -151,6 +162,21 @@ pub async fn authenticate_basic(
         }
         _ => Ok(None),
     }
+}
+
+/// A cached verification that still matches the user's current password hash.
+fn cached(
+    state: &AppState,
+    key: &[u8; 32],
+    user: Option<&crate::store::UserRow>,
+) -> Option<Caller> {
+    let (cached_id, cached_hash) = state.auth.lookup(key)?;
+    let u = user?;
+    let same_hash: bool = cached_hash
+        .as_bytes()
+        .ct_eq(u.password_hash.as_bytes())
+        .into();
+    (cached_id == u.id && same_hash).then(|| caller_of(u))
 }
 
 fn caller_of(u: &crate::store::UserRow) -> Caller {

@@ -142,6 +142,11 @@ pub(super) async fn render_detail(state: &AppState, caller: &Caller, id: i64) ->
         .credential(id)
         .await?
         .ok_or(ApiError::NotFound("Credential"))?;
+    render_row(state, caller, row).await
+}
+
+/// The detail representation of a row already loaded.
+async fn render_row(state: &AppState, caller: &Caller, row: CredentialRow) -> ApiResult<Value> {
     let rows = [row];
     let ctx = CredentialContext::load(&state.store, &rows, caller).await?;
     Ok(rows
@@ -168,7 +173,7 @@ async fn detail(
             return Err(ApiError::NotFound("Credential"));
         }
     }
-    Ok(Json(render_detail(&state, &caller, row.id).await?))
+    Ok(Json(render_row(&state, &caller, row).await?))
 }
 
 async fn create(

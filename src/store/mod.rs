@@ -88,6 +88,41 @@ pub type StoreResult<T> = Result<T, StoreError>;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: SqlitePool,
+    /// SQLite has one writer at a time: writers of this process queue here instead of
+    /// sleeping in SQLite's busy handler.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction that holds this process's writer slot until it ends. It derefs to
+/// the connection, so store helpers take `&mut tx` like any connection.
+pub struct WriteTx {
+    tx: Transaction<'static, Sqlite>,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::SqliteConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl WriteTx {
+    /// Commits; dropping a `WriteTx` without committing rolls back.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back explicitly.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
 }
 
 /// The current time in AWX's format (UTC, microseconds, `Z`). Stored as text so that
@@ -117,18 +152,31 @@ impl Store {
             .with_regexp();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A liveness ping before every statement costs a round trip to SQLite's
+            // worker thread; local file connections do not go stale.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Store { pool })
+        // Statistics let the planner start visibility joins from the user's few grants.
+        sqlx::query("PRAGMA optimize").execute(&pool).await?;
+        Ok(Store {
+            pool,
+            writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Starts a transaction; dropping it without `commit` rolls back.
     /// Write transactions start IMMEDIATE: they take the write lock up front (waiting on
     /// the busy timeout) instead of failing when a read snapshot must be upgraded after
     /// another writer committed.
-    pub async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+    pub async fn begin(&self) -> StoreResult<WriteTx> {
+        let writer = self.writer.clone().lock_owned().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
     }
 
     /// The pool, for read-only queries.

@@ -21,7 +21,7 @@ pub struct RoleRef {
 /// indexed join of direct grants with the closure table.
 pub fn held_roles_sql(user_id: i64) -> Sql {
     Sql::with(
-        "SELECT a.role_id FROM role_members m JOIN role_ancestors a ON a.ancestor_id = m.role_id \
+        "SELECT a.role_id FROM role_members m CROSS JOIN role_ancestors a ON a.ancestor_id = m.role_id \
          WHERE m.user_id = ?",
         vec![Bind::Int(user_id)],
     )
@@ -423,8 +423,8 @@ impl Store {
 /// of direct grants with the closure table.
 pub fn readable_ids_sql(content_type: &str, user_id: i64) -> Sql {
     Sql::with(
-        "SELECT ro.object_id FROM roles ro JOIN role_ancestors ra ON ra.role_id = ro.id \
-         JOIN role_members rm ON rm.role_id = ra.ancestor_id \
+        "SELECT ro.object_id FROM role_members rm CROSS JOIN role_ancestors ra ON ra.ancestor_id = rm.role_id \
+         CROSS JOIN roles ro ON ro.id = ra.role_id \
          WHERE ro.content_type = ? AND ro.role_field = 'read_role' AND rm.user_id = ?",
         vec![Bind::Text(content_type.to_string()), Bind::Int(user_id)],
     )
@@ -443,8 +443,8 @@ pub fn readable_sql(column: &str, content_type: &str, user_id: i64) -> Sql {
 pub fn holding_sql(column: &str, content_type: &str, role_field: &str, user_id: i64) -> Sql {
     Sql::with(
         format!(
-            "{column} IN (SELECT ro.object_id FROM roles ro JOIN role_ancestors ra ON ra.role_id = ro.id \
-             JOIN role_members rm ON rm.role_id = ra.ancestor_id \
+            "{column} IN (SELECT ro.object_id FROM role_members rm CROSS JOIN role_ancestors ra ON ra.ancestor_id = rm.role_id \
+             CROSS JOIN roles ro ON ro.id = ra.role_id \
              WHERE ro.content_type = ? AND ro.role_field = ? AND rm.user_id = ?)"
         ),
         vec![Bind::Text(content_type.to_string()), Bind::Text(role_field.to_string()), Bind::Int(user_id)],
