@@ -102,7 +102,10 @@ impl LookupError {
         let mut source: Option<&dyn std::error::Error> = Some(e);
         while let Some(s) = source {
             let text = s.to_string().to_ascii_lowercase();
-            if ["certificate", "tls", "handshake", "alert"].iter().any(|w| text.contains(w)) {
+            if ["certificate", "tls", "handshake", "alert"]
+                .iter()
+                .any(|w| text.contains(w))
+            {
                 return LookupError::Kind("SSLError");
             }
             source = s.source();
