@@ -5,7 +5,7 @@
 //! `quote`/`urljoin`, JSON subscripting with Python's error classes, and the classification
 //! of TLS alerts as `SSLError`.
 
-use super::{check_status, Kwargs, LookupError, LOOKUP_TIMEOUT};
+use super::{check_status, render, subscript, Kwargs, LookupError, LOOKUP_TIMEOUT};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -85,36 +85,6 @@ pub(super) fn urljoin(base: &str, relative: &str) -> Result<String, LookupError>
     url.set_query(None);
     url.set_fragment(None);
     Ok(url.to_string())
-}
-
-/// Python's `value[key]` on decoded JSON: `KeyError` for a missing key of an object,
-/// `TypeError` when the value is not an object at all.
-pub(super) fn subscript<'a>(value: &'a Value, key: &str) -> Result<&'a Value, LookupError> {
-    match value {
-        Value::Object(map) => map.get(key).ok_or(LookupError::Kind("KeyError")),
-        _ => Err(LookupError::Kind("TypeError")),
-    }
-}
-
-/// A looked-up JSON value as the secret text: strings as they are, anything else as JSON.
-pub(super) fn render(value: &Value) -> SecretString {
-    match value {
-        Value::String(s) => SecretString::from(s.clone()),
-        other => SecretString::from(other.to_string()),
-    }
-}
-
-/// Transport failures: `requests` reports any TLS alert the server sends (unknown CA,
-/// rejected client certificate) as `SSLError`; everything else as the framework classifies.
-pub(super) fn transport_error(e: &reqwest::Error) -> LookupError {
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        if s.to_string().to_ascii_lowercase().contains("alert") {
-            return LookupError::Kind("SSLError");
-        }
-        source = s.source();
-    }
-    LookupError::from_transport(e)
 }
 
 /// Whether `verify` asks for certificate checks. AWX's plugin reads the key unconditionally
@@ -220,7 +190,7 @@ pub async fn lookup(kw: &Kwargs) -> Result<SecretString, LookupError> {
         .get(&url)
         .send()
         .await
-        .map_err(|e| transport_error(&e))?;
+        .map_err(|e| LookupError::from_transport(&e))?;
     if let Err(e) = check_status(&resp) {
         tracing::info!(
             url = %format!("{endpoint}?{}", query_string(app_id, object_query, format, reason, true)),

@@ -9,7 +9,9 @@
 //! transport failures (`ConnectionError`, `SSLError`, `ReadTimeout`, the connect-timeout
 //! text, `MissingSchema`/`InvalidSchema`/`InvalidURL` for an unusable `url`).
 
-use super::{check_status, Kwargs, LookupError, LOOKUP_TIMEOUT};
+use super::{
+    check_status, same_host_redirects, subscript as index, Kwargs, LookupError, LOOKUP_TIMEOUT,
+};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
@@ -17,9 +19,6 @@ use std::time::Duration;
 
 /// The plugin's `timeout=(5, 30)`: connect, then read.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Python `requests` gives up after this many redirects (`TooManyRedirects`).
-const MAX_REDIRECTS: usize = 30;
 
 /// Characters escaped in the OAuth application id (one path segment).
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -37,29 +36,6 @@ const SEGMENT: &AsciiSet = &CONTROLS
 
 fn kind(name: &'static str) -> LookupError {
     LookupError::Kind(name)
-}
-
-/// Redirects followed like `requests` does, but never to another host, so the API
-/// password and token stay with the configured tenant.
-fn same_host_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let previous = attempt.previous();
-        if previous.len() > MAX_REDIRECTS {
-            return attempt.error("TooManyRedirects");
-        }
-        let allowed = previous.first().is_some_and(|first| {
-            let next = attempt.url();
-            first.origin() == next.origin()
-                || (first.host_str() == next.host_str()
-                    && first.scheme() == "http"
-                    && next.scheme() == "https")
-        });
-        if allowed {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
 }
 
 /// The client: 5 s to connect, 30 s per read, TLS verified against the built-in roots (the
@@ -105,15 +81,6 @@ fn endpoint(url: &str, path: &str) -> Result<url::Url, LookupError> {
         return Err(kind("InvalidURL"));
     }
     base.join(path).map_err(|_| kind("InvalidURL"))
-}
-
-/// Python's `value[key]` on decoded JSON: `KeyError` when an object lacks the key,
-/// `TypeError` when the value is not an object.
-fn index<'a>(value: &'a Value, key: &str) -> Result<&'a Value, LookupError> {
-    match value {
-        Value::Object(map) => map.get(key).ok_or(kind("KeyError")),
-        _ => Err(kind("TypeError")),
-    }
 }
 
 /// Python's `value[0]`: `IndexError` on an empty list or string, `KeyError` on an object,

@@ -39,7 +39,7 @@ async fn authenticate(
         .body(api_key.to_string())
         .send()
         .await
-        .map_err(|e| super::aim::transport_error(&e))
+        .map_err(|e| LookupError::from_transport(&e))
 }
 
 async fn read(
@@ -51,7 +51,7 @@ async fn read(
         .header(AUTHORIZATION, authorization.clone())
         .send()
         .await
-        .map_err(|e| super::aim::transport_error(&e))
+        .map_err(|e| LookupError::from_transport(&e))
 }
 
 /// Reads one variable from Conjur.
@@ -84,7 +84,7 @@ pub async fn lookup(kw: &Kwargs) -> Result<SecretString, LookupError> {
     let raw = Zeroizing::new(
         resp.bytes()
             .await
-            .map_err(|e| super::aim::transport_error(&e))?
+            .map_err(|e| LookupError::from_transport(&e))?
             .to_vec(),
     );
     let token = std::str::from_utf8(&raw).map_err(|_| LookupError::Kind("UnicodeDecodeError"))?;
@@ -117,6 +117,6 @@ pub async fn lookup(kw: &Kwargs) -> Result<SecretString, LookupError> {
     let text = resp
         .text()
         .await
-        .map_err(|e| super::aim::transport_error(&e))?;
+        .map_err(|e| LookupError::from_transport(&e))?;
     Ok(SecretString::from(text))
 }

@@ -160,6 +160,50 @@ pub fn client(
     b.build().map_err(|_| LookupError::Kind("SSLError"))
 }
 
+/// Python's `value[key]` on decoded JSON: `KeyError` for a missing key of an object,
+/// `TypeError` when the value is not an object at all.
+pub(crate) fn subscript<'a>(value: &'a Value, key: &str) -> Result<&'a Value, LookupError> {
+    match value {
+        Value::Object(map) => map.get(key).ok_or(LookupError::Kind("KeyError")),
+        _ => Err(LookupError::Kind("TypeError")),
+    }
+}
+
+/// A looked-up JSON value as the secret text: strings as they are, anything else as JSON.
+pub(crate) fn render(value: &Value) -> SecretString {
+    match value {
+        Value::String(s) => SecretString::from(s.clone()),
+        other => SecretString::from(other.to_string()),
+    }
+}
+
+/// How many redirects a `requests`-based plugin follows.
+const MAX_REDIRECTS: usize = 30;
+
+/// Redirects followed like `requests` does, but never to another host (an http → https
+/// upgrade of the same host is allowed), so credentials in a request body stay with the
+/// configured server.
+pub(crate) fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let previous = attempt.previous();
+        if previous.len() > MAX_REDIRECTS {
+            return attempt.error("TooManyRedirects");
+        }
+        let allowed = previous.first().is_some_and(|first| {
+            let next = attempt.url();
+            first.origin() == next.origin()
+                || (first.host_str() == next.host_str()
+                    && first.scheme() == "http"
+                    && next.scheme() == "https")
+        });
+        if allowed {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
 /// Fails with `HTTP <status>` for anything but a 2xx answer.
 pub fn check_status(r: &reqwest::Response) -> Result<(), LookupError> {
     let status = r.status().as_u16();

@@ -17,7 +17,7 @@
 //! same host (http may upgrade to https): a redirect elsewhere is not followed, so a
 //! password or client secret in a request body never leaves the configured server.
 
-use super::{Kwargs, LookupError, LOOKUP_TIMEOUT};
+use super::{render, same_host_redirects, subscript as index, Kwargs, LookupError, LOOKUP_TIMEOUT};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -28,9 +28,6 @@ const DSV_BASE_URL_ENV: &str = "CREDSTORE_DSV_BASE_URL";
 
 /// The top-level domains a DevOps Secrets Vault tenant can live under (the `tld` choices).
 const DSV_TLDS: [&str; 4] = ["ca", "com", "com.au", "eu"];
-
-/// Python `requests` gives up after this many redirects (`TooManyRedirects`).
-const MAX_REDIRECTS: usize = 30;
 
 /// Characters escaped in one URL path segment.
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -60,28 +57,6 @@ const PATH: &AsciiSet = &CONTROLS
 
 fn kind(name: &'static str) -> LookupError {
     LookupError::Kind(name)
-}
-
-/// Redirects followed like `requests` does, but never to another host.
-fn same_host_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let previous = attempt.previous();
-        if previous.len() > MAX_REDIRECTS {
-            return attempt.error("TooManyRedirects");
-        }
-        let allowed = previous.first().is_some_and(|first| {
-            let next = attempt.url();
-            first.origin() == next.origin()
-                || (first.host_str() == next.host_str()
-                    && first.scheme() == "http"
-                    && next.scheme() == "https")
-        });
-        if allowed {
-            attempt.follow()
-        } else {
-            attempt.stop()
-        }
-    })
 }
 
 /// The HTTP client of one lookup: the service-wide timeouts, system-independent webpki
@@ -116,15 +91,6 @@ fn check_base_url(base: &str) -> Result<(), LookupError> {
     }
 }
 
-/// Python's `value[key]` on decoded JSON: `KeyError` when an object lacks the key,
-/// `TypeError` when the value is not an object at all.
-fn index<'a>(value: &'a Value, key: &str) -> Result<&'a Value, LookupError> {
-    match value {
-        Value::Object(map) => map.get(key).ok_or(kind("KeyError")),
-        _ => Err(kind("TypeError")),
-    }
-}
-
 /// A value used as text by `"Bearer " + value` (anything but a string is a `TypeError`).
 fn text(value: &Value) -> Result<SecretString, LookupError> {
     match value {
@@ -142,14 +108,6 @@ fn truthy(value: &Value) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
-    }
-}
-
-/// A returned value as text: strings as they are, anything else as JSON.
-fn render(value: &Value) -> SecretString {
-    match value {
-        Value::String(s) => SecretString::from(s.clone()),
-        other => SecretString::from(other.to_string()),
     }
 }
 

@@ -3,9 +3,9 @@
 //! public key (and the principals, when given); the answer's `data.signed_key` is returned
 //! unchanged (trailing newline included).
 
-use super::aim::{render, subscript, urljoin};
+use super::aim::urljoin;
 use super::hashivault::{client_identity, token, with_namespace};
-use super::{check_status, client, Kwargs, LookupError};
+use super::{check_status, client, render, subscript, Kwargs, LookupError};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -48,7 +48,7 @@ pub async fn lookup(kw: &Kwargs) -> Result<SecretString, LookupError> {
         let resp = with_namespace(req, kw)
             .send()
             .await
-            .map_err(|e| super::aim::transport_error(&e))?;
+            .map_err(|e| LookupError::from_transport(&e))?;
         if resp.status().as_u16() == 412 && attempt < ATTEMPTS {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
