@@ -105,6 +105,26 @@ async fn list(
     list_credentials(&state, &caller, uri.path(), &q, visibility(&caller)).await
 }
 
+/// The caller's effective level on one credential.
+pub(super) async fn level_on(
+    state: &AppState,
+    caller: &Caller,
+    credential: i64,
+) -> ApiResult<Level> {
+    let held = if caller.is_superuser {
+        Level::Admin
+    } else {
+        state
+            .store
+            .credential_levels(caller.user_id, &[credential])
+            .await?
+            .get(&credential)
+            .copied()
+            .unwrap_or(Level::None)
+    };
+    Ok(effective_level(caller, held))
+}
+
 /// Loads a credential the caller can at least read: 404 when missing, 403 when hidden.
 pub(super) async fn load(
     state: &AppState,
@@ -118,18 +138,7 @@ pub(super) async fn load(
         .credential(id)
         .await?
         .ok_or(ApiError::NotFound("Credential"))?;
-    let held = if caller.is_superuser {
-        Level::Admin
-    } else {
-        state
-            .store
-            .credential_levels(caller.user_id, &[id])
-            .await?
-            .get(&id)
-            .copied()
-            .unwrap_or(Level::None)
-    };
-    let level = effective_level(caller, held);
+    let level = level_on(state, caller, id).await?;
     if level == Level::None {
         return Err(resolved.hide(ApiError::Forbidden(None), "Credential"));
     }

@@ -2,6 +2,7 @@
 //! links from one input field of a credential to an external lookup credential.
 
 use super::auth::Auth;
+use super::credentials::level_on;
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, JsonObject, QueryPairs};
 use super::render::People;
@@ -10,7 +11,7 @@ use crate::domain::credential::{parse_pk, PkValue};
 use crate::domain::credential_type::{optional_string, InputSchema};
 use crate::domain::errors::FieldErrors;
 use crate::domain::input_source::{validate_link, LinkEnds};
-use crate::domain::rbac::{effective_level, Caller, Level};
+use crate::domain::rbac::{Caller, Level};
 use crate::domain::resource::INPUT_SOURCE;
 use crate::store::sql::{and_all, Bind, Sql};
 use crate::store::{CredentialRow, InputSourceRow, InputSourceWrite};
@@ -56,21 +57,6 @@ fn visibility(caller: &Caller) -> Sql {
             caller.user_id,
         )
     }
-}
-
-async fn level_on(state: &AppState, caller: &Caller, credential: i64) -> ApiResult<Level> {
-    let held = if caller.is_superuser {
-        Level::Admin
-    } else {
-        state
-            .store
-            .credential_levels(caller.user_id, &[credential])
-            .await?
-            .get(&credential)
-            .copied()
-            .unwrap_or(Level::None)
-    };
-    Ok(effective_level(caller, held))
 }
 
 fn credential_summary(c: &CredentialRow) -> Value {

@@ -1,6 +1,7 @@
 //! JSON representations of every resource, in AWX's field order. All URLs are relative.
 
 use crate::domain::credential::mask_inputs;
+use crate::domain::named_url::escape;
 use crate::domain::rbac::{
     credential_capabilities, effective_level, Caller, Level, RoleDef, CREDENTIAL_ROLES,
     ORGANIZATION_ROLES, TEAM_ROLES, USER_ONLY_ORG_ROLES,
@@ -254,11 +255,6 @@ pub fn team(
     })
 }
 
-/// `name+kind` with `+` inside values escaped, for named URLs.
-fn named(part: &str) -> String {
-    part.replace('+', "[+]")
-}
-
 /// A credential type. `detail` adds `related.named_url`.
 pub fn credential_type(
     t: &CredentialTypeRow,
@@ -274,8 +270,8 @@ pub fn credential_type(
             "named_url".into(),
             Value::String(format!(
                 "/api/v2/credential_types/{}+{}/",
-                named(&t.name),
-                named(&t.kind)
+                escape(&t.name),
+                escape(&t.kind)
             )),
         );
     }
@@ -371,10 +367,10 @@ pub fn credential(
             "named_url".into(),
             Value::String(format!(
                 "/api/v2/credentials/{}++{}+{}++{}/",
-                named(&c.name),
-                named(&c.type_name),
-                named(&c.type_kind),
-                named(c.org_name.as_deref().unwrap_or_default())
+                escape(&c.name),
+                escape(&c.type_name),
+                escape(&c.type_kind),
+                escape(c.org_name.as_deref().unwrap_or_default())
             )),
         );
     }

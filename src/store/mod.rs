@@ -16,10 +16,7 @@ pub use credential_types::{CredentialTypeRow, NewCredentialType};
 pub use credentials::{AccessPath, CredentialRow, CredentialSave, OwnerSummary, SecretRow};
 pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;
-pub use roles::{
-    held_roles_sql as roles_held_sql, holding_sql, readable_ids_sql, readable_sql, RoleInfo,
-    RoleRef,
-};
+pub use roles::{held_roles_sql as roles_held_sql, holding_sql, readable_sql, RoleInfo, RoleRef};
 pub use teams::TeamRow;
 pub use tokens::TokenRow;
 pub use users::{UserRow, UserWrite};

@@ -419,27 +419,14 @@ impl Store {
     }
 }
 
-/// The ids of objects of `content_type` whose read role the user holds: one indexed join
-/// of direct grants with the closure table.
-pub fn readable_ids_sql(content_type: &str, user_id: i64) -> Sql {
-    Sql::with(
-        "SELECT ro.object_id FROM role_members rm CROSS JOIN role_ancestors ra ON ra.ancestor_id = rm.role_id \
-         CROSS JOIN roles ro ON ro.id = ra.role_id \
-         WHERE ro.content_type = ? AND ro.role_field = 'read_role' AND rm.user_id = ?",
-        vec![Bind::Text(content_type.to_string()), Bind::Int(user_id)],
-    )
-}
-
 /// `<column> IN (objects of `content_type` the user may read)`: the one shape of list
 /// visibility.
 pub fn readable_sql(column: &str, content_type: &str, user_id: i64) -> Sql {
-    let mut sql = Sql::raw(format!("{column} IN ("));
-    sql.push(readable_ids_sql(content_type, user_id));
-    sql.text.push(')');
-    sql
+    holding_sql(column, content_type, "read_role", user_id)
 }
 
-/// `<column> IN (objects of `content_type` on which the user holds `role_field`)`.
+/// `<column> IN (objects of `content_type` on which the user holds `role_field`)`: one
+/// indexed join of the user's direct grants with the closure table.
 pub fn holding_sql(column: &str, content_type: &str, role_field: &str, user_id: i64) -> Sql {
     Sql::with(
         format!(
