@@ -97,7 +97,9 @@ fi
 tmp="$(mktemp -d -t credstore-clients.XXXXXX)"
 port="$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 host="http://127.0.0.1:$port"
-password="$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')"
+# A fixed prefix: a random value starting with '-' would be read as an option by argparse
+# (the scenario's and the awx CLI's).
+password="pw-$("$VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(18))')"
 
 # NO_COLOR keeps ANSI escapes out of the log file.
 NO_COLOR=1 CREDSTORE_ADMIN_PASSWORD="$password" CREDSTORE_LOG="${CREDSTORE_LOG:-debug}" \
