@@ -64,6 +64,19 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Copy every row (users with their password hashes, organizations, teams, roles,
+    /// credential types, credentials with their ciphertexts, input sources, tokens and the
+    /// activity stream) from one database into a fresh PostgreSQL database, then compare
+    /// the row counts of every table. Stop the servers first. The copy serves under the
+    /// same master key file.
+    MigrateData {
+        /// Source database, e.g. sqlite://./credstore-data/credstore.db
+        #[arg(long)]
+        from: String,
+        /// Target database, e.g. postgres://credstore:PASSWORD@db:5432/credstore
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,6 +176,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: AuditAction::Verify { store },
         } => audit_verify(config(default_bind(), store)).await,
         Command::Backup { file, store } => backup(config(default_bind(), store), file).await,
+        Command::MigrateData { from, to } => migrate_data(&from, &to).await,
         Command::Keys {
             action: KeysAction::Fingerprint { store },
         } => {
@@ -186,9 +200,16 @@ async fn open_existing(config: &Config) -> Result<credstore::store::Store, Strin
             ));
         }
     }
-    credstore::store::Store::open(&config.database_url)
+    let store = credstore::store::Store::connect(&config.database_url)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    if store.meta("install_uuid").await.is_err() {
+        return Err(
+            "no credstore database there yet; run `credstore migrate` or `serve` first".into(),
+        );
+    }
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
 }
 
 async fn keys_status(config: Config) -> Result<(), String> {
@@ -260,6 +281,38 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("backup written to {}", file.display());
+    Ok(())
+}
+
+async fn migrate_data(from: &str, to: &str) -> Result<(), String> {
+    let source = Config::resolve(
+        default_bind(),
+        PathBuf::new(),
+        Some(from.into()),
+        None,
+        None,
+    );
+    let source = open_existing(&source).await?;
+    let target = credstore::store::Store::open(to)
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = credstore::store::copy::copy_all(&source, &target)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut mismatched = Vec::new();
+    for row in &report {
+        println!("{:<26} {:>9} -> {:>9}", row.table, row.source, row.target);
+        if row.source != row.target {
+            mismatched.push(row.table);
+        }
+    }
+    if !mismatched.is_empty() {
+        return Err(format!(
+            "row counts differ in {}: was the source written to during the copy?",
+            mismatched.join(", ")
+        ));
+    }
+    println!("all row counts match");
     Ok(())
 }
 

@@ -38,18 +38,10 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
     let store = Store::open(&config.database_url).await?;
-    let keys = Arc::new(crate::keys::open_ring(config, &store).await?);
-    store.sync_managed_types(&managed_types()).await?;
-    let generated = ensure_admin(&store, config).await?;
-    ensure_galaxy_credential(&store).await?;
-    let install_uuid = match store.meta("install_uuid").await? {
-        Some(u) => u,
-        None => {
-            let u = random_uuid();
-            store.set_meta("install_uuid", &u).await?;
-            u
-        }
-    };
+    let setup = store.setup_lock().await?;
+    let seeded = seed(config, &store).await;
+    setup.release().await;
+    let (keys, generated, install_uuid) = seeded?;
     let auth = AuthCache::new().map_err(|e| StartupError::Other(e.to_string()))?;
     Ok(Prepared {
         state: AppState {
@@ -60,6 +52,26 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
         },
         generated_admin_password: generated,
     })
+}
+
+/// What a fresh database needs before serving, done by one instance at a time.
+async fn seed(
+    config: &Config,
+    store: &Store,
+) -> Result<(Arc<crate::crypto::KeyRing>, Option<SecretString>, String), StartupError> {
+    let keys = Arc::new(crate::keys::open_ring(config, store).await?);
+    store.sync_managed_types(&managed_types()).await?;
+    let generated = ensure_admin(store, config).await?;
+    ensure_galaxy_credential(store).await?;
+    let install_uuid = match store.meta("install_uuid").await? {
+        Some(u) => u,
+        None => {
+            let u = random_uuid();
+            store.set_meta("install_uuid", &u).await?;
+            u
+        }
+    };
+    Ok((keys, generated, install_uuid))
 }
 
 async fn ensure_admin(

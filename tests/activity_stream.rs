@@ -6,8 +6,8 @@ mod common;
 use axum::http::StatusCode;
 use common::{As, TestApp};
 use credstore::store::activity::ChainBreak;
+use credstore::store::query::{query, query_scalar};
 use serde_json::{json, Value};
-use sqlx::Connection;
 
 const PLANTED: &str = "PLANTED-activity-91ac";
 
@@ -202,12 +202,6 @@ async fn users_see_only_entries_about_what_they_may_see() {
     );
 }
 
-async fn connect(app: &TestApp) -> sqlx::SqliteConnection {
-    sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_chain_reveals_edited_removed_and_truncated_entries() {
     let (app, _org, cred) = world().await;
@@ -224,27 +218,25 @@ async fn the_chain_reveals_edited_removed_and_truncated_entries() {
     assert!(checked >= 5);
     assert_eq!(broken, None);
     let ids: Vec<i64> = {
-        let mut conn = connect(&app).await;
-        sqlx::query_scalar("SELECT id FROM activity_stream ORDER BY id")
-            .fetch_all(&mut conn)
+        let conn = app.state.store.pool();
+        query_scalar("SELECT id FROM activity_stream ORDER BY id")
+            .fetch_all(conn)
             .await
             .unwrap()
     };
-    let mut conn = connect(&app).await;
-    sqlx::query(
-        "UPDATE activity_stream SET changes = '{\"description\": [\"x\", \"y\"]}' WHERE id = ?",
-    )
-    .bind(ids[3])
-    .execute(&mut conn)
-    .await
-    .unwrap();
+    let conn = app.state.store.pool();
+    query("UPDATE activity_stream SET changes = '{\"description\": [\"x\", \"y\"]}' WHERE id = ?")
+        .bind(ids[3])
+        .execute(conn)
+        .await
+        .unwrap();
     assert_eq!(
         store.verify_activity_chain().await.unwrap().1,
         Some(ChainBreak::Altered { id: ids[3] })
     );
-    sqlx::query("DELETE FROM activity_stream WHERE id = ?")
+    query("DELETE FROM activity_stream WHERE id = ?")
         .bind(ids[3])
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .unwrap();
     assert_eq!(
@@ -265,14 +257,14 @@ async fn removing_the_newest_entries_is_detected() {
         json!({"description": "z"}),
     )
     .await;
-    let mut conn = connect(&app).await;
-    let last: i64 = sqlx::query_scalar("SELECT MAX(id) FROM activity_stream")
-        .fetch_one(&mut conn)
+    let conn = app.state.store.pool();
+    let last: i64 = query_scalar("SELECT MAX(id) FROM activity_stream")
+        .fetch_one(conn)
         .await
         .unwrap();
-    sqlx::query("DELETE FROM activity_stream WHERE id = ?")
+    query("DELETE FROM activity_stream WHERE id = ?")
         .bind(last)
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .unwrap();
     assert!(matches!(

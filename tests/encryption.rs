@@ -5,8 +5,8 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{config_for, As, TestApp};
+use credstore::store::query::{query, query_as, query_scalar};
 use serde_json::json;
-use sqlx::Connection;
 
 const PLANTED: &str = "PLANTED-at-rest-7c1e9f-secret";
 
@@ -18,12 +18,6 @@ async fn ssh_credential(app: &TestApp, org: i64, name: &str, password: &str) -> 
                "inputs": {"username": "u", "password": password, "become_password": format!("{password}-b")}}),
     )
     .await
-}
-
-fn file_contains(path: &std::path::Path, needle: &[u8]) -> bool {
-    std::fs::read(path)
-        .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
-        .unwrap_or(false)
 }
 
 #[tokio::test]
@@ -47,26 +41,14 @@ async fn no_plaintext_secret_in_database_files() {
         )
         .await;
     assert_eq!(copy.status, StatusCode::CREATED);
-    let db = app.db_path();
-    let mut scanned = 0;
-    for suffix in ["", "-wal", "-shm"] {
-        let path = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
-        if path.exists() {
-            scanned += 1;
-            assert!(
-                !file_contains(&path, PLANTED.as_bytes()),
-                "plaintext found in {}",
-                path.display()
-            );
-        }
-    }
-    assert!(scanned >= 2, "expected the database and its WAL to exist");
-}
-
-async fn connect(app: &TestApp) -> sqlx::SqliteConnection {
-    sqlx::SqliteConnection::connect(&format!("sqlite://{}", app.db_path().display()))
-        .await
-        .unwrap()
+    let stored = common::stored_bytes(&app).await;
+    assert!(stored.len() > 1000, "expected to read the stored data");
+    assert!(
+        !stored
+            .windows(PLANTED.len())
+            .any(|w| w == PLANTED.as_bytes()),
+        "plaintext found in the database"
+    );
 }
 
 #[tokio::test]
@@ -75,12 +57,12 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     let org = app.org("o").await;
     let a = ssh_credential(&app, org, "a", "secret-a").await;
     let b = ssh_credential(&app, org, "b", "secret-b").await;
-    let mut conn = connect(&app).await;
-    let (ct_a,): (Vec<u8>,) = sqlx::query_as(
+    let conn = app.state.store.pool();
+    let (ct_a,): (Vec<u8>,) = query_as(
         "SELECT ciphertext FROM credential_secrets WHERE credential_id = ? AND field = 'password'",
     )
     .bind(a)
-    .fetch_one(&mut conn)
+    .fetch_one(conn)
     .await
     .unwrap();
     let uid = |id: i64| {
@@ -100,10 +82,10 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     );
 
     // Through the API: plant A's ciphertext into B's row; keeping it must fail cleanly.
-    sqlx::query("UPDATE credential_secrets SET ciphertext = ? WHERE credential_id = ? AND field = 'password'")
+    query("UPDATE credential_secrets SET ciphertext = ? WHERE credential_id = ? AND field = 'password'")
         .bind(&ct_a)
         .bind(b)
-        .execute(&mut conn)
+        .execute(conn)
         .await
         .unwrap();
     let r = app
@@ -169,9 +151,9 @@ async fn restart_with_the_same_key_keeps_secrets_usable() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert_eq!(r.body["inputs"]["password"], "$encrypted$");
     let count: i64 = {
-        let mut conn = connect(&again).await;
-        sqlx::query_scalar("SELECT COUNT(*) FROM credential_types WHERE managed = 1")
-            .fetch_one(&mut conn)
+        let conn = again.state.store.pool();
+        query_scalar("SELECT COUNT(*) FROM credential_types WHERE managed = TRUE")
+            .fetch_one(conn)
             .await
             .unwrap()
     };

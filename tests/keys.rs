@@ -117,6 +117,16 @@ async fn backups_restore_with_the_same_key_only() {
     let app = TestApp::new().await;
     let ids = credentials(&app, 3).await;
     let backup = app.dir.path().join("backup.db");
+    if common::postgres_server().is_some() {
+        let refused = app
+            .state
+            .store
+            .backup_to(&backup.display().to_string())
+            .await
+            .expect_err("SQLite backups only");
+        assert!(refused.to_string().contains("pg_dump"), "{refused}");
+        return;
+    }
     app.state
         .store
         .backup_to(&backup.display().to_string())
@@ -157,9 +167,15 @@ fn the_commands_take_the_serve_options() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let bin = env!("CARGO_BIN_EXE_credstore");
+    // On the PostgreSQL pass the commands reach the database the test app uses.
+    let database: Vec<(&str, String)> = common::postgres_database_for(&data)
+        .map(|url| ("CREDSTORE_DATABASE_URL", url))
+        .into_iter()
+        .collect();
     let run = |args: &[&str]| {
         Command::new(bin)
             .args(args)
+            .envs(database.clone())
             .env("CREDSTORE_DATA_DIR", &data)
             .env("CREDSTORE_ADMIN_PASSWORD", "pw")
             .output()

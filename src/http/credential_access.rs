@@ -129,7 +129,7 @@ async fn access_list(
     let mut holders: Vec<i64> = paths.iter().map(|p| p.user_id).collect();
     holders.sort_unstable();
     holders.dedup();
-    let mut ids_sql = Sql::raw("(users.is_superuser = 1 OR users.is_system_auditor = 1");
+    let mut ids_sql = Sql::raw("(users.is_superuser = TRUE OR users.is_system_auditor = TRUE");
     if !holders.is_empty() {
         let marks = vec!["?"; holders.len()].join(", ");
         ids_sql.push(Sql::with(

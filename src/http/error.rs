@@ -29,6 +29,9 @@ pub enum ApiError {
     Validation(Value),
     #[error("bad request")]
     BadRequest(Value),
+    /// A concurrent request changed what this one relied on.
+    #[error("conflict")]
+    Conflict,
     /// Anything the client cannot fix; the detail is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -68,6 +71,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Validation(v) => (StatusCode::BAD_REQUEST, v.clone()),
             ApiError::BadRequest(v) => (StatusCode::BAD_REQUEST, json!({"detail": v})),
+            ApiError::Conflict => (
+                StatusCode::CONFLICT,
+                json!({"detail": "The object was changed or deleted by another request; retry."}),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 (
@@ -121,6 +128,10 @@ impl From<StoreError> for ApiError {
                 FieldErrors::one("username", "A user with that username already exists.")
                     .into_json(),
             ),
+            StoreError::Gone => ApiError::Conflict,
+            StoreError::Unrepresentable => ApiError::BadRequest(Value::from(
+                "The database cannot store or match this value (text may not contain NUL characters).",
+            )),
             other => ApiError::Internal(other.to_string()),
         }
     }

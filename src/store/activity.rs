@@ -1,11 +1,12 @@
 //! The activity stream's storage: appending entries inside the transaction of the change
 //! they describe, chaining their hashes, and walking the chain to verify it.
 
+use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
+use super::WriteTx;
 use super::{now, Store, StoreResult};
 use crate::domain::activity::{entry_hash, ActivityRecord, HashInput, GENESIS};
 use serde_json::{json, Value};
-use sqlx::SqliteConnection;
 
 /// An entry as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -48,7 +49,7 @@ fn hash_of(row: &ActivityRow) -> String {
 /// Appends an entry in the caller's transaction. Call it after the change's own writes, so
 /// the transaction already holds the write lock and the chain cannot fork.
 pub async fn append(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     record: &ActivityRecord,
     new_id: Option<i64>,
 ) -> StoreResult<()> {
@@ -59,7 +60,7 @@ pub async fn append(
         objects.insert(0, (record.object1, id));
     }
     let actor_snapshot: Option<String> = match record.actor {
-        Some(a) => sqlx::query_as::<_, (i64, String, String, String)>(
+        Some(a) => query_as::<(i64, String, String, String)>(
             "SELECT id, username, first_name, last_name FROM users WHERE id = ?",
         )
         .bind(a)
@@ -73,7 +74,7 @@ pub async fn append(
     let objects_json =
         Value::Array(objects.iter().map(|(ct, id)| json!([ct, id])).collect()).to_string();
     let prev: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM activity_stream ORDER BY id DESC LIMIT 1")
+        query_scalar("SELECT hash FROM activity_stream ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
     let mut row = ActivityRow {
@@ -91,7 +92,7 @@ pub async fn append(
         prev_hash: prev.unwrap_or_else(|| GENESIS.to_string()),
         hash: String::new(),
     };
-    row.id = sqlx::query_scalar(
+    row.id = query_scalar(
         "INSERT INTO activity_stream (timestamp, actor_id, actor_snapshot, operation, object1, object2, \
          object_association, object_type, changes, objects, prev_hash, hash) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '') RETURNING id",
@@ -110,20 +111,20 @@ pub async fn append(
     .fetch_one(&mut *conn)
     .await?;
     let hash = hash_of(&row);
-    sqlx::query("UPDATE activity_stream SET hash = ? WHERE id = ?")
+    query("UPDATE activity_stream SET hash = ? WHERE id = ?")
         .bind(&hash)
         .bind(row.id)
         .execute(&mut *conn)
         .await?;
     // The head detects entries removed from the end of the chain.
-    sqlx::query(
+    query(
         "INSERT INTO meta (key, value) VALUES ('activity_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     )
     .bind(format!("{}:{hash}", row.id))
     .execute(&mut *conn)
     .await?;
     for (ct, id) in &objects {
-        sqlx::query("INSERT OR IGNORE INTO activity_stream_objects (entry_id, content_type, object_id) VALUES (?, ?, ?)")
+        query("INSERT INTO activity_stream_objects (entry_id, content_type, object_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
             .bind(row.id)
             .bind(*ct)
             .bind(*id)
@@ -180,7 +181,7 @@ impl Store {
         let mut checked = 0;
         loop {
             let batch: Vec<ActivityRow> =
-                sqlx::query_as(&format!("{SELECT} WHERE id > ? ORDER BY id LIMIT 1000"))
+                query_as(&format!("{SELECT} WHERE id > ? ORDER BY id LIMIT 1000"))
                     .bind(previous_id.unwrap_or(0))
                     .fetch_all(self.pool())
                     .await?;

@@ -1,6 +1,7 @@
 //! Credential types: rows, the start-up synchronisation of managed types, and writes.
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -40,7 +41,7 @@ const SELECT: &str =
 impl Store {
     /// One type.
     pub async fn credential_type(&self, id: i64) -> StoreResult<Option<CredentialTypeRow>> {
-        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
@@ -52,13 +53,11 @@ impl Store {
         name: &str,
         kind: &str,
     ) -> StoreResult<Option<CredentialTypeRow>> {
-        Ok(
-            sqlx::query_as(&format!("{SELECT} WHERE name = ? AND kind = ?"))
-                .bind(name)
-                .bind(kind)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(query_as(&format!("{SELECT} WHERE name = ? AND kind = ?"))
+            .bind(name)
+            .bind(kind)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Types by id, in the given order.
@@ -77,13 +76,14 @@ impl Store {
         for t in types {
             let inputs = t.inputs.to_string();
             let injectors = t.injectors.to_string();
-            sqlx::query(
+            query(
                 "INSERT INTO credential_types (name, description, kind, namespace, managed, inputs, injectors, created, modified) \
-                 VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?) \
-                 ON CONFLICT(name, kind) DO UPDATE SET namespace = excluded.namespace, managed = 1, \
+                 VALUES (?, ?, ?, ?, TRUE, ?, ?, ?, ?) \
+                 ON CONFLICT(name, kind) DO UPDATE SET namespace = excluded.namespace, managed = TRUE, \
                  inputs = excluded.inputs, injectors = excluded.injectors, description = excluded.description \
-                 WHERE credential_types.inputs IS NOT excluded.inputs OR credential_types.injectors IS NOT excluded.injectors \
-                 OR credential_types.namespace IS NOT excluded.namespace OR credential_types.managed = 0",
+                 WHERE credential_types.inputs IS DISTINCT FROM excluded.inputs \
+                 OR credential_types.injectors IS DISTINCT FROM excluded.injectors \
+                 OR credential_types.namespace IS DISTINCT FROM excluded.namespace OR credential_types.managed = FALSE",
             )
             .bind(&t.name)
             .bind(&t.description)
@@ -93,7 +93,7 @@ impl Store {
             .bind(injectors)
             .bind(&ts)
             .bind(&ts)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         }
         tx.commit().await?;
@@ -109,9 +109,9 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO credential_types (name, description, kind, namespace, managed, inputs, injectors, \
-             created, modified, created_by, modified_by) VALUES (?, ?, ?, NULL, 0, ?, ?, ?, ?, ?, ?) RETURNING id",
+             created, modified, created_by, modified_by) VALUES (?, ?, ?, NULL, FALSE, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&t.name)
         .bind(&t.description)
@@ -122,7 +122,7 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(classify)?;
         append(&mut tx, activity, Some(id)).await?;
@@ -139,7 +139,7 @@ impl Store {
         activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        query(
             "UPDATE credential_types SET name = ?, description = ?, kind = ?, inputs = ?, injectors = ?, \
              modified = ?, modified_by = ? WHERE id = ?",
         )
@@ -151,7 +151,7 @@ impl Store {
         .bind(now())
         .bind(actor)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(classify)?;
         if let Some(a) = activity {
@@ -168,9 +168,9 @@ impl Store {
         activity: &ActivityRecord,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM credential_types WHERE id = ?")
+        query("DELETE FROM credential_types WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(&mut tx, activity, None).await?;
         tx.commit().await?;
@@ -179,12 +179,11 @@ impl Store {
 
     /// True when any credential has this type.
     pub async fn credential_type_in_use(&self, id: i64) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM credentials WHERE credential_type_id = ? LIMIT 1",
-        )
-        .bind(id)
-        .fetch_one(self.pool())
-        .await?;
+        let n: i64 =
+            query_scalar("SELECT COUNT(*) FROM credentials WHERE credential_type_id = ? LIMIT 1")
+                .bind(id)
+                .fetch_one(self.pool())
+                .await?;
         Ok(n > 0)
     }
 }

@@ -2,18 +2,19 @@
 //! wiring of ownership, and writes that commit row, secrets and roles together.
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
 use super::roles::{
     create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
     role_id,
 };
 use super::users::order_like;
+use super::WriteTx;
 use super::{classify, now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::credential::Owner;
 use crate::domain::rbac::{
     CREDENTIAL_ORG_PARENTS, CREDENTIAL_PARENTS, CREDENTIAL_ROLES, CREDENTIAL_TEAM_PARENTS,
 };
-use sqlx::SqliteConnection;
 
 /// A credential with the names its `summary_fields` show.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -83,12 +84,10 @@ const SELECT: &str = "SELECT credentials.id, credentials.uid, credentials.name, 
 impl Store {
     /// One credential.
     pub async fn credential(&self, id: i64) -> StoreResult<Option<CredentialRow>> {
-        Ok(
-            sqlx::query_as(&format!("{SELECT} WHERE credentials.id = ?"))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        Ok(query_as(&format!("{SELECT} WHERE credentials.id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Credentials by id, in the given order.
@@ -98,7 +97,7 @@ impl Store {
         }
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!("{SELECT} WHERE credentials.id IN ({marks})");
-        let mut q = sqlx::query_as::<_, CredentialRow>(&sql);
+        let mut q = query_as::<CredentialRow>(&sql);
         for id in ids {
             q = q.bind(*id);
         }
@@ -107,7 +106,7 @@ impl Store {
 
     /// The sealed secrets of one credential.
     pub async fn credential_secrets(&self, id: i64) -> StoreResult<Vec<SecretRow>> {
-        Ok(sqlx::query_as("SELECT field, ciphertext FROM credential_secrets WHERE credential_id = ? ORDER BY field")
+        Ok(query_as("SELECT field, ciphertext FROM credential_secrets WHERE credential_id = ? ORDER BY field")
             .bind(id)
             .fetch_all(self.pool())
             .await?)
@@ -125,7 +124,7 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO credentials (uid, name, description, organization_id, credential_type_id, managed, inputs, \
              created, modified, created_by, modified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -140,7 +139,7 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(classify)?;
         write_secrets(&mut tx, id, save).await?;
@@ -199,11 +198,11 @@ impl Store {
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         let old_org: Option<i64> =
-            sqlx::query_scalar("SELECT organization_id FROM credentials WHERE id = ?")
+            query_scalar("SELECT organization_id FROM credentials WHERE id = ?")
                 .bind(id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut tx)
                 .await?;
-        sqlx::query(
+        query(
             "UPDATE credentials SET name = ?, description = ?, organization_id = ?, credential_type_id = ?, \
              inputs = ?, modified = ?, modified_by = ? WHERE id = ?",
         )
@@ -215,7 +214,7 @@ impl Store {
         .bind(now())
         .bind(actor)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(classify)?;
         write_secrets(&mut tx, id, save).await?;
@@ -246,9 +245,9 @@ impl Store {
     pub async fn delete_credential(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         delete_object_roles(&mut tx, "credential", id).await?;
-        sqlx::query("DELETE FROM credentials WHERE id = ?")
+        query("DELETE FROM credentials WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(&mut tx, activity, None).await?;
         tx.commit().await?;
@@ -277,7 +276,7 @@ impl Store {
                    AND p.content_type IN ('organization', 'team') \
              ORDER BY 1, 2 DESC, 3"
         );
-        let mut q = sqlx::query_as::<_, OwnerSummary>(&sql);
+        let mut q = query_as::<OwnerSummary>(&sql);
         for _ in 0..2 {
             for id in ids {
                 q = q.bind(*id);
@@ -287,25 +286,21 @@ impl Store {
     }
 }
 
-async fn write_secrets(
-    conn: &mut SqliteConnection,
-    id: i64,
-    save: &CredentialSave,
-) -> StoreResult<()> {
+async fn write_secrets(conn: &mut WriteTx, id: i64, save: &CredentialSave) -> StoreResult<()> {
     let existing: Vec<String> =
-        sqlx::query_scalar("SELECT field FROM credential_secrets WHERE credential_id = ?")
+        query_scalar("SELECT field FROM credential_secrets WHERE credential_id = ?")
             .bind(id)
             .fetch_all(&mut *conn)
             .await?;
     for field in existing.iter().filter(|f| !save.kept_secrets.contains(f)) {
-        sqlx::query("DELETE FROM credential_secrets WHERE credential_id = ? AND field = ?")
+        query("DELETE FROM credential_secrets WHERE credential_id = ? AND field = ?")
             .bind(id)
             .bind(field)
             .execute(&mut *conn)
             .await?;
     }
     for (field, version, ciphertext) in &save.new_secrets {
-        sqlx::query(
+        query(
             "INSERT INTO credential_secrets (credential_id, field, key_version, ciphertext) VALUES (?, ?, ?, ?) \
              ON CONFLICT(credential_id, field) DO UPDATE SET key_version = excluded.key_version, ciphertext = excluded.ciphertext",
         )
@@ -330,7 +325,7 @@ pub struct AccessPath {
 impl Store {
     /// Every (user, granted role, credential role it implies) for one credential.
     pub async fn credential_access(&self, credential_id: i64) -> StoreResult<Vec<AccessPath>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT m.user_id, m.role_id AS via_role, r.role_field FROM roles r \
              JOIN role_ancestors a ON a.role_id = r.id JOIN role_members m ON m.role_id = a.ancestor_id \
              WHERE r.content_type = 'credential' AND r.object_id = ? ORDER BY m.user_id, m.role_id, r.id",
@@ -354,7 +349,7 @@ impl Store {
     /// (key version, number of secrets sealed with it).
     pub async fn secret_key_versions(&self) -> StoreResult<Vec<(u32, i64)>> {
         let rows: Vec<(i64, i64)> =
-            sqlx::query_as("SELECT key_version, COUNT(*) FROM credential_secrets GROUP BY key_version ORDER BY key_version")
+            query_as("SELECT key_version, COUNT(*) FROM credential_secrets GROUP BY key_version ORDER BY key_version")
                 .fetch_all(self.pool())
                 .await?;
         Ok(rows
@@ -369,7 +364,7 @@ impl Store {
         version: u32,
         limit: i64,
     ) -> StoreResult<Vec<SealedSecret>> {
-        Ok(sqlx::query_as(
+        Ok(query_as(
             "SELECT s.credential_id, c.uid, s.field, s.ciphertext FROM credential_secrets s \
              JOIN credentials c ON c.id = s.credential_id WHERE s.key_version < ? ORDER BY s.credential_id, s.field LIMIT ?",
         )
@@ -389,7 +384,7 @@ impl Store {
         version: u32,
         new: &[u8],
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
+        let done = query(
             "UPDATE credential_secrets SET key_version = ?, ciphertext = ? \
              WHERE credential_id = ? AND field = ? AND ciphertext = ?",
         )
@@ -400,12 +395,17 @@ impl Store {
         .bind(old)
         .execute(self.pool())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done == 1)
     }
 
     /// Writes a consistent copy of the database to `path` while the service runs.
     pub async fn backup_to(&self, path: &str) -> StoreResult<()> {
-        sqlx::query("VACUUM INTO ?")
+        if self.is_postgres() {
+            return Err(super::StoreError::Unsupported(
+                "`credstore backup` copies the SQLite database; back up PostgreSQL with pg_dump",
+            ));
+        }
+        query("VACUUM INTO ?")
             .bind(path)
             .execute(self.pool())
             .await?;

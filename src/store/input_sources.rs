@@ -1,6 +1,7 @@
 //! Credential input sources.
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
 use crate::domain::activity::{input_source_fields, ActivityRecord};
@@ -37,7 +38,7 @@ const SELECT: &str = "SELECT id, target_credential_id, source_credential_id, inp
 impl Store {
     /// One input source.
     pub async fn input_source(&self, id: i64) -> StoreResult<Option<InputSourceRow>> {
-        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
@@ -51,7 +52,7 @@ impl Store {
 
     /// The input sources whose target is this credential.
     pub async fn input_sources_of(&self, target: i64) -> StoreResult<Vec<InputSourceRow>> {
-        Ok(sqlx::query_as(&format!(
+        Ok(query_as(&format!(
             "{SELECT} WHERE target_credential_id = ? ORDER BY input_field_name"
         ))
         .bind(target)
@@ -63,7 +64,7 @@ impl Store {
     pub async fn create_input_source(&self, w: &InputSourceWrite, actor: i64) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
              metadata, description, created, modified, created_by, modified_by) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
@@ -77,7 +78,7 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(classify)?;
         let record = ActivityRecord::create(Some(actor), "credential_input_source", fields_of(w))
@@ -96,11 +97,11 @@ impl Store {
         actor: i64,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let before: Option<InputSourceRow> = sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        let before: Option<InputSourceRow> = query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut tx)
             .await?;
-        sqlx::query(
+        query(
             "UPDATE credential_input_sources SET target_credential_id = ?, source_credential_id = ?, \
              input_field_name = ?, metadata = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?",
         )
@@ -112,7 +113,7 @@ impl Store {
         .bind(now())
         .bind(actor)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(classify)?;
         if let Some(b) = before {
@@ -143,9 +144,9 @@ impl Store {
     /// Deletes an input source and records it against both credentials.
     pub async fn delete_input_source(&self, row: &InputSourceRow, actor: i64) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM credential_input_sources WHERE id = ?")
+        query("DELETE FROM credential_input_sources WHERE id = ?")
             .bind(row.id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         let w = InputSourceWrite {
             target_credential_id: row.target_credential_id,
@@ -186,7 +187,7 @@ impl Store {
     /// Gives `to` the same input sources as `from` (credential copy).
     pub async fn copy_input_sources(&self, from: i64, to: i64, actor: i64) -> StoreResult<()> {
         let ts = now();
-        sqlx::query(
+        query(
             "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
              metadata, description, created, modified, created_by, modified_by) \
              SELECT ?, source_credential_id, input_field_name, metadata, description, ?, ?, ?, ? \

@@ -2,10 +2,13 @@
 //! under this module; values are always bound, never formatted into SQL text.
 
 pub mod activity;
+pub mod backend;
+pub mod copy;
 mod credential_types;
 mod credentials;
 mod input_sources;
 mod organizations;
+pub mod query;
 mod roles;
 pub mod sql;
 mod teams;
@@ -21,10 +24,11 @@ pub use teams::TeamRow;
 pub use tokens::TokenRow;
 pub use users::{UserRow, UserWrite};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Sqlite, Transaction};
+use backend::{Backend, Db, Tx};
+use query::{query, query_scalar};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -32,7 +36,7 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A uniqueness rule was violated; the payload names the rule.
@@ -40,39 +44,83 @@ pub enum StoreError {
     Unique(&'static str),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
-    #[error("unsupported database URL (expected sqlite://...)")]
+    /// The database refused a value the API let through (PostgreSQL rejects NUL
+    /// characters in text and a few regular-expression forms that SQLite accepts).
+    #[error("the database cannot store or match this value")]
+    Unrepresentable,
+    /// A row this write refers to was deleted by a concurrent request.
+    #[error("a referenced row is gone")]
+    Gone,
+    #[error("unsupported database URL (expected sqlite://... or postgres://...)")]
     UnsupportedUrl,
+    /// The command needs the other kind of database.
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
-/// The named uniqueness rules, recognised from the database's error text.
-const UNIQUE_RULES: [(&str, &str); 6] = [
+/// The named uniqueness rules: SQLite names the columns in its message, PostgreSQL names
+/// the constraint (named alike in `migrations/postgres`).
+const UNIQUE_RULES: [(&str, &str, &str); 6] = [
     (
         "credential_input_sources.target_credential_id, credential_input_sources.input_field_name",
+        "credential_input_sources_target_field_unique",
         "input_source_field",
     ),
     (
         "credentials.organization_id, credentials.name, credentials.credential_type_id",
+        "credentials_org_name_type_unique",
         "credential_name",
     ),
     (
         "credential_types.name, credential_types.kind",
+        "credential_types_name_kind_unique",
         "credential_type_name",
     ),
-    ("teams.organization_id, teams.name", "team_name"),
-    ("organizations.name", "organization_name"),
-    ("users.username", "username"),
+    (
+        "teams.organization_id, teams.name",
+        "teams_org_name_unique",
+        "team_name",
+    ),
+    (
+        "organizations.name",
+        "organizations_name_unique",
+        "organization_name",
+    ),
+    ("users.username", "users_username_unique", "username"),
 ];
 
-/// Turns a unique violation into `StoreError::Unique`, everything else into `Db`.
+/// PostgreSQL's data exceptions for values it cannot hold or match: NUL in text
+/// (22021, 22P05) and invalid regular expressions (2201B).
+const UNREPRESENTABLE_CODES: [&str; 3] = ["22021", "22P05", "2201B"];
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        classify(e)
+    }
+}
+
+/// Turns a unique violation into `StoreError::Unique`, a foreign-key violation (the
+/// referenced row was deleted meanwhile) into `Gone`, a value the database cannot hold
+/// into `Unrepresentable`, everything else into `Db`.
 pub(crate) fn classify(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let msg = db.message();
-            for (cols, rule) in UNIQUE_RULES {
-                if msg.contains(cols) {
+            let constraint = db.constraint().unwrap_or_default();
+            for (cols, name, rule) in UNIQUE_RULES {
+                if msg.contains(cols) || constraint == name {
                     return StoreError::Unique(rule);
                 }
             }
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::Gone;
+        }
+        if db
+            .code()
+            .is_some_and(|c| UNREPRESENTABLE_CODES.contains(&c.as_ref()))
+        {
+            return StoreError::Unrepresentable;
         }
     }
     StoreError::Db(e)
@@ -84,41 +132,70 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// The database handle shared by all requests.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    db: Db,
     /// SQLite has one writer at a time: writers of this process queue here instead of
-    /// sleeping in SQLite's busy handler.
+    /// sleeping in SQLite's busy handler. (PostgreSQL writers queue on an advisory lock.)
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
-/// A write transaction that holds this process's writer slot until it ends. It derefs to
-/// the connection, so store helpers take `&mut tx` like any connection.
+/// The advisory lock that serializes write transactions of every instance on one
+/// PostgreSQL database, as SQLite's single writer does for one file: the role closure,
+/// the activity chain and read-then-write checks stay consistent without retry loops.
+const PG_WRITE_LOCK: i64 = 0x6372_6564_7374_6f72; // "credstor"
+
+/// The advisory lock held while an instance seeds the database at start-up.
+const PG_SETUP_LOCK: i64 = PG_WRITE_LOCK + 1;
+
+/// Start-up seeding in progress; [`SetupLock::release`] lets the next instance in.
+pub struct SetupLock(Option<sqlx::PgConnection>);
+
+impl SetupLock {
+    /// Ends the lock by closing its connection.
+    pub async fn release(self) {
+        if let Some(conn) = self.0 {
+            use sqlx::Connection;
+            // Closing ends the session and with it the lock; if the close fails the
+            // server ends the session when the socket drops.
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// A write transaction that holds the writer slot until it ends.
 pub struct WriteTx {
-    tx: Transaction<'static, Sqlite>,
-    _writer: tokio::sync::OwnedMutexGuard<()>,
-}
-
-impl std::ops::Deref for WriteTx {
-    type Target = sqlx::SqliteConnection;
-    fn deref(&self) -> &Self::Target {
-        &self.tx
-    }
-}
-
-impl std::ops::DerefMut for WriteTx {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
-    }
+    tx: Tx,
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
+    /// The open transaction, for [`query::Target`].
+    pub(crate) fn inner(&mut self) -> &mut Tx {
+        &mut self.tx
+    }
+
     /// Commits; dropping a `WriteTx` without committing rolls back.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+        match self.tx {
+            Backend::Sqlite(t) => t.commit().await,
+            Backend::Postgres(t) => t.commit().await,
+        }
+    }
+
+    /// The SQLite connection underneath, for bulk tools that speak SQLite directly (the
+    /// benchmark seeder); `None` on PostgreSQL.
+    pub fn as_sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
+        match &mut self.tx {
+            Backend::Sqlite(t) => Some(&mut **t),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// Rolls back explicitly.
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+        match self.tx {
+            Backend::Sqlite(t) => t.rollback().await,
+            Backend::Postgres(t) => t.rollback().await,
+        }
     }
 }
 
@@ -133,75 +210,150 @@ pub fn now() -> String {
 impl Store {
     /// Opens (creating if needed) the database and applies the embedded migrations.
     pub async fn open(url: &str) -> StoreResult<Store> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .ok_or(StoreError::UnsupportedUrl)?;
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // Makes LIKE case-sensitive, as `contains`/`startswith` are in AWX;
-            // the case-insensitive lookups lower both sides explicitly.
-            .pragma("case_sensitive_like", "ON")
-            // `__regex`/`__iregex` lookups: SQLite's REGEXP backed by the regex crate.
-            .with_regexp();
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            // A liveness ping before every statement costs a round trip to SQLite's
-            // worker thread; local file connections do not go stale.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        // Statistics let the planner start visibility joins from the user's few grants.
-        sqlx::query("PRAGMA optimize").execute(&pool).await?;
+        let store = Self::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens the database without touching its schema.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        let db = if let Some(path) = url.strip_prefix("sqlite://") {
+            Backend::Sqlite(open_sqlite(path).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .connect_with(options)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::UnsupportedUrl);
+        };
         Ok(Store {
-            pool,
+            db,
             writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
+    /// Applies the embedded migrations of this database kind. On PostgreSQL sqlx holds an
+    /// advisory lock meanwhile, so instances starting together migrate once.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Backend::Sqlite(pool) => {
+                sqlx::migrate!("migrations/sqlite").run(pool).await?;
+                // Statistics let the planner start visibility joins from the user's few grants.
+                sqlx::query("PRAGMA optimize").execute(pool).await?;
+            }
+            Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Holds off other instances while this one seeds a fresh database (key fingerprints,
+    /// `admin`, managed types, the Galaxy credential): on PostgreSQL a session advisory
+    /// lock on a connection of its own, so that a crash releases it with the connection.
+    /// SQLite serves one instance; there is nothing to wait for.
+    pub async fn setup_lock(&self) -> StoreResult<SetupLock> {
+        match &self.db {
+            Backend::Sqlite(_) => Ok(SetupLock(None)),
+            Backend::Postgres(pool) => {
+                let mut conn = pool.acquire().await?.detach();
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(PG_SETUP_LOCK)
+                    .execute(&mut conn)
+                    .await?;
+                Ok(SetupLock(Some(conn)))
+            }
+        }
+    }
+
+    /// Which kind of database this is, for messages and commands that differ.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.db, Backend::Postgres(_))
+    }
+}
+
+/// The embedded database: WAL, foreign keys, AWX's case-sensitive LIKE and a REGEXP.
+async fn open_sqlite(path: &str) -> StoreResult<sqlx::SqlitePool> {
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
+        // Makes LIKE case-sensitive, as `contains`/`startswith` are in AWX;
+        // the case-insensitive lookups lower both sides explicitly.
+        .pragma("case_sensitive_like", "ON")
+        // `__regex`/`__iregex` lookups: SQLite's REGEXP backed by the regex crate.
+        .with_regexp();
+    let pool = SqlitePoolOptions::new()
+        .max_connections(8)
+        // A liveness ping before every statement costs a round trip to SQLite's
+        // worker thread; local file connections do not go stale.
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+impl Store {
     /// Starts a transaction; dropping it without `commit` rolls back.
     /// Write transactions start IMMEDIATE: they take the write lock up front (waiting on
     /// the busy timeout) instead of failing when a read snapshot must be upgraded after
     /// another writer committed.
     pub async fn begin(&self) -> StoreResult<WriteTx> {
-        let writer = self.writer.clone().lock_owned().await;
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok(WriteTx {
-            tx,
-            _writer: writer,
-        })
+        match &self.db {
+            Backend::Sqlite(pool) => {
+                let writer = self.writer.clone().lock_owned().await;
+                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx {
+                    tx: Backend::Sqlite(tx),
+                    _writer: Some(writer),
+                })
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(WriteTx {
+                    tx: Backend::Postgres(tx),
+                    _writer: None,
+                })
+            }
+        }
     }
 
-    /// The pool, for read-only queries.
-    pub(crate) fn pool(&self) -> &SqlitePool {
-        &self.pool
+    /// The pools: for the store's reads, and for tools and tests that inspect storage.
+    pub fn pool(&self) -> &Db {
+        &self.db
     }
 
     /// Reads a `meta` value (e.g. the master key fingerprint).
     pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?")
+        Ok(query_scalar("SELECT value FROM meta WHERE key = ?")
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.pool())
             .await?)
     }
 
     /// Writes a `meta` value.
     pub async fn set_meta(&self, key: &str, value: &str) -> StoreResult<()> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         Ok(())
     }
 
-    /// Closes the pool, flushing the WAL.
+    /// Closes the pool, flushing SQLite's WAL.
     pub async fn close(&self) {
-        self.pool.close().await;
+        match &self.db {
+            Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
     }
 }
 
@@ -230,9 +382,11 @@ impl Store {
         let mut cond = sql::and_all(vec![scope, sql::filter_sql(resource, filter)]);
         let table = resource.table;
         let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {}", cond.text);
-        let count: i64 = sqlx::query_scalar_with(&count_sql, cond.arguments())
+        let count: i64 = query_scalar(&count_sql)
+            .bind_all(&cond.binds)
             .fetch_one(self.pool())
-            .await?;
+            .await
+            .map_err(classify)?;
         let pages = ((count + page_size - 1) / page_size).max(1);
         let page = page.unwrap_or(pages);
         if page > pages {
@@ -249,9 +403,11 @@ impl Store {
             "SELECT {table}.id FROM {table} WHERE {} ORDER BY {order_by} LIMIT ? OFFSET ?",
             cond.text
         );
-        let ids: Vec<i64> = sqlx::query_scalar_with(&ids_sql, cond.arguments())
+        let ids: Vec<i64> = query_scalar(&ids_sql)
+            .bind_all(&cond.binds)
             .fetch_all(self.pool())
-            .await?;
+            .await
+            .map_err(classify)?;
         Ok(Page {
             count,
             page: Some(page),

@@ -1,6 +1,7 @@
 //! Organizations and their membership roles.
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
 use super::roles::{create_object_roles, link_parents, role_id};
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
@@ -25,7 +26,7 @@ const SELECT: &str =
 impl Store {
     /// One organization.
     pub async fn organization(&self, id: i64) -> StoreResult<Option<OrganizationRow>> {
-        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
@@ -47,7 +48,7 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO organizations (name, description, created, modified, created_by, modified_by) \
              VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -57,7 +58,7 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(classify)?;
         create_object_roles(&mut tx, "organization", id, &ORGANIZATION_ROLES).await?;
@@ -83,13 +84,13 @@ impl Store {
         activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE organizations SET name = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?")
+        query("UPDATE organizations SET name = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?")
             .bind(name)
             .bind(description)
             .bind(now())
             .bind(actor)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(classify)?;
         if let Some(a) = activity {
@@ -110,15 +111,15 @@ impl Store {
             ),
             ("team", "SELECT id FROM teams WHERE organization_id = ?"),
         ] {
-            let ids: Vec<i64> = sqlx::query_scalar(sql).bind(id).fetch_all(&mut *tx).await?;
+            let ids: Vec<i64> = query_scalar(sql).bind(id).fetch_all(&mut tx).await?;
             for oid in ids {
                 super::roles::delete_object_roles(&mut tx, ct, oid).await?;
             }
         }
         super::roles::delete_object_roles(&mut tx, "organization", id).await?;
-        sqlx::query("DELETE FROM organizations WHERE id = ?")
+        query("DELETE FROM organizations WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(&mut tx, activity, None).await?;
         tx.commit().await?;
@@ -162,7 +163,7 @@ impl Store {
     /// (direct members, direct admins, teams) of an organization.
     pub async fn organization_counts(&self, org: i64) -> StoreResult<(i64, i64, i64)> {
         let members = |field: &'static str| {
-            sqlx::query_scalar::<_, i64>(
+            query_scalar::<i64>(
                 "SELECT COUNT(*) FROM role_members m JOIN roles r ON r.id = m.role_id \
                  WHERE r.content_type = 'organization' AND r.object_id = ? AND r.role_field = ?",
             )
@@ -171,7 +172,7 @@ impl Store {
         };
         let users = members("member_role").fetch_one(self.pool()).await?;
         let admins = members("admin_role").fetch_one(self.pool()).await?;
-        let teams: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE organization_id = ?")
+        let teams: i64 = query_scalar("SELECT COUNT(*) FROM teams WHERE organization_id = ?")
             .bind(org)
             .fetch_one(self.pool())
             .await?;

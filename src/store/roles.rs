@@ -2,11 +2,12 @@
 //! query that answers "which roles does this user hold".
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
 use super::sql::{Bind, Sql};
+use super::WriteTx;
 use super::{Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{level_of_role, Level, RoleDef};
-use sqlx::SqliteConnection;
 use std::collections::HashMap;
 
 /// A role of some object, as `summary_fields.object_roles` shows it.
@@ -29,14 +30,14 @@ pub fn held_roles_sql(user_id: i64) -> Sql {
 
 /// Creates the roles of a new object; returns field → role id.
 pub async fn create_object_roles(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     content_type: &str,
     object_id: i64,
     defs: &[RoleDef],
 ) -> StoreResult<HashMap<&'static str, i64>> {
     let mut ids = HashMap::new();
     for (field, _, _) in defs {
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO roles (role_field, content_type, object_id) VALUES (?, ?, ?) RETURNING id",
         )
         .bind(*field)
@@ -44,7 +45,7 @@ pub async fn create_object_roles(
         .bind(object_id)
         .fetch_one(&mut *conn)
         .await?;
-        sqlx::query("INSERT INTO role_ancestors (role_id, ancestor_id) VALUES (?, ?)")
+        query("INSERT INTO role_ancestors (role_id, ancestor_id) VALUES (?, ?)")
             .bind(id)
             .bind(id)
             .execute(&mut *conn)
@@ -54,30 +55,28 @@ pub async fn create_object_roles(
     Ok(ids)
 }
 
+const ROLE_ID: &str =
+    "SELECT id FROM roles WHERE content_type = ? AND object_id = ? AND role_field = ?";
+
 /// Looks up one role of an object.
 pub async fn role_id(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     content_type: &str,
     object_id: i64,
     field: &str,
 ) -> StoreResult<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM roles WHERE content_type = ? AND object_id = ? AND role_field = ?",
-    )
-    .bind(content_type)
-    .bind(object_id)
-    .bind(field)
-    .fetch_optional(&mut *conn)
-    .await?)
+    Ok(query_scalar(ROLE_ID)
+        .bind(content_type)
+        .bind(object_id)
+        .bind(field)
+        .fetch_optional(&mut *conn)
+        .await?)
 }
 
 /// The object a role belongs to, as the activity stream names it.
-async fn role_object(
-    conn: &mut SqliteConnection,
-    role: i64,
-) -> StoreResult<Option<(&'static str, i64)>> {
+async fn role_object(conn: &mut WriteTx, role: i64) -> StoreResult<Option<(&'static str, i64)>> {
     let row: Option<(Option<String>, Option<i64>)> =
-        sqlx::query_as("SELECT content_type, object_id FROM roles WHERE id = ?")
+        query_as("SELECT content_type, object_id FROM roles WHERE id = ?")
             .bind(role)
             .fetch_optional(&mut *conn)
             .await?;
@@ -94,16 +93,16 @@ async fn role_object(
 
 /// Makes `parent` imply `role`, and extends the closure: every descendant of `role` gains
 /// every ancestor of `parent`.
-pub async fn add_parent(conn: &mut SqliteConnection, role: i64, parent: i64) -> StoreResult<()> {
-    sqlx::query("INSERT OR IGNORE INTO role_parents (role_id, parent_id) VALUES (?, ?)")
+pub async fn add_parent(conn: &mut WriteTx, role: i64, parent: i64) -> StoreResult<()> {
+    query("INSERT INTO role_parents (role_id, parent_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
         .bind(role)
         .bind(parent)
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "INSERT OR IGNORE INTO role_ancestors (role_id, ancestor_id) \
+    query(
+        "INSERT INTO role_ancestors (role_id, ancestor_id) \
          SELECT d.role_id, a.ancestor_id FROM role_ancestors d, role_ancestors a \
-         WHERE d.ancestor_id = ? AND a.role_id = ?",
+         WHERE d.ancestor_id = ? AND a.role_id = ? ON CONFLICT DO NOTHING",
     )
     .bind(role)
     .bind(parent)
@@ -113,8 +112,8 @@ pub async fn add_parent(conn: &mut SqliteConnection, role: i64, parent: i64) -> 
 }
 
 /// Removes one implication edge and repairs the closure below it.
-pub async fn remove_parent(conn: &mut SqliteConnection, role: i64, parent: i64) -> StoreResult<()> {
-    sqlx::query("DELETE FROM role_parents WHERE role_id = ? AND parent_id = ?")
+pub async fn remove_parent(conn: &mut WriteTx, role: i64, parent: i64) -> StoreResult<()> {
+    query("DELETE FROM role_parents WHERE role_id = ? AND parent_id = ?")
         .bind(role)
         .bind(parent)
         .execute(&mut *conn)
@@ -123,11 +122,11 @@ pub async fn remove_parent(conn: &mut SqliteConnection, role: i64, parent: i64) 
 }
 
 /// Recomputes the ancestors of `roots` and of everything below them from the edges.
-async fn rebuild_below(conn: &mut SqliteConnection, roots: &[i64]) -> StoreResult<()> {
+async fn rebuild_below(conn: &mut WriteTx, roots: &[i64]) -> StoreResult<()> {
     let mut affected: Vec<i64> = Vec::new();
     for r in roots {
         let below: Vec<i64> =
-            sqlx::query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
+            query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
                 .bind(r)
                 .fetch_all(&mut *conn)
                 .await?;
@@ -137,14 +136,14 @@ async fn rebuild_below(conn: &mut SqliteConnection, roots: &[i64]) -> StoreResul
     affected.sort_unstable();
     affected.dedup();
     for role in affected {
-        sqlx::query("DELETE FROM role_ancestors WHERE role_id = ?")
+        query("DELETE FROM role_ancestors WHERE role_id = ?")
             .bind(role)
             .execute(&mut *conn)
             .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO role_ancestors (role_id, ancestor_id) \
+        query(
+            "INSERT INTO role_ancestors (role_id, ancestor_id) \
              WITH RECURSIVE anc(id) AS (SELECT ? UNION SELECT rp.parent_id FROM role_parents rp JOIN anc ON rp.role_id = anc.id) \
-             SELECT ?, id FROM anc",
+             SELECT ?, id FROM anc WHERE TRUE ON CONFLICT DO NOTHING",
         )
         .bind(role)
         .bind(role)
@@ -156,11 +155,11 @@ async fn rebuild_below(conn: &mut SqliteConnection, roots: &[i64]) -> StoreResul
 
 /// Removes every parent of `role` that belongs to objects of `content_type`.
 pub async fn remove_parents_of_type(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     role: i64,
     content_type: &str,
 ) -> StoreResult<()> {
-    sqlx::query(
+    query(
         "DELETE FROM role_parents WHERE role_id = ? AND parent_id IN (SELECT id FROM roles WHERE content_type = ?)",
     )
     .bind(role)
@@ -172,7 +171,7 @@ pub async fn remove_parents_of_type(
 
 /// Links each (child field of the object, parent field of the other object) pair.
 pub async fn link_parents(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     child: (&str, i64),
     parent: (&str, i64),
     pairs: &[(&str, &str)],
@@ -188,8 +187,8 @@ pub async fn link_parents(
 }
 
 /// Grants a role to a user directly.
-pub async fn grant_user(conn: &mut SqliteConnection, role: i64, user_id: i64) -> StoreResult<()> {
-    sqlx::query("INSERT OR IGNORE INTO role_members (role_id, user_id) VALUES (?, ?)")
+pub async fn grant_user(conn: &mut WriteTx, role: i64, user_id: i64) -> StoreResult<()> {
+    query("INSERT INTO role_members (role_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING")
         .bind(role)
         .bind(user_id)
         .execute(&mut *conn)
@@ -198,8 +197,8 @@ pub async fn grant_user(conn: &mut SqliteConnection, role: i64, user_id: i64) ->
 }
 
 /// Revokes a direct grant.
-pub async fn revoke_user(conn: &mut SqliteConnection, role: i64, user_id: i64) -> StoreResult<()> {
-    sqlx::query("DELETE FROM role_members WHERE role_id = ? AND user_id = ?")
+pub async fn revoke_user(conn: &mut WriteTx, role: i64, user_id: i64) -> StoreResult<()> {
+    query("DELETE FROM role_members WHERE role_id = ? AND user_id = ?")
         .bind(role)
         .bind(user_id)
         .execute(&mut *conn)
@@ -209,11 +208,11 @@ pub async fn revoke_user(conn: &mut SqliteConnection, role: i64, user_id: i64) -
 
 /// Deletes an object's roles (edges and grants go with them by cascade).
 pub async fn delete_object_roles(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     content_type: &str,
     object_id: i64,
 ) -> StoreResult<()> {
-    sqlx::query("DELETE FROM roles WHERE content_type = ? AND object_id = ?")
+    query("DELETE FROM roles WHERE content_type = ? AND object_id = ?")
         .bind(content_type)
         .bind(object_id)
         .execute(&mut *conn)
@@ -231,7 +230,7 @@ impl Store {
         let sql = format!(
             "SELECT id, object_id, role_field FROM roles WHERE content_type = ? AND object_id IN ({marks}) ORDER BY id"
         );
-        let mut q = sqlx::query_as::<_, RoleRef>(&sql).bind(content_type.to_string());
+        let mut q = query_as::<RoleRef>(&sql).bind(content_type.to_string());
         for id in ids {
             q = q.bind(*id);
         }
@@ -254,7 +253,7 @@ impl Store {
             "SELECT id, object_id, role_field FROM roles WHERE content_type = 'credential' AND object_id IN ({marks}) AND id IN ({})",
             held.text
         );
-        let mut q = sqlx::query_as::<_, RoleRef>(&sql);
+        let mut q = query_as::<RoleRef>(&sql);
         for id in ids {
             q = q.bind(*id);
         }
@@ -280,7 +279,7 @@ impl Store {
             "SELECT COUNT(*) FROM roles WHERE content_type = ? AND object_id = ? AND role_field = ? AND id IN ({})",
             held.text
         );
-        let n: i64 = sqlx::query_scalar(&sql)
+        let n: i64 = query_scalar(&sql)
             .bind(content_type)
             .bind(object_id)
             .bind(field)
@@ -319,7 +318,7 @@ impl Store {
         }
         let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!("{ROLE_INFO} WHERE r.id IN ({marks})");
-        let mut q = sqlx::query_as::<_, RoleInfo>(&sql);
+        let mut q = query_as::<RoleInfo>(&sql);
         for id in ids {
             q = q.bind(*id);
         }
@@ -334,7 +333,7 @@ impl Store {
 
     /// The organizations a user is a direct member of.
     pub async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(sqlx::query_scalar(
+        Ok(query_scalar(
             "SELECT r.object_id FROM role_members m JOIN roles r ON r.id = m.role_id \
              WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field IN ('member_role', 'admin_role')",
         )
@@ -414,8 +413,12 @@ impl Store {
         object_id: i64,
         field: &str,
     ) -> StoreResult<Option<i64>> {
-        let mut conn = self.pool().acquire().await?;
-        role_id(&mut conn, content_type, object_id, field).await
+        Ok(query_scalar(ROLE_ID)
+            .bind(content_type)
+            .bind(object_id)
+            .bind(field)
+            .fetch_optional(self.pool())
+            .await?)
     }
 }
 

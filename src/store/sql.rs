@@ -3,14 +3,13 @@
 
 use crate::domain::filter::{Condition, FieldPath, Filter, Lookup, OrderKey, Scalar};
 use crate::domain::resource::{FieldType, Resource};
-use sqlx::sqlite::SqliteArguments;
-use sqlx::Arguments;
 
 /// A value bound to a placeholder.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
     Int(i64),
     Text(String),
+    Bool(bool),
 }
 
 /// SQL text plus the values for its placeholders, in order.
@@ -41,19 +40,6 @@ impl Sql {
     pub fn push(&mut self, other: Sql) {
         self.text.push_str(&other.text);
         self.binds.extend(other.binds);
-    }
-
-    /// The bound arguments for sqlx.
-    pub fn arguments(&self) -> SqliteArguments<'static> {
-        let mut args = SqliteArguments::default();
-        for b in &self.binds {
-            // Adding an i64 or a String to SQLite arguments cannot fail.
-            let _ = match b {
-                Bind::Int(i) => args.add(*i),
-                Bind::Text(s) => args.add(s.clone()),
-            };
-        }
-        args
     }
 }
 
@@ -115,7 +101,7 @@ fn condition_sql(c: &Condition) -> Sql {
     if c.negate {
         let mut out = Sql::raw("NOT COALESCE(");
         out.push(wrapped);
-        out.text.push_str(", 0)");
+        out.text.push_str(", FALSE)");
         out
     } else {
         wrapped
@@ -141,7 +127,7 @@ fn wrap_hops(path: &FieldPath, mut inner: Sql) -> Sql {
 fn bind_of(s: &Scalar) -> Bind {
     match s {
         Scalar::Null => Bind::Text(String::new()),
-        Scalar::Bool(b) => Bind::Int(i64::from(*b)),
+        Scalar::Bool(b) => Bind::Bool(*b),
         Scalar::Int(i) => Bind::Int(*i),
         Scalar::Text(t) => Bind::Text(t.clone()),
     }
@@ -155,6 +141,11 @@ fn escape_like(s: &str) -> String {
 
 fn predicate_sql(c: &Condition) -> Sql {
     let col = format!("{}.{}", c.path.resource.table, c.path.field.column);
+    // Text lookups on numbers and booleans match their text form, on both databases.
+    let text_col = match c.path.field.ty {
+        FieldType::Text | FieldType::DateTime | FieldType::Json => col.clone(),
+        _ => format!("CAST({col} AS TEXT)"),
+    };
     let first = c.values.first().cloned().unwrap_or(Scalar::Null);
     let text = match &first {
         Scalar::Text(t) => t.clone(),
@@ -163,12 +154,12 @@ fn predicate_sql(c: &Condition) -> Sql {
     let like = |pattern: String, lower: bool| {
         if lower {
             Sql::with(
-                format!("LOWER({col}) LIKE ? ESCAPE '\\'"),
+                format!("LOWER({text_col}) LIKE ? ESCAPE '\\'"),
                 vec![Bind::Text(pattern.to_lowercase())],
             )
         } else {
             Sql::with(
-                format!("{col} LIKE ? ESCAPE '\\'"),
+                format!("{text_col} LIKE ? ESCAPE '\\'"),
                 vec![Bind::Text(pattern)],
             )
         }
@@ -184,6 +175,10 @@ fn predicate_sql(c: &Condition) -> Sql {
         Lookup::IStartsWith => like(format!("{e}%"), true),
         Lookup::EndsWith => like(format!("%{e}"), false),
         Lookup::IEndsWith => like(format!("%{e}"), true),
+        // Ordering against null matches nothing, as in SQL.
+        Lookup::Gt | Lookup::Gte | Lookup::Lt | Lookup::Lte if first == Scalar::Null => {
+            Sql::raw("1=0")
+        }
         Lookup::Gt => Sql::with(format!("{col} > ?"), vec![bind_of(&first)]),
         Lookup::Gte => Sql::with(format!("{col} >= ?"), vec![bind_of(&first)]),
         Lookup::Lt => Sql::with(format!("{col} < ?"), vec![bind_of(&first)]),
@@ -219,9 +214,9 @@ fn predicate_sql(c: &Condition) -> Sql {
             },
             _ => like(format!("%{e}%"), true),
         },
-        Lookup::Regex => Sql::with(format!("{col} REGEXP ?"), vec![Bind::Text(text)]),
+        Lookup::Regex => Sql::with(format!("{text_col} REGEXP ?"), vec![Bind::Text(text)]),
         Lookup::IRegex => Sql::with(
-            format!("{col} REGEXP ?"),
+            format!("{text_col} REGEXP ?"),
             vec![Bind::Text(format!("(?i){text}"))],
         ),
     }

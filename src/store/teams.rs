@@ -1,6 +1,7 @@
 //! Teams: rows, roles, and membership.
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
 use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id};
 use super::users::{fetch_by_ids, order_like};
 use super::{classify, now, Store, StoreResult};
@@ -26,7 +27,7 @@ const SELECT: &str =
 impl Store {
     /// One team.
     pub async fn team(&self, id: i64) -> StoreResult<Option<TeamRow>> {
-        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
@@ -49,7 +50,7 @@ impl Store {
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = query_scalar(
             "INSERT INTO teams (name, description, organization_id, created, modified, created_by, modified_by) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -60,7 +61,7 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut tx)
         .await
         .map_err(classify)?;
         create_object_roles(&mut tx, "team", id, &TEAM_ROLES).await?;
@@ -88,18 +89,18 @@ impl Store {
         activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let old_org: i64 = sqlx::query_scalar("SELECT organization_id FROM teams WHERE id = ?")
+        let old_org: i64 = query_scalar("SELECT organization_id FROM teams WHERE id = ?")
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut tx)
             .await?;
-        sqlx::query("UPDATE teams SET name = ?, description = ?, organization_id = ?, modified = ?, modified_by = ? WHERE id = ?")
+        query("UPDATE teams SET name = ?, description = ?, organization_id = ?, modified = ?, modified_by = ? WHERE id = ?")
             .bind(name)
             .bind(description)
             .bind(org)
             .bind(now())
             .bind(actor)
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await
             .map_err(classify)?;
         if old_org != org {
@@ -127,9 +128,9 @@ impl Store {
     pub async fn delete_team(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         delete_object_roles(&mut tx, "team", id).await?;
-        sqlx::query("DELETE FROM teams WHERE id = ?")
+        query("DELETE FROM teams WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(&mut tx, activity, None).await?;
         tx.commit().await?;

@@ -1,5 +1,6 @@
 //! API tokens and login sessions, stored as SHA-256 digests of their secret values.
 
+use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 
@@ -29,7 +30,7 @@ impl Store {
         expires: &str,
     ) -> StoreResult<i64> {
         let ts = now();
-        Ok(sqlx::query_scalar(
+        Ok(query_scalar(
             "INSERT INTO tokens (user_id, description, scope, token_hash, created, modified, expires) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -47,7 +48,7 @@ impl Store {
     /// The unexpired token with this digest.
     pub async fn token_by_digest(&self, digest: &[u8]) -> StoreResult<Option<TokenRow>> {
         Ok(
-            sqlx::query_as(&format!("{SELECT} WHERE token_hash = ? AND expires > ?"))
+            query_as(&format!("{SELECT} WHERE token_hash = ? AND expires > ?"))
                 .bind(digest)
                 .bind(now())
                 .fetch_optional(self.pool())
@@ -57,7 +58,7 @@ impl Store {
 
     /// One token.
     pub async fn token(&self, id: i64) -> StoreResult<Option<TokenRow>> {
-        Ok(sqlx::query_as(&format!("{SELECT} WHERE id = ?"))
+        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
@@ -71,7 +72,7 @@ impl Store {
 
     /// Changes a token's description and scope.
     pub async fn update_token(&self, id: i64, description: &str, scope: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE tokens SET description = ?, scope = ?, modified = ? WHERE id = ?")
+        query("UPDATE tokens SET description = ?, scope = ?, modified = ? WHERE id = ?")
             .bind(description)
             .bind(scope)
             .bind(now())
@@ -83,7 +84,7 @@ impl Store {
 
     /// Revokes a token.
     pub async fn delete_token(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM tokens WHERE id = ?")
+        query("DELETE FROM tokens WHERE id = ?")
             .bind(id)
             .execute(self.pool())
             .await?;
@@ -97,32 +98,30 @@ impl Store {
         user_id: i64,
         expires: &str,
     ) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO sessions (session_hash, user_id, created, expires) VALUES (?, ?, ?, ?)",
-        )
-        .bind(digest)
-        .bind(user_id)
-        .bind(now())
-        .bind(expires)
-        .execute(self.pool())
-        .await?;
+        query("INSERT INTO sessions (session_hash, user_id, created, expires) VALUES (?, ?, ?, ?)")
+            .bind(digest)
+            .bind(user_id)
+            .bind(now())
+            .bind(expires)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     /// The user of an unexpired session.
     pub async fn session_user(&self, digest: &[u8]) -> StoreResult<Option<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT user_id FROM sessions WHERE session_hash = ? AND expires > ?",
+        Ok(
+            query_scalar("SELECT user_id FROM sessions WHERE session_hash = ? AND expires > ?")
+                .bind(digest)
+                .bind(now())
+                .fetch_optional(self.pool())
+                .await?,
         )
-        .bind(digest)
-        .bind(now())
-        .fetch_optional(self.pool())
-        .await?)
     }
 
     /// Ends a session.
     pub async fn delete_session(&self, digest: &[u8]) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE session_hash = ?")
+        query("DELETE FROM sessions WHERE session_hash = ?")
             .bind(digest)
             .execute(self.pool())
             .await?;

@@ -1,9 +1,10 @@
 //! Users: rows, password hashes, and the list query.
 
 use super::activity::append;
+use super::query::{query, query_as, query_scalar};
+use super::WriteTx;
 use super::{classify, now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
-use sqlx::SqliteConnection;
 
 /// A user row. `password_hash` is an argon2id PHC string, never shown by the API.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,7 +40,7 @@ impl Store {
     /// One user by id.
     pub async fn user(&self, id: i64) -> StoreResult<Option<UserRow>> {
         Ok(
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await?,
@@ -49,7 +50,7 @@ impl Store {
     /// One user by username (for authentication).
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRow>> {
         Ok(
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+            query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
                 .bind(username)
                 .fetch_optional(self.pool())
                 .await?,
@@ -86,7 +87,7 @@ impl Store {
         activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query(
+        query(
             "UPDATE users SET username = ?, first_name = ?, last_name = ?, email = ?, is_superuser = ?, \
              is_system_auditor = ?, password_hash = COALESCE(?, password_hash), modified = ? WHERE id = ?",
         )
@@ -99,7 +100,7 @@ impl Store {
         .bind(password_hash)
         .bind(now())
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await
         .map_err(classify)?;
         if let Some(a) = activity {
@@ -112,9 +113,9 @@ impl Store {
     /// Deletes a user; their direct grants go with them.
     pub async fn delete_user(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("DELETE FROM users WHERE id = ?")
+        query("DELETE FROM users WHERE id = ?")
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
         append(&mut tx, activity, None).await?;
         tx.commit().await?;
@@ -123,7 +124,7 @@ impl Store {
 
     /// Records a successful login time.
     pub async fn touch_last_login(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET last_login = ? WHERE id = ?")
+        query("UPDATE users SET last_login = ? WHERE id = ?")
             .bind(now())
             .bind(id)
             .execute(self.pool())
@@ -133,7 +134,7 @@ impl Store {
 
     /// Number of users (first start creates `admin` when zero).
     pub async fn user_count(&self) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        Ok(query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.pool())
             .await?)
     }
@@ -141,11 +142,11 @@ impl Store {
 
 /// Inserts a user inside a caller's transaction or connection.
 pub async fn insert_user(
-    conn: &mut SqliteConnection,
+    conn: &mut WriteTx,
     w: &UserWrite,
     password_hash: &str,
 ) -> StoreResult<i64> {
-    sqlx::query_scalar(
+    query_scalar(
         "INSERT INTO users (username, first_name, last_name, email, password_hash, is_superuser, \
          is_system_auditor, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
     )
@@ -165,7 +166,7 @@ pub async fn insert_user(
 /// Runs `select ... WHERE <table>.id IN (ids)` for any row type.
 pub(crate) async fn fetch_by_ids<T>(store: &Store, select: &str, ids: &[i64]) -> StoreResult<Vec<T>>
 where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+    T: super::query::Row,
 {
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -177,7 +178,7 @@ where
         .nth(1)
         .unwrap_or("id");
     let sql = format!("{select} WHERE {table_id}.id IN ({marks})");
-    let mut q = sqlx::query_as::<_, T>(&sql);
+    let mut q = query_as::<T>(&sql);
     for id in ids {
         q = q.bind(*id);
     }
@@ -201,7 +202,7 @@ pub(crate) fn order_like<T>(rows: Vec<T>, ids: &[i64], id_of: impl Fn(&T) -> i64
 impl Store {
     /// True when the user is a direct admin of at least one organization.
     pub async fn administers_any_organization(&self, user_id: i64) -> StoreResult<bool> {
-        let n: i64 = sqlx::query_scalar(
+        let n: i64 = query_scalar(
             "SELECT COUNT(*) FROM role_members m JOIN roles r ON r.id = m.role_id \
              WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field = 'admin_role'",
         )
@@ -220,7 +221,7 @@ impl Store {
     ) -> StoreResult<Option<i64>> {
         use crate::domain::named_url::NaturalKey;
         let q = match key {
-            NaturalKey::Credential { name, type_name, type_kind, organization } => sqlx::query_scalar(
+            NaturalKey::Credential { name, type_name, type_kind, organization } => query_scalar(
                 "SELECT c.id FROM credentials c JOIN credential_types t ON t.id = c.credential_type_id \
                  LEFT JOIN organizations o ON o.id = c.organization_id \
                  WHERE c.name = ? AND t.name = ? AND t.kind = ? AND COALESCE(o.name, '') = ? ORDER BY c.id LIMIT 1",
@@ -230,20 +231,20 @@ impl Store {
             .bind(type_kind.clone())
             .bind(organization.clone()),
             NaturalKey::CredentialType { name, kind } => {
-                sqlx::query_scalar("SELECT id FROM credential_types WHERE name = ? AND kind = ?")
+                query_scalar("SELECT id FROM credential_types WHERE name = ? AND kind = ?")
                     .bind(name.clone())
                     .bind(kind.clone())
             }
             NaturalKey::Organization { name } => {
-                sqlx::query_scalar("SELECT id FROM organizations WHERE name = ?").bind(name.clone())
+                query_scalar("SELECT id FROM organizations WHERE name = ?").bind(name.clone())
             }
-            NaturalKey::Team { name, organization } => sqlx::query_scalar(
+            NaturalKey::Team { name, organization } => query_scalar(
                 "SELECT t.id FROM teams t JOIN organizations o ON o.id = t.organization_id WHERE t.name = ? AND o.name = ?",
             )
             .bind(name.clone())
             .bind(organization.clone()),
             NaturalKey::User { username } => {
-                sqlx::query_scalar("SELECT id FROM users WHERE username = ?").bind(username.clone())
+                query_scalar("SELECT id FROM users WHERE username = ?").bind(username.clone())
             }
         };
         Ok(q.fetch_optional(self.pool()).await?)

@@ -1,4 +1,6 @@
-//! Test harness: a real credstore app on a temp SQLite file, driven over HTTP in-process.
+//! Test harness: a real credstore app driven over HTTP in-process, on a temp SQLite file
+//! or, when `CREDSTORE_TEST_POSTGRES` names a PostgreSQL server
+//! (`postgres://user@host:port/db`), on a fresh database of that server per data dir.
 #![allow(dead_code)]
 
 pub mod tls;
@@ -166,13 +168,99 @@ impl TestApp {
 
 /// The configuration the tests start with.
 pub fn config_for(dir: PathBuf) -> Config {
+    let database_url = postgres_database_for(&dir);
     Config::resolve(
         "127.0.0.1:0".parse().expect("addr"),
         dir,
-        None,
+        database_url,
         None,
         Some(ADMIN_PASSWORD.to_string()),
     )
+}
+
+/// The PostgreSQL server the suite runs against, if any.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("CREDSTORE_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+/// A database of the test server for this data dir, created on first use, so that an app
+/// restarted over the same dir finds its data again. `None` when testing SQLite.
+pub fn postgres_database_for(dir: &std::path::Path) -> Option<String> {
+    let server = postgres_server()?;
+    // DefaultHasher::new() has fixed keys: the same dir always maps to the same name.
+    let hasher =
+        std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
+    let name = format!(
+        "t_{:016x}",
+        std::hash::BuildHasher::hash_one(&hasher, dir.display().to_string())
+    );
+    let (base, _) = server.rsplit_once('/').expect("server URL with a database");
+    let url = format!("{base}/{name}");
+    let admin_url = server.clone();
+    // Creating a database is a server round trip; the harness is synchronous here, so it
+    // runs on a short-lived runtime of its own.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin_url)
+                    .await
+                    .expect("test PostgreSQL server");
+                let exists: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
+                        .bind(&name)
+                        .fetch_optional(&mut conn)
+                        .await
+                        .expect("pg_database");
+                if exists.is_none() {
+                    sqlx::query(&format!("CREATE DATABASE {name}"))
+                        .execute(&mut conn)
+                        .await
+                        .expect("create test database");
+                }
+            })
+    })
+    .join()
+    .expect("database creation");
+    Some(url)
+}
+
+/// Everything the database holds, as bytes to grep for planted secrets: the SQLite files
+/// (database and WAL), or every row of every table as text on PostgreSQL.
+pub async fn stored_bytes(app: &TestApp) -> Vec<u8> {
+    use credstore::store::query::query_scalar;
+    if postgres_server().is_none() {
+        let mut out = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{}{suffix}", app.db_path().display());
+            out.extend(std::fs::read(path).unwrap_or_default());
+        }
+        return out;
+    }
+    let pool = app.state.store.pool();
+    let tables: Vec<String> = query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .fetch_all(pool)
+    .await
+    .expect("tables");
+    let mut out = Vec::new();
+    for t in tables {
+        let rows: Vec<String> = query_scalar(&format!("SELECT t::text FROM {t} t"))
+            .fetch_all(pool)
+            .await
+            .expect("rows");
+        for r in rows {
+            out.extend(r.into_bytes());
+            out.push(b'\n');
+        }
+    }
+    out
 }
 
 fn basic(who: As<'_>) -> Option<String> {

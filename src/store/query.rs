@@ -1,0 +1,285 @@
+//! One statement API over both databases. It mirrors sqlx's (`query`, `query_as`,
+//! `query_scalar`, `.bind`, `.fetch_*`, `.execute`) so the store reads like plain sqlx,
+//! but values are collected first and bound when the target database is known: SQLite
+//! text as written, PostgreSQL text through [`postgres_text`].
+
+use super::backend::{postgres_text, Backend, Db};
+use super::sql::Bind;
+use super::WriteTx;
+use sqlx::postgres::{PgConnection, PgPool, PgRow};
+use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
+use sqlx::{Arguments, Postgres, Sqlite};
+use std::marker::PhantomData;
+
+/// A bound value, typed so that PostgreSQL receives typed parameters (nulls included).
+#[derive(Debug, Clone)]
+pub enum Value {
+    Int(Option<i64>),
+    Text(Option<String>),
+    Bool(Option<bool>),
+    Bytes(Option<Vec<u8>>),
+}
+
+/// What `.bind` accepts.
+pub trait Param {
+    fn into_value(self) -> Value;
+}
+
+macro_rules! params {
+    ($variant:ident: $($t:ty => |$v:ident| $conv:expr),* $(,)?) => {
+        $(impl Param for $t {
+            fn into_value(self) -> Value {
+                let $v = self;
+                Value::$variant($conv)
+            }
+        })*
+    };
+}
+
+params!(Int: i64 => |v| Some(v), &i64 => |v| Some(*v), u32 => |v| Some(i64::from(v)),
+    Option<i64> => |v| v);
+params!(Text: String => |v| Some(v), &String => |v| Some(v.clone()), &str => |v| Some(v.to_owned()),
+    &&str => |v| Some((*v).to_owned()), Option<String> => |v| v,
+    Option<&str> => |v| v.map(str::to_owned), Option<&String> => |v| v.cloned(),
+    &Option<String> => |v| v.clone());
+params!(Bool: bool => |v| Some(v));
+params!(Bytes: Vec<u8> => |v| Some(v), &Vec<u8> => |v| Some(v.clone()), &[u8] => |v| Some(v.to_vec()));
+
+impl Param for Value {
+    fn into_value(self) -> Value {
+        self
+    }
+}
+
+impl Param for &Bind {
+    fn into_value(self) -> Value {
+        match self {
+            Bind::Int(i) => Value::Int(Some(*i)),
+            Bind::Text(t) => Value::Text(Some(t.clone())),
+            Bind::Bool(b) => Value::Bool(Some(*b)),
+        }
+    }
+}
+
+fn arguments<'q, DB: sqlx::Database>(values: Vec<Value>) -> <DB as sqlx::Database>::Arguments<'q>
+where
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<bool>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<Vec<u8>>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut args = <DB as sqlx::Database>::Arguments::<'q>::default();
+    for v in values {
+        // Plain values of built-in types always encode; there is no error to report.
+        let _ = match v {
+            Value::Int(x) => args.add(x),
+            Value::Text(x) => args.add(x),
+            Value::Bool(x) => args.add(x),
+            Value::Bytes(x) => args.add(x),
+        };
+    }
+    args
+}
+
+/// Where a statement runs: a pool or the connection of a write transaction.
+pub enum Target<'a> {
+    SqlitePool(&'a SqlitePool),
+    SqliteConn(&'a mut SqliteConnection),
+    PgPool(&'a PgPool),
+    PgConn(&'a mut PgConnection),
+}
+
+impl<'a> From<&'a Db> for Target<'a> {
+    fn from(db: &'a Db) -> Self {
+        match db {
+            Backend::Sqlite(p) => Target::SqlitePool(p),
+            Backend::Postgres(p) => Target::PgPool(p),
+        }
+    }
+}
+
+impl<'a> From<&'a mut WriteTx> for Target<'a> {
+    fn from(tx: &'a mut WriteTx) -> Self {
+        match tx.inner() {
+            Backend::Sqlite(t) => Target::SqliteConn(t),
+            Backend::Postgres(t) => Target::PgConn(t),
+        }
+    }
+}
+
+/// A row type both databases can decode.
+pub trait Row:
+    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+impl<T> Row for T where
+    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
+{
+}
+
+/// A statement with its values, not yet sent.
+#[must_use]
+pub struct Query<'q, O> {
+    sql: &'q str,
+    values: Vec<Value>,
+    out: PhantomData<O>,
+}
+
+/// A statement whose rows are single values.
+#[must_use]
+pub struct ScalarQuery<'q, O>(Query<'q, (O,)>);
+
+/// A statement run for its effect.
+pub fn query(sql: &str) -> Query<'_, ()> {
+    Query {
+        sql,
+        values: Vec::new(),
+        out: PhantomData,
+    }
+}
+
+/// A statement whose rows decode into `O`.
+pub fn query_as<O: Row>(sql: &str) -> Query<'_, O> {
+    Query {
+        sql,
+        values: Vec::new(),
+        out: PhantomData,
+    }
+}
+
+/// A statement whose rows are one column each.
+pub fn query_scalar<O>(sql: &str) -> ScalarQuery<'_, O>
+where
+    (O,): Row,
+{
+    ScalarQuery(query_as(sql))
+}
+
+/// Runs `$run` with `$q` the sqlx statement for whichever database `$target` is.
+macro_rules! dispatch {
+    ($self:ident, $target:expr, |$q:ident| $make:expr, |$b:ident, $e:ident| $run:expr) => {{
+        let values = $self.values;
+        match $target.into() {
+            Target::SqlitePool($e) => {
+                let $q: &str = $self.sql;
+                let $b = $make(arguments::<Sqlite>(values));
+                $run
+            }
+            Target::SqliteConn($e) => {
+                let $q: &str = $self.sql;
+                let $b = $make(arguments::<Sqlite>(values));
+                $run
+            }
+            Target::PgPool($e) => {
+                let text = postgres_text($self.sql);
+                let $q: &str = &text;
+                let $b = $make(arguments::<Postgres>(values));
+                $run
+            }
+            Target::PgConn($e) => {
+                let text = postgres_text($self.sql);
+                let $q: &str = &text;
+                let $b = $make(arguments::<Postgres>(values));
+                $run
+            }
+        }
+    }};
+}
+
+impl<'q, O> Query<'q, O> {
+    /// Adds the next positional value.
+    pub fn bind(mut self, value: impl Param) -> Self {
+        self.values.push(value.into_value());
+        self
+    }
+
+    /// Adds a fragment's values in order.
+    pub fn bind_all(mut self, binds: &[Bind]) -> Self {
+        self.values.extend(binds.iter().map(Param::into_value));
+        self
+    }
+}
+
+impl Query<'_, ()> {
+    /// Runs the statement; returns the number of rows it changed.
+    pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
+        dispatch!(self, target, |q| |a| sqlx::query_with(q, a), |s, e| s
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+    }
+}
+
+impl<O: Row> Query<'_, O> {
+    /// Exactly one row.
+    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> Result<O, sqlx::Error> {
+        dispatch!(
+            self,
+            target,
+            |q| |a| sqlx::query_as_with::<_, O, _>(q, a),
+            |s, e| s.fetch_one(e).await
+        )
+    }
+
+    /// At most one row.
+    pub async fn fetch_optional<'e>(
+        self,
+        target: impl Into<Target<'e>>,
+    ) -> Result<Option<O>, sqlx::Error> {
+        dispatch!(
+            self,
+            target,
+            |q| |a| sqlx::query_as_with::<_, O, _>(q, a),
+            |s, e| s.fetch_optional(e).await
+        )
+    }
+
+    /// Every row.
+    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<O>, sqlx::Error> {
+        dispatch!(
+            self,
+            target,
+            |q| |a| sqlx::query_as_with::<_, O, _>(q, a),
+            |s, e| s.fetch_all(e).await
+        )
+    }
+}
+
+impl<'q, O> ScalarQuery<'q, O>
+where
+    (O,): Row,
+{
+    /// Adds the next positional value.
+    pub fn bind(self, value: impl Param) -> Self {
+        ScalarQuery(self.0.bind(value))
+    }
+
+    /// Adds a fragment's values in order.
+    pub fn bind_all(self, binds: &[Bind]) -> Self {
+        ScalarQuery(self.0.bind_all(binds))
+    }
+
+    /// Exactly one value.
+    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> Result<O, sqlx::Error> {
+        Ok(self.0.fetch_one(target).await?.0)
+    }
+
+    /// At most one value.
+    pub async fn fetch_optional<'e>(
+        self,
+        target: impl Into<Target<'e>>,
+    ) -> Result<Option<O>, sqlx::Error> {
+        Ok(self.0.fetch_optional(target).await?.map(|(v,)| v))
+    }
+
+    /// Every value.
+    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<O>, sqlx::Error> {
+        Ok(self
+            .0
+            .fetch_all(target)
+            .await?
+            .into_iter()
+            .map(|(v,)| v)
+            .collect())
+    }
+}
