@@ -13,6 +13,14 @@ bindir=""
 for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
     if [ -x "$candidate/initdb" ]; then bindir=$candidate; break; fi
 done
+if [ -z "$bindir" ] && [ "$cmd" = start ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    # A fresh Debian machine: the server comes from Debian's packages.
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
+    for candidate in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+        if [ -x "$candidate/initdb" ]; then bindir=$candidate; break; fi
+    done
+fi
 if [ -z "$bindir" ]; then
     initdb_path=$(command -v initdb || true)
     [ -n "$initdb_path" ] || { echo "pg.sh: PostgreSQL server binaries not found" >&2; exit 1; }

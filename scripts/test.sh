@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Runs every test: unit and property tests, the HTTP integration tests (each on its own
-# temporary SQLite database, including the AWX conformance replay), then the real-client
-# scenario (awx CLI, awxkit and the awx.awx collection in a Python venv against a release
-# build). Set CREDSTORE_SKIP_CLIENTS=1 to leave out the client scenario when offline.
+# Runs every test: unit and property tests and the HTTP integration tests (each on its own
+# temporary SQLite database, including the AWX conformance replay); then every integration
+# test again on PostgreSQL — a throwaway cluster started here (scripts/pg.sh), one fresh
+# database per test app — together with the two-instance and migrate-data tests; then the
+# real-client scenario (awx CLI, awxkit and the awx.awx collection in a Python venv against
+# a release build).
+#   CREDSTORE_TEST_POSTGRES=postgres://...  use that server instead of starting one
+#   CREDSTORE_SKIP_CLIENTS=1                leave out the client scenario when offline
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+start=$SECONDS
 cargo test --locked --all-targets "$@"
+sqlite_seconds=$((SECONDS - start))
+
+if [ -z "${CREDSTORE_TEST_POSTGRES:-}" ]; then
+    pg_dir=$(mktemp -d /tmp/credstore-pg.XXXXXX)
+    trap 'scripts/pg.sh stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+    CREDSTORE_TEST_POSTGRES=$(scripts/pg.sh start "$pg_dir")
+    export CREDSTORE_TEST_POSTGRES
+fi
+start=$SECONDS
+cargo test --locked --test '*' "$@"
+postgres_seconds=$((SECONDS - start))
+echo "test suite: SQLite pass ${sqlite_seconds}s, PostgreSQL pass ${postgres_seconds}s"
+
 if [ "${CREDSTORE_SKIP_CLIENTS:-0}" != "1" ]; then
     bash tests/clients/run.sh
 fi

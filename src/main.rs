@@ -131,7 +131,11 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CREDSTORE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // PostgreSQL's notices (e.g. "relation already exists, skipping" from
+                // idempotent migrations) are not news for an operator.
+                .unwrap_or_else(|_| {
+                    tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn")
+                }),
         )
         .with_writer(std::io::stderr)
         .init();

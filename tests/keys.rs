@@ -212,6 +212,11 @@ fn the_commands_take_the_serve_options() {
     );
     let file = dir.path().join("copy.db");
     let backup = run(&["backup", file.to_str().unwrap()]);
+    if !database.is_empty() {
+        assert!(!backup.status.success());
+        assert!(String::from_utf8_lossy(&backup.stderr).contains("pg_dump"));
+        return;
+    }
     assert!(
         backup.status.success(),
         "{}",
