@@ -104,6 +104,7 @@ fn spawn(c: &Cluster, name: &str, key_file: &Path) -> Result<Instance, String> {
         }
     }
     let _ = child.kill();
+    let _ = child.wait();
     Err(format!("did not start in time:\n{log}"))
 }
 
