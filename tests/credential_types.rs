@@ -13,8 +13,9 @@ use std::collections::BTreeSet;
 const LIST: &str = "/api/v2/credential_types/";
 const BOB: As<'static> = As::Basic("bob", "pw-bob");
 
-/// The 30 managed namespaces in AWX's default order (kind, then name), as recorded in seq 13.
-const MANAGED_IN_ORDER: [&str; 30] = [
+/// The managed namespaces in AWX's default order (kind, then name): the 30 recorded in
+/// seq 13, plus awx-plugins-core 0.2.0a0's GitHub App lookup (docs/decisions.md).
+const MANAGED_IN_ORDER: [&str; 31] = [
     "aws",
     "gce",
     "azure_rm",
@@ -29,6 +30,7 @@ const MANAGED_IN_ORDER: [&str; 30] = [
     "centrify_vault_kv",
     "aim",
     "conjur",
+    "github_app_lookup",
     "hashivault_kv",
     "hashivault_ssh",
     "azure_kv",
@@ -178,7 +180,7 @@ async fn managed_list_has_the_30_awx_types() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["count"], 30);
+    assert_eq!(r.body["count"], MANAGED_IN_ORDER.len());
     assert_eq!(r.body["next"], Value::Null);
     assert_eq!(r.body["previous"], Value::Null);
     let got: BTreeSet<String> = namespaces(&r.body).into_iter().collect();
@@ -474,7 +476,7 @@ async fn order_by_name() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["count"], 30);
+    assert_eq!(r.body["count"], MANAGED_IN_ORDER.len());
     assert_eq!(
         r.body["next"],
         "/api/v2/credential_types/?managed=true&order_by=name&page=2&page_size=5"
@@ -1274,7 +1276,7 @@ async fn normal_user_may_list_and_read_types() {
     app.user("bob").await;
     let r = app.get(BOB, LIST).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["count"], 30);
+    assert_eq!(r.body["count"], MANAGED_IN_ORDER.len());
     let id = app.type_id("ssh").await;
     let r = app.get(BOB, &detail(id)).await;
     assert_eq!(r.status, StatusCode::OK);
@@ -1358,7 +1360,7 @@ async fn first_page_has_25_and_a_relative_next() {
     let app = TestApp::new().await;
     let r = app.get(As::Admin, LIST).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["count"], 30);
+    assert_eq!(r.body["count"], MANAGED_IN_ORDER.len());
     assert_eq!(r.body["results"].as_array().unwrap().len(), 25);
     assert_eq!(r.body["next"], "/api/v2/credential_types/?page=2");
     assert_eq!(r.body["previous"], Value::Null);
@@ -1369,7 +1371,7 @@ async fn second_page_has_the_rest_and_previous_names_page_1() {
     let app = TestApp::new().await;
     let r = app.get(As::Admin, "/api/v2/credential_types/?page=2").await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["count"], 30);
+    assert_eq!(r.body["count"], MANAGED_IN_ORDER.len());
     assert_eq!(namespaces(&r.body), MANAGED_IN_ORDER[25..]);
     assert_eq!(r.body["next"], Value::Null);
     assert_eq!(r.body["previous"], "/api/v2/credential_types/?page=1");
@@ -1464,7 +1466,7 @@ async fn page_size_zero_falls_back_to_25() {
 #[tokio::test]
 async fn page_size_is_capped_at_200_and_rewritten_in_links() {
     let app = TestApp::new().await;
-    // 30 managed + 180 custom = 210 types: more than one capped page.
+    // 31 managed + 180 custom = 211 types: more than one capped page.
     for i in 0..180 {
         app.create(
             LIST,
@@ -1476,7 +1478,7 @@ async fn page_size_is_capped_at_200_and_rewritten_in_links() {
         .get(As::Admin, "/api/v2/credential_types/?page_size=500")
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["count"], 210);
+    assert_eq!(r.body["count"], 211);
     assert_eq!(r.body["results"].as_array().unwrap().len(), 200);
     assert_eq!(
         r.body["next"],
@@ -1486,7 +1488,7 @@ async fn page_size_is_capped_at_200_and_rewritten_in_links() {
         .get(As::Admin, "/api/v2/credential_types/?page_size=500&page=2")
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.body["results"].as_array().unwrap().len(), 10);
+    assert_eq!(r.body["results"].as_array().unwrap().len(), 11);
     assert_eq!(
         r.body["previous"],
         "/api/v2/credential_types/?page=1&page_size=200"

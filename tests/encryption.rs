@@ -157,5 +157,5 @@ async fn restart_with_the_same_key_keeps_secrets_usable() {
             .await
             .unwrap()
     };
-    assert_eq!(count, 30, "managed types are not duplicated on restart");
+    assert_eq!(count, 31, "managed types are not duplicated on restart");
 }

@@ -512,3 +512,97 @@ async fn kubernetes_login_reads_the_service_account_token_file() {
         json!({"inputs": "FileNotFoundError"})
     );
 }
+
+/// Every backend gives up on a server that accepts the connection and never answers, and
+/// says it timed out (the real budget is 30 s; the test uses a short one).
+#[tokio::test]
+async fn every_backend_reports_a_timeout() {
+    let silent = common::silent_server().await;
+    // The backends addressed by environment rather than by an input (this test binary
+    // has no other AWS or DSV test).
+    std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", &silent);
+    std::env::set_var(
+        "CREDSTORE_DSV_BASE_URL",
+        format!("{silent}/{{tenant}}/{{tld}}"),
+    );
+    let rsa = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .output()
+        .expect("openssl")
+        .stdout;
+    let rsa = String::from_utf8(rsa).unwrap();
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            "hashivault_kv",
+            json!({"url": silent, "token": "t", "secret_path": "/kv/a", "secret_key": "k",
+                                 "api_version": "v2", "default_auth_path": "approle"}),
+        ),
+        (
+            "hashivault_ssh",
+            json!({"url": silent, "token": "t", "secret_path": "/ssh", "role": "r",
+                                  "public_key": "ssh-ed25519 AAAA"}),
+        ),
+        (
+            "aws_secretsmanager_credential",
+            json!({"aws_access_key": "AKIDEXAMPLE", "aws_secret_key": "s",
+                                                 "region_name": "us-east-1", "secret_name": "n"}),
+        ),
+        (
+            // Vault URLs must be https: the TLS handshake is what hangs here.
+            "azure_kv",
+            json!({"url": silent.replace("http://", "https://"), "client": "c", "secret": "s", "tenant": "t",
+                            "secret_field": "f", "cloud_name": "AzureCloud"}),
+        ),
+        (
+            "aim",
+            json!({"url": silent, "app_id": "a", "object_query": "Safe=s;Object=o",
+                       "object_query_format": "Exact", "verify": false}),
+        ),
+        (
+            "conjur",
+            json!({"url": silent, "api_key": "k", "account": "a", "username": "u",
+                          "secret_path": "p"}),
+        ),
+        (
+            "centrify_vault_kv",
+            json!({"url": silent, "client_id": "c", "client_password": "p",
+                                     "system-name": "s", "account-name": "a"}),
+        ),
+        (
+            "thycotic_tss",
+            json!({"server_url": silent, "username": "u", "password": "p",
+                                "secret_id": "1", "secret_field": "password"}),
+        ),
+        (
+            "thycotic_dsv",
+            json!({"tenant": "t", "tld": "com", "client_id": "c", "client_secret": "s",
+                                "path": "p", "secret_field": "f"}),
+        ),
+        (
+            "github_app_lookup",
+            json!({"github_api_url": silent, "app_or_client_id": "1",
+                                     "install_id": "2", "private_rsa_key": rsa}),
+        ),
+    ];
+    for (namespace, inputs) in cases {
+        let mut kwargs = credstore::plugins::Kwargs::default();
+        kwargs.extend_json(inputs.as_object().unwrap());
+        let started = std::time::Instant::now();
+        let err = credstore::plugins::lookup_within(
+            namespace,
+            &kwargs,
+            std::time::Duration::from_millis(300),
+        )
+        .await
+        .expect_err(namespace);
+        assert!(
+            matches!(err, credstore::plugins::LookupError::Timeout(_)),
+            "{namespace}: {err:?}"
+        );
+        assert!(err.to_string().contains("timed out"), "{namespace}: {err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{namespace}"
+        );
+    }
+}

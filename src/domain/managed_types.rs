@@ -1,4 +1,5 @@
-//! The 30 managed credential types as data. The definitions (ids, labels, help texts, flags,
+//! The managed credential types as data: AWX 24.6.1's 30, plus the GitHub App lookup of
+//! awx-plugins-core 0.2.0a0 (docs/decisions.md). The definitions (ids, labels, help texts, flags,
 //! `required`, external `metadata`, injectors) are embedded from `data/managed_types.json`
 //! and synchronised into the database at every start.
 
@@ -30,11 +31,11 @@ mod tests {
     use std::collections::BTreeSet;
 
     #[test]
-    fn the_thirty_namespaces() {
+    fn awx_thirty_namespaces_and_the_github_app_lookup() {
         let got: BTreeSet<String> = managed_types().into_iter().map(|t| t.namespace).collect();
         let want: BTreeSet<String> = "aim aws aws_secretsmanager_credential azure_kv azure_rm \
             bitbucket_dc_token centrify_vault_kv conjur controller galaxy_api_token gce \
-            github_token gitlab_token gpg_public_key hashivault_kv hashivault_ssh insights \
+            github_app_lookup github_token gitlab_token gpg_public_key hashivault_kv hashivault_ssh insights \
             kubernetes_bearer_token net openstack registry rhv satellite6 scm ssh terraform \
             thycotic_dsv thycotic_tss vault vmware"
             .split_whitespace()

@@ -9,6 +9,7 @@ mod aws;
 mod azure;
 mod centrify;
 mod conjur;
+mod github_app;
 mod hashivault;
 mod thycotic;
 mod vault_ssh;
@@ -114,8 +115,19 @@ impl LookupError {
     }
 }
 
-/// Looks up a secret with the backend of the external type `namespace`.
+/// Looks up a secret with the backend of the external type `namespace`, within the
+/// plugins' own 30 s budget (plus a margin for the calls a lookup chains).
 pub async fn lookup(namespace: &str, kwargs: &Kwargs) -> Result<SecretString, LookupError> {
+    lookup_within(namespace, kwargs, LOOKUP_TIMEOUT + Duration::from_secs(5)).await
+}
+
+/// [`lookup`] with an overall time limit: a backend that accepts the connection and then
+/// never answers fails with `Timeout` when `limit` has passed.
+pub async fn lookup_within(
+    namespace: &str,
+    kwargs: &Kwargs,
+    limit: Duration,
+) -> Result<SecretString, LookupError> {
     let work = async {
         match namespace {
             "hashivault_kv" => hashivault::kv_lookup(kwargs).await,
@@ -127,10 +139,11 @@ pub async fn lookup(namespace: &str, kwargs: &Kwargs) -> Result<SecretString, Lo
             "centrify_vault_kv" => centrify::lookup(kwargs).await,
             "thycotic_tss" => thycotic::tss_lookup(kwargs).await,
             "thycotic_dsv" => thycotic::dsv_lookup(kwargs).await,
+            "github_app_lookup" => github_app::lookup(kwargs).await,
             _ => Err(LookupError::Kind("NotImplementedError")),
         }
     };
-    match tokio::time::timeout(LOOKUP_TIMEOUT + Duration::from_secs(5), work).await {
+    match tokio::time::timeout(limit, work).await {
         Ok(result) => result,
         Err(_) => Err(LookupError::Timeout("The secret lookup timed out.".into())),
     }

@@ -274,3 +274,19 @@ fn basic(who: As<'_>) -> Option<String> {
         base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
     ))
 }
+
+/// A server that accepts connections and never answers: the backend that hangs, for
+/// lookup timeouts. Returns its `http://127.0.0.1:PORT` base.
+pub async fn silent_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    format!("http://{addr}")
+}
