@@ -513,33 +513,26 @@ async fn kubernetes_login_reads_the_service_account_token_file() {
     );
 }
 
-/// Every backend gives up on a server that accepts the connection and never answers, and
-/// says it timed out (the real budget is 30 s; the test uses a short one).
-#[tokio::test]
-async fn every_backend_reports_a_timeout() {
-    let silent = common::silent_server().await;
+/// Inputs that make each backend call `base` (http or https) first.
+fn inputs_for_every_backend(base: &str, rsa: &str) -> Vec<(&'static str, Value)> {
     // The backends addressed by environment rather than by an input (this test binary
     // has no other AWS or DSV test).
-    std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", &silent);
+    std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", base);
     std::env::set_var(
         "CREDSTORE_DSV_BASE_URL",
-        format!("{silent}/{{tenant}}/{{tld}}"),
+        format!("{base}/{{tenant}}/{{tld}}"),
     );
-    let rsa = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl")
-        .stdout;
-    let rsa = String::from_utf8(rsa).unwrap();
-    let cases: Vec<(&str, Value)> = vec![
+    // Azure vault URLs must be https, whatever the test serves.
+    let azure = base.replace("http://", "https://");
+    vec![
         (
             "hashivault_kv",
-            json!({"url": silent, "token": "t", "secret_path": "/kv/a", "secret_key": "k",
+            json!({"url": base, "token": "t", "secret_path": "/kv/a", "secret_key": "k",
                                  "api_version": "v2", "default_auth_path": "approle"}),
         ),
         (
             "hashivault_ssh",
-            json!({"url": silent, "token": "t", "secret_path": "/ssh", "role": "r",
+            json!({"url": base, "token": "t", "secret_path": "/ssh", "role": "r",
                                   "public_key": "ssh-ed25519 AAAA"}),
         ),
         (
@@ -548,29 +541,28 @@ async fn every_backend_reports_a_timeout() {
                                                  "region_name": "us-east-1", "secret_name": "n"}),
         ),
         (
-            // Vault URLs must be https: the TLS handshake is what hangs here.
             "azure_kv",
-            json!({"url": silent.replace("http://", "https://"), "client": "c", "secret": "s", "tenant": "t",
+            json!({"url": azure, "client": "c", "secret": "s", "tenant": "t",
                             "secret_field": "f", "cloud_name": "AzureCloud"}),
         ),
         (
             "aim",
-            json!({"url": silent, "app_id": "a", "object_query": "Safe=s;Object=o",
-                       "object_query_format": "Exact", "verify": false}),
+            json!({"url": base, "app_id": "a", "object_query": "Safe=s;Object=o",
+                       "object_query_format": "Exact", "verify": true}),
         ),
         (
             "conjur",
-            json!({"url": silent, "api_key": "k", "account": "a", "username": "u",
+            json!({"url": base, "api_key": "k", "account": "a", "username": "u",
                           "secret_path": "p"}),
         ),
         (
             "centrify_vault_kv",
-            json!({"url": silent, "client_id": "c", "client_password": "p",
+            json!({"url": base, "client_id": "c", "client_password": "p",
                                      "system-name": "s", "account-name": "a"}),
         ),
         (
             "thycotic_tss",
-            json!({"server_url": silent, "username": "u", "password": "p",
+            json!({"server_url": base, "username": "u", "password": "p",
                                 "secret_id": "1", "secret_field": "password"}),
         ),
         (
@@ -580,21 +572,41 @@ async fn every_backend_reports_a_timeout() {
         ),
         (
             "github_app_lookup",
-            json!({"github_api_url": silent, "app_or_client_id": "1",
+            json!({"github_api_url": base, "app_or_client_id": "1",
                                      "install_id": "2", "private_rsa_key": rsa}),
         ),
-    ];
-    for (namespace, inputs) in cases {
-        let mut kwargs = credstore::plugins::Kwargs::default();
-        kwargs.extend_json(inputs.as_object().unwrap());
-        let started = std::time::Instant::now();
-        let err = credstore::plugins::lookup_within(
-            namespace,
-            &kwargs,
-            std::time::Duration::from_millis(300),
-        )
+    ]
+}
+
+async fn lookup_with(
+    namespace: &str,
+    inputs: &Value,
+    limit: std::time::Duration,
+) -> credstore::plugins::LookupError {
+    let mut kwargs = credstore::plugins::Kwargs::default();
+    kwargs.extend_json(inputs.as_object().unwrap());
+    credstore::plugins::lookup_within(namespace, &kwargs, limit)
         .await
-        .expect_err(namespace);
+        .expect_err(namespace)
+}
+
+/// Two failures every backend must report as AWX does, in one test because both point
+/// the environment-addressed backends somewhere: a server that accepts the connection and
+/// never answers (the real budget is 30 s; the test uses a short one), and a TLS server
+/// whose certificate nobody trusts (`SSLError`; Azure's plugin wraps every SDK failure
+/// in `RuntimeError`).
+#[tokio::test]
+async fn every_backend_reports_timeouts_and_untrusted_certificates() {
+    let rsa = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .output()
+        .expect("openssl")
+        .stdout;
+    let rsa = String::from_utf8(rsa).unwrap();
+    let silent = common::silent_server().await;
+    for (namespace, inputs) in inputs_for_every_backend(&silent, &rsa) {
+        let started = std::time::Instant::now();
+        let err = lookup_with(namespace, &inputs, std::time::Duration::from_millis(300)).await;
         assert!(
             matches!(err, credstore::plugins::LookupError::Timeout(_)),
             "{namespace}: {err:?}"
@@ -604,5 +616,15 @@ async fn every_backend_reports_a_timeout() {
             started.elapsed() < std::time::Duration::from_secs(5),
             "{namespace}"
         );
+    }
+    let untrusted = common::tls::serve(Router::new(), false).await;
+    for (namespace, inputs) in inputs_for_every_backend(&untrusted, &rsa) {
+        let err = lookup_with(namespace, &inputs, std::time::Duration::from_secs(20)).await;
+        let want = if namespace == "azure_kv" {
+            "RuntimeError"
+        } else {
+            "SSLError"
+        };
+        assert_eq!(err.to_string(), want, "{namespace}");
     }
 }
