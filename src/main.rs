@@ -333,6 +333,7 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     tracing::info!(bind = %config.bind, "listening");
     let store = prepared.state.store.clone();
+    let statistics = tokio::spawn(refresh_statistics_hourly(store.clone()));
     let app = credstore::app(prepared.state);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -340,6 +341,20 @@ async fn serve(config: Config) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())?;
+    statistics.abort();
     store.close().await;
     Ok(())
+}
+
+/// Keeps the planner's statistics current as the data grows without restarts.
+async fn refresh_statistics_hourly(store: credstore::store::Store) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    // The first tick is immediate; start-up has just refreshed them.
+    every_hour.tick().await;
+    loop {
+        every_hour.tick().await;
+        if let Err(e) = store.refresh_statistics().await {
+            tracing::warn!(error = %e, "refreshing the query planner's statistics failed");
+        }
+    }
 }
