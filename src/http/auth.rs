@@ -234,15 +234,15 @@ async fn authenticate_bearer(
     token: &str,
     method: &Method,
 ) -> Result<Caller, ApiError> {
-    let row = state
+    let found = state
         .store
-        .token_by_digest(&digest(token.trim()))
+        .token_caller(&digest(token.trim()))
         .await?
         .ok_or(ApiError::Unauthorized)?;
-    if row.scope != "write" && !is_safe(method) {
+    if found.scope != "write" && !is_safe(method) {
         return Err(ApiError::Forbidden(None));
     }
-    caller_by_id(state, row.user_id).await
+    Ok(caller_of(&found.user))
 }
 
 /// A session cookie; writes must echo the CSRF cookie in `X-CSRFToken` (double submit).

@@ -21,7 +21,7 @@ pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;
 pub use roles::{held_roles_sql as roles_held_sql, holding_sql, readable_sql, RoleInfo, RoleRef};
 pub use teams::TeamRow;
-pub use tokens::TokenRow;
+pub use tokens::{TokenCaller, TokenRow};
 pub use users::{UserRow, UserWrite};
 
 use backend::{Backend, Db, Tx};
@@ -134,7 +134,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     db: Db,
     /// SQLite has one writer at a time: writers of this process queue here instead of
-    /// sleeping in SQLite's busy handler. (PostgreSQL writers queue on an advisory lock.)
+    /// sleeping in SQLite's busy handler. (Across PostgreSQL instances, writers also queue
+    /// on an advisory lock.)
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -164,7 +165,7 @@ impl SetupLock {
 /// A write transaction that holds the writer slot until it ends.
 pub struct WriteTx {
     tx: Tx,
-    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _writer: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl WriteTx {
@@ -314,32 +315,29 @@ async fn open_sqlite(path: &str) -> StoreResult<sqlx::SqlitePool> {
 }
 
 impl Store {
-    /// Starts a transaction; dropping it without `commit` rolls back.
-    /// Write transactions start IMMEDIATE: they take the write lock up front (waiting on
-    /// the busy timeout) instead of failing when a read snapshot must be upgraded after
-    /// another writer committed.
+    /// Starts a write transaction; dropping it without `commit` rolls back.
+    /// Writers of this process first queue on one mutex. On SQLite the transaction then
+    /// starts IMMEDIATE: it takes the write lock up front (waiting on the busy timeout)
+    /// instead of failing when a read snapshot must be upgraded after another writer
+    /// committed. On PostgreSQL it takes the advisory write lock; thanks to the mutex at
+    /// most one pooled connection per instance waits for it, and reads keep the others.
     pub async fn begin(&self) -> StoreResult<WriteTx> {
-        match &self.db {
-            Backend::Sqlite(pool) => {
-                let writer = self.writer.clone().lock_owned().await;
-                let tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                Ok(WriteTx {
-                    tx: Backend::Sqlite(tx),
-                    _writer: Some(writer),
-                })
-            }
+        let writer = self.writer.clone().lock_owned().await;
+        let tx = match &self.db {
+            Backend::Sqlite(pool) => Backend::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
             Backend::Postgres(pool) => {
                 let mut tx = pool.begin().await?;
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(PG_WRITE_LOCK)
                     .execute(&mut *tx)
                     .await?;
-                Ok(WriteTx {
-                    tx: Backend::Postgres(tx),
-                    _writer: None,
-                })
+                Backend::Postgres(tx)
             }
-        }
+        };
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
     }
 
     /// The pools: for the store's reads, and for tools and tests that inspect storage.

@@ -19,6 +19,14 @@ pub struct TokenRow {
 const SELECT: &str =
     "SELECT id, user_id, description, scope, created, modified, expires FROM tokens";
 
+/// The user a bearer token authenticates, with the token's scope.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenCaller {
+    pub scope: String,
+    #[sqlx(flatten)]
+    pub user: super::UserRow,
+}
+
 impl Store {
     /// Stores a new token's digest.
     pub async fn create_token(
@@ -45,15 +53,19 @@ impl Store {
         .await?)
     }
 
-    /// The unexpired token with this digest.
-    pub async fn token_by_digest(&self, digest: &[u8]) -> StoreResult<Option<TokenRow>> {
-        Ok(
-            query_as(&format!("{SELECT} WHERE token_hash = ? AND expires > ?"))
-                .bind(digest)
-                .bind(now())
-                .fetch_optional(self.pool())
-                .await?,
-        )
+    /// The user of the unexpired token with this digest, in one statement: every bearer
+    /// request starts here.
+    pub async fn token_caller(&self, digest: &[u8]) -> StoreResult<Option<TokenCaller>> {
+        let sql = format!(
+            "SELECT t.scope, {} FROM tokens t JOIN users ON users.id = t.user_id \
+             WHERE t.token_hash = ? AND t.expires > ?",
+            super::users::QUALIFIED_COLUMNS
+        );
+        Ok(query_as(&sql)
+            .bind(digest)
+            .bind(now())
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// One token.

@@ -36,6 +36,11 @@ pub struct UserWrite {
 const COLUMNS: &str = "id, username, first_name, last_name, email, password_hash, is_superuser, \
                        is_system_auditor, created, modified, last_login";
 
+/// [`COLUMNS`] qualified by the table, for joins.
+pub(super) const QUALIFIED_COLUMNS: &str = "users.id, users.username, users.first_name, \
+    users.last_name, users.email, users.password_hash, users.is_superuser, \
+    users.is_system_auditor, users.created, users.modified, users.last_login";
+
 impl Store {
     /// One user by id.
     pub async fn user(&self, id: i64) -> StoreResult<Option<UserRow>> {
