@@ -36,7 +36,7 @@ const NAMES: [&str; 12] = [
     "eta",
     "Theta",
     "iota",
-    "kappa",
+    "kap*pa?[x]",
 ];
 
 async fn seed() -> (TestApp, Vec<Row>) {
@@ -123,7 +123,7 @@ fn cond_strategy(ids: Vec<i64>, orgs: Vec<i64>) -> impl Strategy<Value = Cond> {
     ]);
     let text_values = prop::sample::select(vec![
         "alpha", "ALPHA", "a", "beta", "_", "%", ".", "^a", "a$", "org-a", "Org-B", "ssh", "aws",
-        "d1", "x,eta", "", "a.*",
+        "d1", "x,eta", "", "a.*", "*", "?", "[a", "A*",
     ]);
     let prefix = prop::sample::select(vec!["", "or__", "not__", "chain__", "or__not__"]);
     let text =

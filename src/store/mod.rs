@@ -289,9 +289,18 @@ impl Store {
     pub fn is_postgres(&self) -> bool {
         matches!(self.db, Backend::Postgres(_))
     }
+
+    /// The SQL dialect of the filter translation.
+    pub fn dialect(&self) -> sql::Dialect {
+        match self.db {
+            Backend::Sqlite(_) => sql::Dialect::Sqlite,
+            Backend::Postgres(_) => sql::Dialect::Postgres,
+        }
+    }
 }
 
-/// The embedded database: WAL, foreign keys, AWX's case-sensitive LIKE and a REGEXP.
+/// The embedded database: WAL, foreign keys and a REGEXP. LIKE keeps SQLite's ASCII
+/// case folding: it serves the case-insensitive lookups (store::sql::text_match).
 async fn open_sqlite(path: &str) -> StoreResult<sqlx::SqlitePool> {
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
         .create_if_missing(true)
@@ -299,9 +308,6 @@ async fn open_sqlite(path: &str) -> StoreResult<sqlx::SqlitePool> {
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
-        // Makes LIKE case-sensitive, as `contains`/`startswith` are in AWX;
-        // the case-insensitive lookups lower both sides explicitly.
-        .pragma("case_sensitive_like", "ON")
         // `__regex`/`__iregex` lookups: SQLite's REGEXP backed by the regex crate.
         .with_regexp();
     let pool = SqlitePoolOptions::new()
@@ -394,7 +400,10 @@ impl Store {
         page_size: i64,
         page: Option<i64>,
     ) -> StoreResult<Page> {
-        let mut cond = sql::and_all(vec![scope, sql::filter_sql(resource, filter)]);
+        let mut cond = sql::and_all(vec![
+            scope,
+            sql::filter_sql(self.dialect(), resource, filter),
+        ]);
         let table = resource.table;
         let count_sql = format!("SELECT COUNT(*) FROM {table} WHERE {}", cond.text);
         let count: i64 = query_scalar(&count_sql)
