@@ -56,6 +56,9 @@ pub enum StoreError {
     /// The command needs the other kind of database.
     #[error("{0}")]
     Unsupported(&'static str),
+    /// A task running database work panicked or was shut down.
+    #[error("database task failed: {0}")]
+    Task(String),
 }
 
 /// The named uniqueness rules: SQLite names the columns in its message, PostgreSQL names
@@ -299,6 +302,21 @@ impl Store {
     }
 }
 
+/// `BEGIN IMMEDIATE` on SQLite; on PostgreSQL `BEGIN` and the advisory write lock.
+async fn open_transaction(db: &Db) -> StoreResult<Tx> {
+    Ok(match db {
+        Backend::Sqlite(pool) => Backend::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+        Backend::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_WRITE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            Backend::Postgres(tx)
+        }
+    })
+}
+
 /// The embedded database: WAL, foreign keys and a REGEXP. LIKE keeps SQLite's ASCII
 /// case folding: it serves the case-insensitive lookups (store::sql::text_match).
 async fn open_sqlite(path: &str) -> StoreResult<sqlx::SqlitePool> {
@@ -327,19 +345,20 @@ impl Store {
     /// instead of failing when a read snapshot must be upgraded after another writer
     /// committed. On PostgreSQL it takes the advisory write lock; thanks to the mutex at
     /// most one pooled connection per instance waits for it, and reads keep the others.
+    ///
+    /// `BEGIN` runs in a task of its own, so it completes even when the request that asked
+    /// for it is cancelled (its client went away). sqlx's SQLite worker hands the BEGIN's
+    /// result over a rendezvous channel; a caller cancelled just after the hand-over never
+    /// builds its `Transaction`, and the pooled connection stays inside a transaction that
+    /// nobody rolls back, holding the write lock for good (seen under load: every later
+    /// write waited out the busy timeout). In a task the `Transaction` is always built;
+    /// if nobody awaits it, dropping it rolls back.
     pub async fn begin(&self) -> StoreResult<WriteTx> {
         let writer = self.writer.clone().lock_owned().await;
-        let tx = match &self.db {
-            Backend::Sqlite(pool) => Backend::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Backend::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(PG_WRITE_LOCK)
-                    .execute(&mut *tx)
-                    .await?;
-                Backend::Postgres(tx)
-            }
-        };
+        let db = self.db.clone();
+        let tx = tokio::spawn(async move { open_transaction(&db).await })
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))??;
         Ok(WriteTx {
             tx,
             _writer: writer,
