@@ -213,15 +213,15 @@ async fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// Opens an existing store (the offline commands never create one).
-async fn open_existing(config: &Config) -> Result<credstore::store::Store, String> {
-    if let Some(path) = config.database_url.strip_prefix("sqlite://") {
+async fn open_existing(database_url: &str) -> Result<credstore::store::Store, String> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
         if !std::path::Path::new(path).exists() {
             return Err(format!(
                 "no database at {path}; check --data-dir or --database-url"
             ));
         }
     }
-    let store = credstore::store::Store::connect(&config.database_url)
+    let store = credstore::store::Store::connect(database_url)
         .await
         .map_err(|e| e.to_string())?;
     if store.meta("install_uuid").await.is_err() {
@@ -234,7 +234,7 @@ async fn open_existing(config: &Config) -> Result<credstore::store::Store, Strin
 }
 
 async fn keys_status(config: Config) -> Result<(), String> {
-    let store = open_existing(&config).await?;
+    let store = open_existing(&config.database_url).await?;
     let status = credstore::keys::status(&config, &store)
         .await
         .map_err(|e| e.to_string())?;
@@ -246,7 +246,7 @@ async fn keys_status(config: Config) -> Result<(), String> {
 }
 
 async fn keys_rotate(config: Config) -> Result<(), String> {
-    let store = open_existing(&config).await?;
+    let store = open_existing(&config.database_url).await?;
     let report = credstore::keys::rotate(&config, &store, None)
         .await
         .map_err(|e| e.to_string())?;
@@ -267,7 +267,7 @@ async fn keys_rotate(config: Config) -> Result<(), String> {
 
 async fn audit_verify(config: Config) -> Result<(), String> {
     use credstore::store::activity::ChainBreak;
-    let store = open_existing(&config).await?;
+    let store = open_existing(&config.database_url).await?;
     let (checked, broken) = store
         .verify_activity_chain()
         .await
@@ -296,7 +296,7 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
             file.display()
         ));
     }
-    let store = open_existing(&config).await?;
+    let store = open_existing(&config.database_url).await?;
     store
         .backup_to(&file.display().to_string())
         .await
@@ -306,14 +306,7 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
 }
 
 async fn migrate_data(from: &str, to: &str) -> Result<(), String> {
-    let source = Config::resolve(
-        default_bind(),
-        PathBuf::new(),
-        Some(from.into()),
-        None,
-        None,
-    );
-    let source = open_existing(&source).await?;
+    let source = open_existing(from).await?;
     let target = credstore::store::Store::open(to)
         .await
         .map_err(|e| e.to_string())?;

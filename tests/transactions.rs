@@ -33,8 +33,8 @@ impl Holder {
             }
             Some(url) => {
                 let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                // The key of the store's advisory write lock ("credstor").
-                sqlx::query("SELECT pg_advisory_lock(7165901439208025970)")
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(credstore::store::PG_WRITE_LOCK)
                     .execute(&mut conn)
                     .await
                     .unwrap();

@@ -28,19 +28,6 @@ const TABLES: [&str; 16] = [
     "activity_stream_objects",
 ];
 
-/// Tables whose `id` the database generates; the target's counters move past the copies.
-const IDENTITY_TABLES: [&str; 9] = [
-    "users",
-    "organizations",
-    "teams",
-    "credential_types",
-    "credentials",
-    "roles",
-    "tokens",
-    "credential_input_sources",
-    "activity_stream",
-];
-
 /// PostgreSQL accepts at most 65,535 parameters per statement.
 const MAX_PARAMS: usize = 60_000;
 
@@ -88,13 +75,14 @@ pub async fn copy_all(from: &Store, to: &Store) -> StoreResult<Vec<Copied>> {
         let columns = target_columns(&mut tx, table).await?;
         let rows = read_rows(from, table, &columns).await?;
         insert_rows(&mut tx, table, &columns, rows).await?;
-    }
-    for table in IDENTITY_TABLES {
-        query(&format!(
-            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}"
-        ))
-        .execute(&mut tx)
-        .await?;
+        // An `id` column is an identity: its counter moves past the copied ids.
+        if columns.iter().any(|(name, _)| name == "id") {
+            query(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+            ))
+            .execute(&mut tx)
+            .await?;
+        }
     }
     tx.commit().await?;
     let mut report = Vec::new();

@@ -3,7 +3,7 @@
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
-use super::{classify, now, Store, StoreResult};
+use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::managed_types::ManagedType;
 
@@ -123,8 +123,7 @@ impl Store {
         .bind(actor)
         .bind(actor)
         .fetch_one(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)
@@ -152,8 +151,7 @@ impl Store {
         .bind(actor)
         .bind(id)
         .execute(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         if let Some(a) = activity {
             append(&mut tx, a, None).await?;
         }

@@ -9,7 +9,7 @@ use super::roles::{
 };
 use super::users::order_like;
 use super::WriteTx;
-use super::{classify, now, Store, StoreResult};
+use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::credential::Owner;
 use crate::domain::rbac::{
@@ -140,8 +140,7 @@ impl Store {
         .bind(actor)
         .bind(actor)
         .fetch_one(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         write_secrets(&mut tx, id, save).await?;
         create_object_roles(&mut tx, "credential", id, &CREDENTIAL_ROLES).await?;
         link_parents(
@@ -215,8 +214,7 @@ impl Store {
         .bind(actor)
         .bind(id)
         .execute(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         write_secrets(&mut tx, id, save).await?;
         if old_org != save.organization_id {
             for (field, _) in CREDENTIAL_ORG_PARENTS {

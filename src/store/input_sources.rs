@@ -3,7 +3,7 @@
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
-use super::{classify, now, Store, StoreResult};
+use super::{now, Store, StoreResult};
 use crate::domain::activity::{input_source_fields, ActivityRecord};
 
 /// An input source row.
@@ -79,8 +79,7 @@ impl Store {
         .bind(actor)
         .bind(actor)
         .fetch_one(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         let record = ActivityRecord::create(Some(actor), "credential_input_source", fields_of(w))
             .linked("credential", w.target_credential_id)
             .linked("credential", w.source_credential_id);
@@ -114,8 +113,7 @@ impl Store {
         .bind(actor)
         .bind(id)
         .execute(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         if let Some(b) = before {
             let old = fields_of(&InputSourceWrite {
                 target_credential_id: b.target_credential_id,

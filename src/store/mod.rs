@@ -105,7 +105,7 @@ impl From<sqlx::Error> for StoreError {
 /// Turns a unique violation into `StoreError::Unique`, a foreign-key violation (the
 /// referenced row was deleted meanwhile) into `Gone`, a value the database cannot hold
 /// into `Unrepresentable`, everything else into `Db`.
-pub(crate) fn classify(e: sqlx::Error) -> StoreError {
+fn classify(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
             let msg = db.message();
@@ -145,7 +145,7 @@ pub struct Store {
 /// The advisory lock that serializes write transactions of every instance on one
 /// PostgreSQL database, as SQLite's single writer does for one file: the role closure,
 /// the activity chain and read-then-write checks stay consistent without retry loops.
-const PG_WRITE_LOCK: i64 = 0x6372_6564_7374_6f72; // "credstor"
+pub const PG_WRITE_LOCK: i64 = 0x6372_6564_7374_6f72; // "credstor"
 
 /// The advisory lock held while an instance seeds the database at start-up.
 const PG_SETUP_LOCK: i64 = PG_WRITE_LOCK + 1;
@@ -428,8 +428,7 @@ impl Store {
         let count: i64 = query_scalar(&count_sql)
             .bind_all(&cond.binds)
             .fetch_one(self.pool())
-            .await
-            .map_err(classify)?;
+            .await?;
         let pages = ((count + page_size - 1) / page_size).max(1);
         let page = page.unwrap_or(pages);
         if page > pages {
@@ -449,8 +448,7 @@ impl Store {
         let ids: Vec<i64> = query_scalar(&ids_sql)
             .bind_all(&cond.binds)
             .fetch_all(self.pool())
-            .await
-            .map_err(classify)?;
+            .await?;
         Ok(Page {
             count,
             page: Some(page),

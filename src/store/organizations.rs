@@ -4,7 +4,7 @@ use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::roles::{create_object_roles, link_parents, role_id};
 use super::users::{fetch_by_ids, order_like};
-use super::{classify, now, Store, StoreResult};
+use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{ORGANIZATION_PARENTS, ORGANIZATION_ROLES};
 
@@ -59,8 +59,7 @@ impl Store {
         .bind(actor)
         .bind(actor)
         .fetch_one(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         create_object_roles(&mut tx, "organization", id, &ORGANIZATION_ROLES).await?;
         link_parents(
             &mut tx,
@@ -91,8 +90,7 @@ impl Store {
             .bind(actor)
             .bind(id)
             .execute(&mut tx)
-            .await
-            .map_err(classify)?;
+            .await?;
         if let Some(a) = activity {
             append(&mut tx, a, None).await?;
         }

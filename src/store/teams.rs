@@ -4,7 +4,7 @@ use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id};
 use super::users::{fetch_by_ids, order_like};
-use super::{classify, now, Store, StoreResult};
+use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{TEAM_ORG_PARENTS, TEAM_PARENTS, TEAM_ROLES};
 
@@ -62,8 +62,7 @@ impl Store {
         .bind(actor)
         .bind(actor)
         .fetch_one(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         create_object_roles(&mut tx, "team", id, &TEAM_ROLES).await?;
         link_parents(&mut tx, ("team", id), ("team", id), &TEAM_PARENTS).await?;
         link_parents(
@@ -101,8 +100,7 @@ impl Store {
             .bind(actor)
             .bind(id)
             .execute(&mut tx)
-            .await
-            .map_err(classify)?;
+            .await?;
         if old_org != org {
             for (field, _) in TEAM_ORG_PARENTS {
                 if let Some(r) = role_id(&mut tx, "team", id, field).await? {

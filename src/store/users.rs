@@ -3,7 +3,7 @@
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::WriteTx;
-use super::{classify, now, Store, StoreResult};
+use super::{now, Store, StoreError, StoreResult};
 use crate::domain::activity::ActivityRecord;
 
 /// A user row. `password_hash` is an argon2id PHC string, never shown by the API.
@@ -106,8 +106,7 @@ impl Store {
         .bind(now())
         .bind(id)
         .execute(&mut tx)
-        .await
-        .map_err(classify)?;
+        .await?;
         if let Some(a) = activity {
             append(&mut tx, a, None).await?;
         }
@@ -165,7 +164,7 @@ pub async fn insert_user(
     .bind(now())
     .fetch_one(&mut *conn)
     .await
-    .map_err(classify)
+    .map_err(StoreError::from)
 }
 
 /// Runs `select ... WHERE <table>.id IN (ids)` for any row type.
