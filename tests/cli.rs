@@ -1,6 +1,9 @@
 //! The `credstore` binary as an operator meets it: help texts, first start, ping, and the
 //! refusal to start with a master key that does not match the database.
 
+mod common;
+
+use common::free_port;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -34,14 +37,6 @@ fn help_explains_every_option() {
     ] {
         assert!(text.contains(word), "serve --help lacks {word}:\n{text}");
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 struct Server {

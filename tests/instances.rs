@@ -59,18 +59,10 @@ fn write_key(path: &Path, byte: u8) {
     std::io::Write::write_all(&mut options.open(path).unwrap(), text.as_bytes()).unwrap();
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Starts `serve` on the cluster's database; returns it once it listens, or its stderr
 /// if it exited first.
 fn spawn(c: &Cluster, name: &str, key_file: &Path) -> Result<Instance, String> {
-    let port = free_port();
+    let port = common::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_credstore"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
@@ -485,7 +477,7 @@ async fn the_database_password_never_reaches_the_output() {
         &format!("postgres://credstore:{planted}@"),
         1,
     );
-    let port = free_port();
+    let port = common::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_credstore"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")

@@ -27,18 +27,7 @@ const TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 /// A 2048-bit RSA key in GitHub's PKCS#1 PEM form, made once per test run.
 fn app_key() -> &'static str {
     static KEY: OnceLock<String> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let out = std::process::Command::new("openssl")
-            .args(["genrsa", "-traditional", "2048"])
-            .output()
-            .expect("openssl");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    })
+    KEY.get_or_init(common::rsa_private_key)
 }
 
 /// The public half, as ring verifies with it.
@@ -208,12 +197,7 @@ async fn errors_are_reported_as_the_plugin_raises_them() {
         LookupError::Kind("ValueError")
     );
     // A JWT signed by another key is refused by GitHub (401).
-    let other = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .unwrap()
-        .stdout;
-    let other = String::from_utf8(other).unwrap();
+    let other = common::rsa_private_key();
     assert_eq!(
         fail("59980338", other, url.clone()).await,
         LookupError::Kind("RuntimeError")

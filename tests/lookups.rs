@@ -597,12 +597,7 @@ async fn lookup_with(
 /// in `RuntimeError`).
 #[tokio::test]
 async fn every_backend_reports_timeouts_and_untrusted_certificates() {
-    let rsa = std::process::Command::new("openssl")
-        .args(["genrsa", "-traditional", "2048"])
-        .output()
-        .expect("openssl")
-        .stdout;
-    let rsa = String::from_utf8(rsa).unwrap();
+    let rsa = common::rsa_private_key();
     let silent = common::silent_server().await;
     for (namespace, inputs) in inputs_for_every_backend(&silent, &rsa) {
         let started = std::time::Instant::now();

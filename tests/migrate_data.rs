@@ -21,12 +21,7 @@ async fn sqlite_app() -> TestApp {
         None,
         Some(ADMIN_PASSWORD.to_string()),
     );
-    let state = credstore::startup::prepare(&config).await.unwrap().state;
-    TestApp {
-        router: credstore::app(state.clone()),
-        state,
-        dir,
-    }
+    TestApp::with_config(&config, dir).await
 }
 
 fn migrate_data(from: &str, to: &str) -> std::process::Output {
@@ -128,15 +123,7 @@ async fn everything_moves_and_still_decrypts_under_the_same_key() {
         Some(old.dir.path().join("master.key")),
         Some("not-used-for-an-existing-admin".into()),
     );
-    let state = credstore::startup::prepare(&config)
-        .await
-        .expect("starts on the copy")
-        .state;
-    let moved = TestApp {
-        router: credstore::app(state.clone()),
-        state,
-        dir: target_dir,
-    };
+    let moved = TestApp::with_config(&config, target_dir).await;
     let after = moved
         .get(As::Admin, &format!("/api/v2/credentials/{cred}/"))
         .await;

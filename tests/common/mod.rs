@@ -52,25 +52,23 @@ impl TestApp {
     /// An app on an existing dir (to restart over the same data).
     pub async fn on_dir(dir: tempfile::TempDir) -> TestApp {
         let config = config_for(dir.path().to_path_buf());
-        let prepared = credstore::startup::prepare(&config).await.expect("startup");
-        let state = prepared.state;
-        TestApp {
-            router: credstore::app(state.clone()),
-            state,
-            dir,
-        }
+        Self::with_config(&config, dir).await
     }
 
     /// An app over an existing data directory that the caller keeps.
     pub async fn on_dir_path(dir: &std::path::Path) -> TestApp {
         let temp = tempfile::tempdir().expect("tempdir");
-        let config = config_for(dir.to_path_buf());
-        let prepared = credstore::startup::prepare(&config).await.expect("startup");
+        Self::with_config(&config_for(dir.to_path_buf()), temp).await
+    }
+
+    /// An app started with `config`; `dir` is kept alive with it.
+    pub async fn with_config(config: &Config, dir: tempfile::TempDir) -> TestApp {
+        let prepared = credstore::startup::prepare(config).await.expect("startup");
         let state = prepared.state;
         TestApp {
             router: credstore::app(state.clone()),
             state,
-            dir: temp,
+            dir,
         }
     }
 
@@ -289,4 +287,27 @@ pub async fn silent_server() -> String {
         }
     });
     format!("http://{addr}")
+}
+
+/// A free loopback port, for servers started as processes.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// A fresh 2048-bit RSA private key in PKCS#1 PEM (GitHub's form for app keys).
+pub fn rsa_private_key() -> String {
+    let out = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("PEM text")
 }
