@@ -1,9 +1,10 @@
 //! Write transactions survive cancelled requests: a client that disconnects while its
 //! write waits to begin must not leave a connection holding the write lock, or every
 //! later write would fail. Under load this happened when a request was cancelled just as
-//! sqlx handed it the result of `BEGIN` (the race `Store::begin` now closes by beginning
-//! in a task of its own); the narrow race itself is not reproducible in a test, so this
-//! checks the cancellation path around it on both databases.
+//! sqlx handed it the result of `BEGIN` (the race `Store::begin` now closes by waiting for
+//! the lock in a task of its own); the narrow race itself is not reproducible in a test,
+//! so this checks the cancellation path around it on both databases. It also shows that
+//! on SQLite a write waiting for another process does not hold up the runtime.
 
 mod common;
 

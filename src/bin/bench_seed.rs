@@ -237,10 +237,10 @@ fn make_row(j: usize, id: i64, w: &World, a: &Args, rng: &mut StdRng) -> Row {
 }
 
 async fn ancestors(store: &Store, role: i64) -> Res<Vec<i64>> {
-    let mut tx = store.begin().await?;
+    let mut tx = begin(store).await?;
     let up = sqlx::query_scalar("SELECT ancestor_id FROM role_ancestors WHERE role_id = ?")
         .bind(role)
-        .fetch_all(sqlite(&mut tx))
+        .fetch_all(&mut *tx)
         .await?;
     tx.rollback().await?;
     Ok(up)
@@ -466,9 +466,9 @@ fn role_rows(out: &mut RoleRows, row: &Row, first_role: i64, w: &World) {
 }
 
 async fn next_id(store: &Store, table: &str) -> Res<i64> {
-    let mut tx = store.begin().await?;
+    let mut tx = begin(store).await?;
     let sql = format!("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = '{table}'");
-    let max: i64 = sqlx::query_scalar(&sql).fetch_one(sqlite(&mut tx)).await?;
+    let max: i64 = sqlx::query_scalar(&sql).fetch_one(&mut *tx).await?;
     tx.rollback().await?;
     Ok(max + 1)
 }
@@ -510,10 +510,10 @@ async fn write_credentials_sql(
             next_role += 3;
             rows.push(row);
         }
-        let mut tx = store.begin().await?;
+        let mut tx = begin(store).await?;
         let admin = w.admin;
         insert(
-            sqlite(&mut tx),
+            &mut tx,
             "INSERT INTO credentials (id, uid, name, description, organization_id, credential_type_id, \
              managed, inputs, created, modified, created_by, modified_by) ",
             &rows,
@@ -535,7 +535,7 @@ async fn write_credentials_sql(
         )
         .await?;
         insert(
-            sqlite(&mut tx),
+            &mut tx,
             "INSERT INTO credential_secrets (credential_id, field, key_version, ciphertext) ",
             &secrets,
             1000,
@@ -548,7 +548,7 @@ async fn write_credentials_sql(
         )
         .await?;
         insert(
-            sqlite(&mut tx),
+            &mut tx,
             "INSERT INTO roles (id, role_field, content_type, object_id) ",
             &roles.roles,
             2000,
@@ -574,7 +574,7 @@ async fn write_credentials_sql(
                 &roles.members,
             ),
         ] {
-            insert(sqlite(&mut tx), head, pairs, 4000, |b, p| {
+            insert(&mut tx, head, pairs, 4000, |b, p| {
                 b.push_bind(p.0).push_bind(p.1);
             })
             .await?;
@@ -631,12 +631,12 @@ async fn write_credentials_store(
 async fn write_grants(store: &Store, w: &World, a: &Args, rng: &mut StdRng) -> Res<()> {
     let first_cred = next_id(store, "credentials").await? - a.credentials as i64;
     let first_role: i64 = {
-        let mut tx = store.begin().await?;
+        let mut tx = begin(store).await?;
         let r = sqlx::query_scalar(
             "SELECT id FROM roles WHERE content_type = 'credential' AND object_id = ? AND role_field = 'admin_role'",
         )
         .bind(first_cred)
-        .fetch_one(sqlite(&mut tx))
+        .fetch_one(&mut *tx)
         .await?;
         tx.rollback().await?;
         r
@@ -672,9 +672,9 @@ async fn write_grants(store: &Store, w: &World, a: &Args, rng: &mut StdRng) -> R
         }
     }
     let grants: Vec<(i64, i64)> = grants.into_iter().collect();
-    let mut tx = store.begin().await?;
+    let mut tx = begin(store).await?;
     insert(
-        sqlite(&mut tx),
+        &mut tx,
         "INSERT OR IGNORE INTO role_members (role_id, user_id) ",
         &grants,
         4000,
@@ -736,9 +736,9 @@ async fn seed(a: &Args, dir: &std::path::Path) -> Res<Vec<(String, String)>> {
 /// Ids and counts for the benchmark, and a round trip through one sealed secret.
 async fn facts(state: &credstore::AppState, w: &World, a: &Args) -> Res<Vec<(String, String)>> {
     let store = &state.store;
-    let mut tx = store.begin().await?;
+    let mut tx = begin(store).await?;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials")
-        .fetch_one(sqlite(&mut tx))
+        .fetch_one(&mut *tx)
         .await?;
     let visible: i64 = sqlx::query_scalar(
         "SELECT COUNT(DISTINCT ro.object_id) FROM roles ro JOIN role_ancestors ra ON ra.role_id = ro.id \
@@ -746,23 +746,23 @@ async fn facts(state: &credstore::AppState, w: &World, a: &Args) -> Res<Vec<(Str
          WHERE ro.content_type = 'credential' AND ro.role_field = 'read_role' AND rm.user_id = ?",
     )
     .bind(w.users[0])
-    .fetch_one(sqlite(&mut tx))
+    .fetch_one(&mut *tx)
     .await?;
     let (first, last): (i64, i64) = sqlx::query_as(
         "SELECT MIN(id), MAX(id) FROM credentials WHERE id > (SELECT MAX(id) FROM credentials) - ?",
     )
     .bind(a.credentials as i64)
-    .fetch_one(sqlite(&mut tx))
+    .fetch_one(&mut *tx)
     .await?;
     let members: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM role_members")
-        .fetch_one(sqlite(&mut tx))
+        .fetch_one(&mut *tx)
         .await?;
     let (uid, field, ct): (String, String, Vec<u8>) = sqlx::query_as(
         "SELECT c.uid, s.field, s.ciphertext FROM credentials c JOIN credential_secrets s ON s.credential_id = c.id \
          WHERE c.id = ? ORDER BY s.field LIMIT 1",
     )
     .bind(last)
-    .fetch_one(sqlite(&mut tx))
+    .fetch_one(&mut *tx)
     .await?;
     tx.rollback().await?;
     state.keys.open(&uid, &field, &ct)?;
@@ -803,10 +803,10 @@ const COMPARED: [&str; 8] = [
 
 async fn dump(dir: &std::path::Path) -> Res<Vec<Vec<String>>> {
     let store = Store::open(&format!("sqlite://{}", dir.join("credstore.db").display())).await?;
-    let mut tx = store.begin().await?;
+    let mut tx = begin(&store).await?;
     let mut out = Vec::new();
     for sql in COMPARED {
-        out.push(sqlx::query_scalar(sql).fetch_all(sqlite(&mut tx)).await?);
+        out.push(sqlx::query_scalar(sql).fetch_all(&mut *tx).await?);
     }
     tx.rollback().await?;
     store.close().await;
@@ -859,10 +859,18 @@ async fn check(a: &Args) -> Res<()> {
     Ok(())
 }
 
-/// The seeder writes SQLite directly; the store it opens is always SQLite.
-fn sqlite(tx: &mut credstore::store::WriteTx) -> &mut SqliteConnection {
-    tx.as_sqlite()
-        .expect("the benchmark seeds a SQLite database")
+/// The seeder writes SQLite directly, through a sqlx connection of its own to the store's
+/// file (its bulk inserts use sqlx's query builder); the store it opens is always SQLite.
+async fn begin(store: &Store) -> Res<sqlx::Transaction<'static, Sqlite>> {
+    let credstore::store::backend::Backend::Sqlite(db) = store.pool() else {
+        return Err("the benchmark seeds a SQLite database".into());
+    };
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(db.path())
+        .foreign_keys(true)
+        .busy_timeout(std::time::Duration::from_secs(10));
+    let pool = sqlx::SqlitePool::connect_with(options).await?;
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 #[tokio::main]

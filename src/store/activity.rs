@@ -8,22 +8,24 @@ use super::{now, Store, StoreResult};
 use crate::domain::activity::{entry_hash, ActivityRecord, HashInput, GENESIS};
 use serde_json::{json, Value};
 
-/// An entry as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct ActivityRow {
-    pub id: i64,
-    pub timestamp: String,
-    pub actor_id: Option<i64>,
-    pub actor_snapshot: Option<String>,
-    pub operation: String,
-    pub object1: String,
-    pub object2: String,
-    pub object_association: String,
-    pub object_type: String,
-    pub changes: String,
-    pub objects: String,
-    pub prev_hash: String,
-    pub hash: String,
+crate::row_struct! {
+    /// An entry as stored.
+    #[derive(Debug, Clone)]
+    pub struct ActivityRow {
+        pub id: i64,
+        pub timestamp: String,
+        pub actor_id: Option<i64>,
+        pub actor_snapshot: Option<String>,
+        pub operation: String,
+        pub object1: String,
+        pub object2: String,
+        pub object_association: String,
+        pub object_type: String,
+        pub changes: String,
+        pub objects: String,
+        pub prev_hash: String,
+        pub hash: String,
+    }
 }
 
 const SELECT: &str =

@@ -2,8 +2,8 @@
 //! several instances. Every statement is written once, in SQLite's dialect with `?`
 //! placeholders; [`postgres_text`] is the one place where it becomes PostgreSQL's.
 
+use super::sqlite::{SqliteDb, SqliteTx};
 use sqlx::postgres::PgPool;
-use sqlx::sqlite::SqlitePool;
 
 /// Something that exists once per database kind: a pool, a transaction, a connection.
 #[derive(Debug, Clone)]
@@ -13,11 +13,10 @@ pub enum Backend<S, P> {
 }
 
 /// The pools.
-pub type Db = Backend<SqlitePool, PgPool>;
+pub type Db = Backend<SqliteDb, PgPool>;
 
 /// An open transaction.
-pub type Tx =
-    Backend<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Transaction<'static, sqlx::Postgres>>;
+pub type Tx = Backend<SqliteTx, sqlx::Transaction<'static, sqlx::Postgres>>;
 
 /// Rewrites a statement from the SQLite dialect the store is written in:
 /// `?` placeholders become `$1, $2, …`; `REGEXP` becomes `~` (both take the same

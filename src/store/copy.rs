@@ -33,7 +33,7 @@ const MAX_PARAMS: usize = 60_000;
 
 /// How a column's values travel.
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Int,
     Text,
     Bool,
@@ -129,9 +129,9 @@ async fn read_rows(
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
     let sql = format!("SELECT {} FROM {table}", names.join(", "));
     match from.pool() {
-        Backend::Sqlite(pool) => {
-            let rows = sqlx::query(&sql).fetch_all(pool).await?;
-            rows.iter().map(|r| decode_row(r, columns)).collect()
+        Backend::Sqlite(db) => {
+            let kinds: Vec<Kind> = columns.iter().map(|(_, k)| *k).collect();
+            db.with(|conn| Ok(super::sqlite::read_values(conn, &sql, &kinds)?))
         }
         Backend::Postgres(pool) => {
             let rows = sqlx::query(&sql).fetch_all(pool).await?;

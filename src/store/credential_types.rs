@@ -7,21 +7,23 @@ use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::managed_types::ManagedType;
 
-/// A credential type row; `inputs`/`injectors` are JSON text.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CredentialTypeRow {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub managed: bool,
-    pub inputs: String,
-    pub injectors: String,
-    pub created: String,
-    pub modified: String,
-    pub created_by: Option<i64>,
-    pub modified_by: Option<i64>,
+crate::row_struct! {
+    /// A credential type row; `inputs`/`injectors` are JSON text.
+    #[derive(Debug, Clone)]
+    pub struct CredentialTypeRow {
+        pub id: i64,
+        pub name: String,
+        pub description: String,
+        pub kind: String,
+        pub namespace: Option<String>,
+        pub managed: bool,
+        pub inputs: String,
+        pub injectors: String,
+        pub created: String,
+        pub modified: String,
+        pub created_by: Option<i64>,
+        pub modified_by: Option<i64>,
+    }
 }
 
 /// The stored fields of a custom type write.
@@ -41,10 +43,10 @@ const SELECT: &str =
 impl Store {
     /// One type.
     pub async fn credential_type(&self, id: i64) -> StoreResult<Option<CredentialTypeRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
+        query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// One type by its natural key (`name+kind` named URLs).
@@ -53,11 +55,11 @@ impl Store {
         name: &str,
         kind: &str,
     ) -> StoreResult<Option<CredentialTypeRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE name = ? AND kind = ?"))
+        query_as(&format!("{SELECT} WHERE name = ? AND kind = ?"))
             .bind(name)
             .bind(kind)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Types by id, in the given order.

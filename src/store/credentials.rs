@@ -16,35 +16,39 @@ use crate::domain::rbac::{
     CREDENTIAL_ORG_PARENTS, CREDENTIAL_PARENTS, CREDENTIAL_ROLES, CREDENTIAL_TEAM_PARENTS,
 };
 
-/// A credential with the names its `summary_fields` show.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct CredentialRow {
-    pub id: i64,
-    pub uid: String,
-    pub name: String,
-    pub description: String,
-    pub organization_id: Option<i64>,
-    pub credential_type_id: i64,
-    pub managed: bool,
-    /// Public inputs as JSON text: secrets appear only as the `$encrypted$` marker.
-    pub inputs: String,
-    pub created: String,
-    pub modified: String,
-    pub created_by: Option<i64>,
-    pub modified_by: Option<i64>,
-    pub org_name: Option<String>,
-    pub org_description: Option<String>,
-    pub type_name: String,
-    pub type_description: String,
-    pub type_kind: String,
-    pub type_namespace: Option<String>,
+crate::row_struct! {
+    /// A credential with the names its `summary_fields` show.
+    #[derive(Debug, Clone)]
+    pub struct CredentialRow {
+        pub id: i64,
+        pub uid: String,
+        pub name: String,
+        pub description: String,
+        pub organization_id: Option<i64>,
+        pub credential_type_id: i64,
+        pub managed: bool,
+        /// Public inputs as JSON text: secrets appear only as the `$encrypted$` marker.
+        pub inputs: String,
+        pub created: String,
+        pub modified: String,
+        pub created_by: Option<i64>,
+        pub modified_by: Option<i64>,
+        pub org_name: Option<String>,
+        pub org_description: Option<String>,
+        pub type_name: String,
+        pub type_description: String,
+        pub type_kind: String,
+        pub type_namespace: Option<String>,
+    }
 }
 
-/// One stored secret: field and AEAD envelope.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SecretRow {
-    pub field: String,
-    pub ciphertext: Vec<u8>,
+crate::row_struct! {
+    /// One stored secret: field and AEAD envelope.
+    #[derive(Debug, Clone)]
+    pub struct SecretRow {
+        pub field: String,
+        pub ciphertext: Vec<u8>,
+    }
 }
 
 /// What a create or update writes. Secrets arrive already sealed for `uid`.
@@ -63,14 +67,16 @@ pub struct CredentialSave {
     pub kept_secrets: Vec<String>,
 }
 
-/// An owner entry of `summary_fields.owners`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OwnerSummary {
-    pub credential_id: i64,
-    pub kind: String,
-    pub id: i64,
-    pub name: String,
-    pub description: String,
+crate::row_struct! {
+    /// An owner entry of `summary_fields.owners`.
+    #[derive(Debug, Clone)]
+    pub struct OwnerSummary {
+        pub credential_id: i64,
+        pub kind: String,
+        pub id: i64,
+        pub name: String,
+        pub description: String,
+    }
 }
 
 const SELECT: &str = "SELECT credentials.id, credentials.uid, credentials.name, credentials.description, \
@@ -84,10 +90,10 @@ const SELECT: &str = "SELECT credentials.id, credentials.uid, credentials.name, 
 impl Store {
     /// One credential.
     pub async fn credential(&self, id: i64) -> StoreResult<Option<CredentialRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE credentials.id = ?"))
+        query_as(&format!("{SELECT} WHERE credentials.id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Credentials by id, in the given order.
@@ -106,10 +112,10 @@ impl Store {
 
     /// The sealed secrets of one credential.
     pub async fn credential_secrets(&self, id: i64) -> StoreResult<Vec<SecretRow>> {
-        Ok(query_as("SELECT field, ciphertext FROM credential_secrets WHERE credential_id = ? ORDER BY field")
+        query_as("SELECT field, ciphertext FROM credential_secrets WHERE credential_id = ? ORDER BY field")
             .bind(id)
             .fetch_all(self.pool())
-            .await?)
+            .await
     }
 
     /// Inserts a credential, its secrets, its roles and its ownership in one transaction.
@@ -280,7 +286,7 @@ impl Store {
                 q = q.bind(*id);
             }
         }
-        Ok(q.fetch_all(self.pool()).await?)
+        q.fetch_all(self.pool()).await
     }
 }
 
@@ -312,35 +318,39 @@ async fn write_secrets(conn: &mut WriteTx, id: i64, save: &CredentialSave) -> St
     Ok(())
 }
 
-/// One way a user reaches a credential role: through a direct grant of `via_role`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AccessPath {
-    pub user_id: i64,
-    pub via_role: i64,
-    pub role_field: String,
+crate::row_struct! {
+    /// One way a user reaches a credential role: through a direct grant of `via_role`.
+    #[derive(Debug, Clone)]
+    pub struct AccessPath {
+        pub user_id: i64,
+        pub via_role: i64,
+        pub role_field: String,
+    }
 }
 
 impl Store {
     /// Every (user, granted role, credential role it implies) for one credential.
     pub async fn credential_access(&self, credential_id: i64) -> StoreResult<Vec<AccessPath>> {
-        Ok(query_as(
+        query_as(
             "SELECT m.user_id, m.role_id AS via_role, r.role_field FROM roles r \
              JOIN role_ancestors a ON a.role_id = r.id JOIN role_members m ON m.role_id = a.ancestor_id \
              WHERE r.content_type = 'credential' AND r.object_id = ? ORDER BY m.user_id, m.role_id, r.id",
         )
         .bind(credential_id)
         .fetch_all(self.pool())
-        .await?)
+        .await
     }
 }
 
-/// A sealed secret with what is needed to re-seal it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SealedSecret {
-    pub credential_id: i64,
-    pub uid: String,
-    pub field: String,
-    pub ciphertext: Vec<u8>,
+crate::row_struct! {
+    /// A sealed secret with what is needed to re-seal it.
+    #[derive(Debug, Clone)]
+    pub struct SealedSecret {
+        pub credential_id: i64,
+        pub uid: String,
+        pub field: String,
+        pub ciphertext: Vec<u8>,
+    }
 }
 
 impl Store {
@@ -362,14 +372,14 @@ impl Store {
         version: u32,
         limit: i64,
     ) -> StoreResult<Vec<SealedSecret>> {
-        Ok(query_as(
+        query_as(
             "SELECT s.credential_id, c.uid, s.field, s.ciphertext FROM credential_secrets s \
              JOIN credentials c ON c.id = s.credential_id WHERE s.key_version < ? ORDER BY s.credential_id, s.field LIMIT ?",
         )
         .bind(i64::from(version))
         .bind(limit)
         .fetch_all(self.pool())
-        .await?)
+        .await
     }
 
     /// Replaces one envelope only if it is still the one that was read (compare and swap),

@@ -6,20 +6,22 @@ use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::{input_source_fields, ActivityRecord};
 
-/// An input source row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct InputSourceRow {
-    pub id: i64,
-    pub target_credential_id: i64,
-    pub source_credential_id: i64,
-    pub input_field_name: String,
-    /// JSON text.
-    pub metadata: String,
-    pub description: String,
-    pub created: String,
-    pub modified: String,
-    pub created_by: Option<i64>,
-    pub modified_by: Option<i64>,
+crate::row_struct! {
+    /// An input source row.
+    #[derive(Debug, Clone)]
+    pub struct InputSourceRow {
+        pub id: i64,
+        pub target_credential_id: i64,
+        pub source_credential_id: i64,
+        pub input_field_name: String,
+        /// JSON text.
+        pub metadata: String,
+        pub description: String,
+        pub created: String,
+        pub modified: String,
+        pub created_by: Option<i64>,
+        pub modified_by: Option<i64>,
+    }
 }
 
 /// The writable fields of an input source.
@@ -38,10 +40,10 @@ const SELECT: &str = "SELECT id, target_credential_id, source_credential_id, inp
 impl Store {
     /// One input source.
     pub async fn input_source(&self, id: i64) -> StoreResult<Option<InputSourceRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
+        query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Input sources by id, in the given order.
@@ -52,12 +54,12 @@ impl Store {
 
     /// The input sources whose target is this credential.
     pub async fn input_sources_of(&self, target: i64) -> StoreResult<Vec<InputSourceRow>> {
-        Ok(query_as(&format!(
+        query_as(&format!(
             "{SELECT} WHERE target_credential_id = ? ORDER BY input_field_name"
         ))
         .bind(target)
         .fetch_all(self.pool())
-        .await?)
+        .await
     }
 
     /// Creates an input source and records it (linked to both credentials).

@@ -11,6 +11,7 @@ mod organizations;
 pub mod query;
 mod roles;
 pub mod sql;
+pub mod sqlite;
 mod teams;
 mod tokens;
 mod users;
@@ -27,7 +28,8 @@ pub use users::{UserRow, UserWrite};
 use backend::{Backend, Db, Tx};
 use query::{query, query_scalar};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::Connection;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,6 +39,8 @@ use std::time::Duration;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(sqlx::Error),
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     /// A uniqueness rule was violated; the payload names the rule.
@@ -102,18 +106,46 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        classify_sqlite(e)
+    }
+}
+
+/// [`classify`] for the embedded driver: SQLite's extended result codes tell the kinds
+/// apart, its message names the columns of a unique rule.
+fn classify_sqlite(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    if let rusqlite::Error::SqliteFailure(code, Some(msg)) = &e {
+        match code.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                if let Some(rule) = unique_rule(msg, "") {
+                    return StoreError::Unique(rule);
+                }
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::Gone,
+            _ => {}
+        }
+    }
+    StoreError::Sqlite(e)
+}
+
+/// The rule a unique violation broke, from SQLite's message or PostgreSQL's constraint.
+fn unique_rule(message: &str, constraint: &str) -> Option<&'static str> {
+    UNIQUE_RULES
+        .iter()
+        .find(|(cols, name, _)| message.contains(cols) || constraint == *name)
+        .map(|(_, _, rule)| *rule)
+}
+
 /// Turns a unique violation into `StoreError::Unique`, a foreign-key violation (the
 /// referenced row was deleted meanwhile) into `Gone`, a value the database cannot hold
 /// into `Unrepresentable`, everything else into `Db`.
 fn classify(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {
-            let msg = db.message();
-            let constraint = db.constraint().unwrap_or_default();
-            for (cols, name, rule) in UNIQUE_RULES {
-                if msg.contains(cols) || constraint == name {
-                    return StoreError::Unique(rule);
-                }
+            if let Some(rule) = unique_rule(db.message(), db.constraint().unwrap_or_default()) {
+                return StoreError::Unique(rule);
             }
         }
         if db.is_foreign_key_violation() {
@@ -178,27 +210,22 @@ impl WriteTx {
     }
 
     /// Commits; dropping a `WriteTx` without committing rolls back.
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(self) -> StoreResult<()> {
         match self.tx {
-            Backend::Sqlite(t) => t.commit().await,
-            Backend::Postgres(t) => t.commit().await,
-        }
-    }
-
-    /// The SQLite connection underneath, for bulk tools that speak SQLite directly (the
-    /// benchmark seeder); `None` on PostgreSQL.
-    pub fn as_sqlite(&mut self) -> Option<&mut sqlx::SqliteConnection> {
-        match &mut self.tx {
-            Backend::Sqlite(t) => Some(&mut **t),
-            Backend::Postgres(_) => None,
+            Backend::Sqlite(t) => Ok(t.commit()?),
+            Backend::Postgres(t) => Ok(t.commit().await?),
         }
     }
 
     /// Rolls back explicitly.
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+    pub async fn rollback(self) -> StoreResult<()> {
         match self.tx {
-            Backend::Sqlite(t) => t.rollback().await,
-            Backend::Postgres(t) => t.rollback().await,
+            // Dropping the transaction rolls it back.
+            Backend::Sqlite(t) => {
+                let _: () = drop(t);
+                Ok(())
+            }
+            Backend::Postgres(t) => Ok(t.rollback().await?),
         }
     }
 }
@@ -222,7 +249,7 @@ impl Store {
     /// Opens the database without touching its schema.
     pub async fn connect(url: &str) -> StoreResult<Store> {
         let db = if let Some(path) = url.strip_prefix("sqlite://") {
-            Backend::Sqlite(open_sqlite(path).await?)
+            Backend::Sqlite(sqlite::SqliteDb::open(path)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -243,8 +270,10 @@ impl Store {
     /// advisory lock meanwhile, so instances starting together migrate once.
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.db {
-            Backend::Sqlite(pool) => {
-                sqlx::migrate!("migrations/sqlite").run(pool).await?;
+            Backend::Sqlite(db) => {
+                let mut conn = migration_connection(db).await?;
+                sqlx::migrate!("migrations/sqlite").run(&mut conn).await?;
+                conn.close().await?;
             }
             Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
@@ -258,15 +287,18 @@ impl Store {
     /// grew or shrank tenfold, with a bounded sample; `serve` also calls this every hour.
     /// PostgreSQL's autovacuum keeps its own statistics.
     pub async fn refresh_statistics(&self) -> StoreResult<()> {
-        if let Backend::Sqlite(pool) = &self.db {
-            let mut conn = pool.acquire().await?;
-            sqlx::query("PRAGMA analysis_limit = 1000")
-                .execute(&mut *conn)
-                .await?;
-            sqlx::query("PRAGMA optimize = 0x10002")
-                .execute(&mut *conn)
-                .await?;
-        }
+        let Backend::Sqlite(db) = &self.db else {
+            return Ok(());
+        };
+        // Sampling takes a while at scale; it runs off the runtime's workers.
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            db.with(|conn| {
+                conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
         Ok(())
     }
 
@@ -302,40 +334,27 @@ impl Store {
     }
 }
 
-/// `BEGIN IMMEDIATE` on SQLite; on PostgreSQL `BEGIN` and the advisory write lock.
-async fn open_transaction(db: &Db) -> StoreResult<Tx> {
-    Ok(match db {
-        Backend::Sqlite(pool) => Backend::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-        Backend::Postgres(pool) => {
-            let mut tx = pool.begin().await?;
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(PG_WRITE_LOCK)
-                .execute(&mut *tx)
-                .await?;
-            Backend::Postgres(tx)
-        }
-    })
+/// `BEGIN` and the advisory write lock.
+async fn begin_postgres(
+    pool: &sqlx::PgPool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(PG_WRITE_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
 }
 
-/// The embedded database: WAL, foreign keys and a REGEXP. LIKE keeps SQLite's ASCII
-/// case folding: it serves the case-insensitive lookups (store::sql::text_match).
-async fn open_sqlite(path: &str) -> StoreResult<sqlx::SqlitePool> {
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
-        .create_if_missing(true)
+/// A sqlx connection to the embedded database for its migrations, which sqlx's migrator
+/// runs and records (`_sqlx_migrations`); statements go through [`sqlite::SqliteDb`].
+async fn migration_connection(db: &sqlite::SqliteDb) -> StoreResult<sqlx::SqliteConnection> {
+    let options = SqliteConnectOptions::new()
+        .filename(db.path())
         .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
-        // `__regex`/`__iregex` lookups: SQLite's REGEXP backed by the regex crate.
-        .with_regexp();
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        // A liveness ping before every statement costs a round trip to SQLite's
-        // worker thread; local file connections do not go stale.
-        .test_before_acquire(false)
-        .connect_with(options)
-        .await?;
-    Ok(pool)
+        .busy_timeout(Duration::from_secs(10));
+    Ok(sqlx::SqliteConnection::connect_with(&options).await?)
 }
 
 impl Store {
@@ -346,19 +365,36 @@ impl Store {
     /// committed. On PostgreSQL it takes the advisory write lock; thanks to the mutex at
     /// most one pooled connection per instance waits for it, and reads keep the others.
     ///
-    /// `BEGIN` runs in a task of its own, so it completes even when the request that asked
-    /// for it is cancelled (its client went away). sqlx's SQLite worker hands the BEGIN's
-    /// result over a rendezvous channel; a caller cancelled just after the hand-over never
-    /// builds its `Transaction`, and the pooled connection stays inside a transaction that
-    /// nobody rolls back, holding the write lock for good (seen under load: every later
-    /// write waited out the busy timeout). In a task the `Transaction` is always built;
-    /// if nobody awaits it, dropping it rolls back.
+    /// On SQLite `BEGIN` runs in place when the file is free (the usual case: writers of
+    /// this process have queued already); when another process holds the write lock it
+    /// waits on a blocking thread, not on a runtime worker. Waits that run elsewhere
+    /// (that thread, PostgreSQL's `BEGIN`) run in a task of their own, so that they
+    /// complete even when the request that asked for them is cancelled (its client went
+    /// away): a caller cancelled between the database's answer and the building of its
+    /// transaction would leave a pooled connection inside a transaction nobody rolls back.
+    /// In a task the transaction is always built; if nobody awaits it, dropping it rolls
+    /// back.
     pub async fn begin(&self) -> StoreResult<WriteTx> {
         let writer = self.writer.clone().lock_owned().await;
-        let db = self.db.clone();
-        let tx = tokio::spawn(async move { open_transaction(&db).await })
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let tx = match &self.db {
+            Backend::Sqlite(db) => match sqlite::SqliteTx::try_begin(db)? {
+                Some(tx) => Backend::Sqlite(tx),
+                None => {
+                    let db = db.clone();
+                    let tx = tokio::task::spawn_blocking(move || sqlite::SqliteTx::begin(&db))
+                        .await
+                        .map_err(|e| StoreError::Task(e.to_string()))??;
+                    Backend::Sqlite(tx)
+                }
+            },
+            Backend::Postgres(pool) => {
+                let pool = pool.clone();
+                let tx = tokio::spawn(async move { begin_postgres(&pool).await })
+                    .await
+                    .map_err(|e| StoreError::Task(e.to_string()))??;
+                Backend::Postgres(tx)
+            }
+        };
         Ok(WriteTx {
             tx,
             _writer: writer,
@@ -372,10 +408,10 @@ impl Store {
 
     /// Reads a `meta` value (e.g. the master key fingerprint).
     pub async fn meta(&self, key: &str) -> StoreResult<Option<String>> {
-        Ok(query_scalar("SELECT value FROM meta WHERE key = ?")
+        query_scalar("SELECT value FROM meta WHERE key = ?")
             .bind(key)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Writes a `meta` value.
@@ -391,7 +427,7 @@ impl Store {
     /// Closes the pool, flushing SQLite's WAL.
     pub async fn close(&self) {
         match &self.db {
-            Backend::Sqlite(p) => p.close().await,
+            Backend::Sqlite(db) => db.close(),
             Backend::Postgres(p) => p.close().await,
         }
     }

@@ -8,16 +8,18 @@ use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{ORGANIZATION_PARENTS, ORGANIZATION_ROLES};
 
-/// An organization row with its creator/modifier names for `summary_fields`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OrganizationRow {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub created: String,
-    pub modified: String,
-    pub created_by: Option<i64>,
-    pub modified_by: Option<i64>,
+crate::row_struct! {
+    /// An organization row with its creator/modifier names for `summary_fields`.
+    #[derive(Debug, Clone)]
+    pub struct OrganizationRow {
+        pub id: i64,
+        pub name: String,
+        pub description: String,
+        pub created: String,
+        pub modified: String,
+        pub created_by: Option<i64>,
+        pub modified_by: Option<i64>,
+    }
 }
 
 const SELECT: &str =
@@ -26,10 +28,10 @@ const SELECT: &str =
 impl Store {
     /// One organization.
     pub async fn organization(&self, id: i64) -> StoreResult<Option<OrganizationRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
+        query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Organizations by id, in the given order.

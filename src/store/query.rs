@@ -5,10 +5,11 @@
 
 use super::backend::{postgres_text, Backend, Db};
 use super::sql::Bind;
-use super::WriteTx;
+use super::sqlite::{FromSqlite, SqliteDb, SqliteTx};
+use super::{StoreError, StoreResult, WriteTx};
+use rusqlite::{params_from_iter, Connection};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
-use sqlx::sqlite::{SqliteConnection, SqlitePool, SqliteRow};
-use sqlx::{Arguments, Postgres, Sqlite};
+use sqlx::{Arguments, Postgres};
 use std::marker::PhantomData;
 
 /// A bound value, typed so that PostgreSQL receives typed parameters (nulls included).
@@ -83,8 +84,8 @@ where
 
 /// Where a statement runs: a pool or the connection of a write transaction.
 pub enum Target<'a> {
-    SqlitePool(&'a SqlitePool),
-    SqliteConn(&'a mut SqliteConnection),
+    Sqlite(&'a SqliteDb),
+    SqliteTx(&'a SqliteTx),
     PgPool(&'a PgPool),
     PgConn(&'a mut PgConnection),
 }
@@ -92,7 +93,7 @@ pub enum Target<'a> {
 impl<'a> From<&'a Db> for Target<'a> {
     fn from(db: &'a Db) -> Self {
         match db {
-            Backend::Sqlite(p) => Target::SqlitePool(p),
+            Backend::Sqlite(p) => Target::Sqlite(p),
             Backend::Postgres(p) => Target::PgPool(p),
         }
     }
@@ -101,21 +102,15 @@ impl<'a> From<&'a Db> for Target<'a> {
 impl<'a> From<&'a mut WriteTx> for Target<'a> {
     fn from(tx: &'a mut WriteTx) -> Self {
         match tx.inner() {
-            Backend::Sqlite(t) => Target::SqliteConn(t),
+            Backend::Sqlite(t) => Target::SqliteTx(t),
             Backend::Postgres(t) => Target::PgConn(t),
         }
     }
 }
 
 /// A row type both databases can decode.
-pub trait Row:
-    for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
-{
-}
-impl<T> Row for T where
-    T: for<'r> sqlx::FromRow<'r, SqliteRow> + for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin
-{
-}
+pub trait Row: for<'r> sqlx::FromRow<'r, PgRow> + FromSqlite + Send + Unpin {}
+impl<T> Row for T where T: for<'r> sqlx::FromRow<'r, PgRow> + FromSqlite + Send + Unpin {}
 
 /// A statement with its values, not yet sent.
 #[must_use]
@@ -155,32 +150,32 @@ where
     ScalarQuery(query_as(sql))
 }
 
-/// Runs `$run` with `$q` the sqlx statement for whichever database `$target` is.
+/// Runs `$run` with `$e` the executor and `$b` the sqlx statement when `$target` is
+/// PostgreSQL, or `$sqlite` with the connection and the values when it is SQLite.
 macro_rules! dispatch {
-    ($self:ident, $target:expr, |$q:ident| $make:expr, |$b:ident, $e:ident| $run:expr) => {{
-        let values = $self.values;
+    ($self:ident, $target:expr, |$conn:ident, $vals:ident| $sqlite:expr,
+     |$q:ident| $make:expr, |$b:ident, $e:ident| $run:expr) => {{
+        let $vals = $self.values;
+        let sql: &str = $self.sql;
         match $target.into() {
-            Target::SqlitePool($e) => {
-                let $q: &str = $self.sql;
-                let $b = $make(arguments::<Sqlite>(values));
-                $run
-            }
-            Target::SqliteConn($e) => {
-                let $q: &str = $self.sql;
-                let $b = $make(arguments::<Sqlite>(values));
-                $run
+            Target::Sqlite(db) => db.with(|$conn| $sqlite(sql)),
+            Target::SqliteTx(tx) => {
+                let $conn = tx
+                    .connection()
+                    .ok_or(StoreError::Task("the transaction has ended".into()))?;
+                $sqlite(sql)
             }
             Target::PgPool($e) => {
-                let text = postgres_text($self.sql);
+                let text = postgres_text(sql);
                 let $q: &str = &text;
-                let $b = $make(arguments::<Postgres>(values));
-                $run
+                let $b = $make(arguments::<Postgres>($vals));
+                Ok($run?)
             }
             Target::PgConn($e) => {
-                let text = postgres_text($self.sql);
+                let text = postgres_text(sql);
                 let $q: &str = &text;
-                let $b = $make(arguments::<Postgres>(values));
-                $run
+                let $b = $make(arguments::<Postgres>($vals));
+                Ok($run?)
             }
         }
     }};
@@ -202,47 +197,82 @@ impl<'q, O> Query<'q, O> {
 
 impl Query<'_, ()> {
     /// Runs the statement; returns the number of rows it changed.
-    pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> Result<u64, sqlx::Error> {
-        dispatch!(self, target, |q| |a| sqlx::query_with(q, a), |s, e| s
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected()))
+    pub async fn execute<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<u64> {
+        dispatch!(
+            self,
+            target,
+            |conn, values| |sql| sqlite_execute(conn, sql, &values),
+            |q| |a| sqlx::query_with(q, a),
+            |s, e| s.execute(e).await.map(|r| r.rows_affected())
+        )
     }
 }
 
 impl<O: Row> Query<'_, O> {
     /// Exactly one row.
-    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> Result<O, sqlx::Error> {
+    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<O> {
         dispatch!(
             self,
             target,
+            |conn, values| |sql| {
+                sqlite_first::<O>(conn, sql, &values).and_then(|row| {
+                    row.ok_or(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows))
+                })
+            },
             |q| |a| sqlx::query_as_with::<_, O, _>(q, a),
             |s, e| s.fetch_one(e).await
         )
     }
 
     /// At most one row.
-    pub async fn fetch_optional<'e>(
-        self,
-        target: impl Into<Target<'e>>,
-    ) -> Result<Option<O>, sqlx::Error> {
+    pub async fn fetch_optional<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<Option<O>> {
         dispatch!(
             self,
             target,
+            |conn, values| |sql| sqlite_first::<O>(conn, sql, &values),
             |q| |a| sqlx::query_as_with::<_, O, _>(q, a),
             |s, e| s.fetch_optional(e).await
         )
     }
 
     /// Every row.
-    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<O>, sqlx::Error> {
+    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<Vec<O>> {
         dispatch!(
             self,
             target,
+            |conn, values| |sql| sqlite_all::<O>(conn, sql, &values),
             |q| |a| sqlx::query_as_with::<_, O, _>(q, a),
             |s, e| s.fetch_all(e).await
         )
     }
+}
+
+/// Steps through every row (a `PRAGMA` answers with one) and reports the changed rows.
+fn sqlite_execute(conn: &Connection, sql: &str, values: &[Value]) -> StoreResult<u64> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params_from_iter(values))?;
+    while rows.next()?.is_some() {}
+    Ok(conn.changes())
+}
+
+fn sqlite_first<O: FromSqlite>(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+) -> StoreResult<Option<O>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let mut rows = statement.query(params_from_iter(values))?;
+    Ok(rows.next()?.map(O::from_sqlite).transpose()?)
+}
+
+fn sqlite_all<O: FromSqlite>(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+) -> StoreResult<Vec<O>> {
+    let mut statement = conn.prepare_cached(sql)?;
+    let rows = statement.query_map(params_from_iter(values), O::from_sqlite)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 impl<'q, O> ScalarQuery<'q, O>
@@ -260,20 +290,17 @@ where
     }
 
     /// Exactly one value.
-    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> Result<O, sqlx::Error> {
+    pub async fn fetch_one<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<O> {
         Ok(self.0.fetch_one(target).await?.0)
     }
 
     /// At most one value.
-    pub async fn fetch_optional<'e>(
-        self,
-        target: impl Into<Target<'e>>,
-    ) -> Result<Option<O>, sqlx::Error> {
+    pub async fn fetch_optional<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<Option<O>> {
         Ok(self.0.fetch_optional(target).await?.map(|(v,)| v))
     }
 
     /// Every value.
-    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> Result<Vec<O>, sqlx::Error> {
+    pub async fn fetch_all<'e>(self, target: impl Into<Target<'e>>) -> StoreResult<Vec<O>> {
         Ok(self
             .0
             .fetch_all(target)

@@ -10,12 +10,14 @@ use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{level_of_role, Level, RoleDef};
 use std::collections::HashMap;
 
-/// A role of some object, as `summary_fields.object_roles` shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RoleRef {
-    pub id: i64,
-    pub object_id: i64,
-    pub role_field: String,
+crate::row_struct! {
+    /// A role of some object, as `summary_fields.object_roles` shows it.
+    #[derive(Debug, Clone)]
+    pub struct RoleRef {
+        pub id: i64,
+        pub object_id: i64,
+        pub role_field: String,
+    }
 }
 
 /// SQL selecting the ids of every role the user holds, directly or by implication: one
@@ -65,12 +67,12 @@ pub async fn role_id(
     object_id: i64,
     field: &str,
 ) -> StoreResult<Option<i64>> {
-    Ok(query_scalar(ROLE_ID)
+    query_scalar(ROLE_ID)
         .bind(content_type)
         .bind(object_id)
         .bind(field)
         .fetch_optional(&mut *conn)
-        .await?)
+        .await
 }
 
 /// The object a role belongs to, as the activity stream names it.
@@ -234,7 +236,7 @@ impl Store {
         for id in ids {
             q = q.bind(*id);
         }
-        Ok(q.fetch_all(self.pool()).await?)
+        q.fetch_all(self.pool()).await
     }
 
     /// The strongest credential role `user_id` holds on each of `ids`.
@@ -290,16 +292,18 @@ impl Store {
     }
 }
 
-/// A role with the name of the object it belongs to.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RoleInfo {
-    pub id: i64,
-    pub role_field: String,
-    pub content_type: Option<String>,
-    pub object_id: Option<i64>,
-    pub resource_name: Option<String>,
-    /// The organization of the role's object (credential or team), for the grant rules.
-    pub object_organization: Option<i64>,
+crate::row_struct! {
+    /// A role with the name of the object it belongs to.
+    #[derive(Debug, Clone)]
+    pub struct RoleInfo {
+        pub id: i64,
+        pub role_field: String,
+        pub content_type: Option<String>,
+        pub object_id: Option<i64>,
+        pub resource_name: Option<String>,
+        /// The organization of the role's object (credential or team), for the grant rules.
+        pub object_organization: Option<i64>,
+    }
 }
 
 const ROLE_INFO: &str = "SELECT r.id, r.role_field, r.content_type, r.object_id, \
@@ -333,13 +337,13 @@ impl Store {
 
     /// The organizations a user is a direct member of.
     pub async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<i64>> {
-        Ok(query_scalar(
+        query_scalar(
             "SELECT r.object_id FROM role_members m JOIN roles r ON r.id = m.role_id \
              WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field IN ('member_role', 'admin_role')",
         )
         .bind(user_id)
         .fetch_all(self.pool())
-        .await?)
+        .await
     }
 
     /// Grants or revokes a role for a user directly.
@@ -413,12 +417,12 @@ impl Store {
         object_id: i64,
         field: &str,
     ) -> StoreResult<Option<i64>> {
-        Ok(query_scalar(ROLE_ID)
+        query_scalar(ROLE_ID)
             .bind(content_type)
             .bind(object_id)
             .bind(field)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 }
 

@@ -8,17 +8,19 @@ use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{TEAM_ORG_PARENTS, TEAM_PARENTS, TEAM_ROLES};
 
-/// A team row.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TeamRow {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub organization_id: i64,
-    pub created: String,
-    pub modified: String,
-    pub created_by: Option<i64>,
-    pub modified_by: Option<i64>,
+crate::row_struct! {
+    /// A team row.
+    #[derive(Debug, Clone)]
+    pub struct TeamRow {
+        pub id: i64,
+        pub name: String,
+        pub description: String,
+        pub organization_id: i64,
+        pub created: String,
+        pub modified: String,
+        pub created_by: Option<i64>,
+        pub modified_by: Option<i64>,
+    }
 }
 
 const SELECT: &str =
@@ -27,10 +29,10 @@ const SELECT: &str =
 impl Store {
     /// One team.
     pub async fn team(&self, id: i64) -> StoreResult<Option<TeamRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
+        query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Teams by id, in the given order.

@@ -4,16 +4,18 @@ use super::query::{query, query_as, query_scalar};
 use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 
-/// A token row; the secret itself is never stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TokenRow {
-    pub id: i64,
-    pub user_id: i64,
-    pub description: String,
-    pub scope: String,
-    pub created: String,
-    pub modified: String,
-    pub expires: String,
+crate::row_struct! {
+    /// A token row; the secret itself is never stored.
+    #[derive(Debug, Clone)]
+    pub struct TokenRow {
+        pub id: i64,
+        pub user_id: i64,
+        pub description: String,
+        pub scope: String,
+        pub created: String,
+        pub modified: String,
+        pub expires: String,
+    }
 }
 
 const SELECT: &str =
@@ -27,6 +29,15 @@ pub struct TokenCaller {
     pub user: super::UserRow,
 }
 
+impl super::sqlite::FromSqlite for TokenCaller {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(TokenCaller {
+            scope: row.get("scope")?,
+            user: super::sqlite::FromSqlite::from_sqlite(row)?,
+        })
+    }
+}
+
 impl Store {
     /// Stores a new token's digest.
     pub async fn create_token(
@@ -38,7 +49,7 @@ impl Store {
         expires: &str,
     ) -> StoreResult<i64> {
         let ts = now();
-        Ok(query_scalar(
+        query_scalar(
             "INSERT INTO tokens (user_id, description, scope, token_hash, created, modified, expires) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -50,7 +61,7 @@ impl Store {
         .bind(&ts)
         .bind(expires)
         .fetch_one(self.pool())
-        .await?)
+        .await
     }
 
     /// The user of the unexpired token with this digest, in one statement: every bearer
@@ -61,19 +72,19 @@ impl Store {
              WHERE t.token_hash = ? AND t.expires > ?",
             super::users::QUALIFIED_COLUMNS
         );
-        Ok(query_as(&sql)
+        query_as(&sql)
             .bind(digest)
             .bind(now())
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// One token.
     pub async fn token(&self, id: i64) -> StoreResult<Option<TokenRow>> {
-        Ok(query_as(&format!("{SELECT} WHERE id = ?"))
+        query_as(&format!("{SELECT} WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
-            .await?)
+            .await
     }
 
     /// Tokens by id, in the given order.
@@ -122,13 +133,11 @@ impl Store {
 
     /// The user of an unexpired session.
     pub async fn session_user(&self, digest: &[u8]) -> StoreResult<Option<i64>> {
-        Ok(
-            query_scalar("SELECT user_id FROM sessions WHERE session_hash = ? AND expires > ?")
-                .bind(digest)
-                .bind(now())
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        query_scalar("SELECT user_id FROM sessions WHERE session_hash = ? AND expires > ?")
+            .bind(digest)
+            .bind(now())
+            .fetch_optional(self.pool())
+            .await
     }
 
     /// Ends a session.

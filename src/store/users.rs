@@ -3,23 +3,25 @@
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::WriteTx;
-use super::{now, Store, StoreError, StoreResult};
+use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 
-/// A user row. `password_hash` is an argon2id PHC string, never shown by the API.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRow {
-    pub id: i64,
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub password_hash: String,
-    pub is_superuser: bool,
-    pub is_system_auditor: bool,
-    pub created: String,
-    pub modified: Option<String>,
-    pub last_login: Option<String>,
+crate::row_struct! {
+    /// A user row. `password_hash` is an argon2id PHC string, never shown by the API.
+    #[derive(Debug, Clone)]
+    pub struct UserRow {
+        pub id: i64,
+        pub username: String,
+        pub first_name: String,
+        pub last_name: String,
+        pub email: String,
+        pub password_hash: String,
+        pub is_superuser: bool,
+        pub is_system_auditor: bool,
+        pub created: String,
+        pub modified: Option<String>,
+        pub last_login: Option<String>,
+    }
 }
 
 /// The writable fields of a user.
@@ -44,22 +46,18 @@ pub(super) const QUALIFIED_COLUMNS: &str = "users.id, users.username, users.firs
 impl Store {
     /// One user by id.
     pub async fn user(&self, id: i64) -> StoreResult<Option<UserRow>> {
-        Ok(
-            query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
     }
 
     /// One user by username (for authentication).
     pub async fn user_by_name(&self, username: &str) -> StoreResult<Option<UserRow>> {
-        Ok(
-            query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
-                .bind(username)
-                .fetch_optional(self.pool())
-                .await?,
-        )
+        query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await
     }
 
     /// Users by id, in the given order.
@@ -138,9 +136,9 @@ impl Store {
 
     /// Number of users (first start creates `admin` when zero).
     pub async fn user_count(&self) -> StoreResult<i64> {
-        Ok(query_scalar("SELECT COUNT(*) FROM users")
+        query_scalar("SELECT COUNT(*) FROM users")
             .fetch_one(self.pool())
-            .await?)
+            .await
     }
 }
 
@@ -164,7 +162,6 @@ pub async fn insert_user(
     .bind(now())
     .fetch_one(&mut *conn)
     .await
-    .map_err(StoreError::from)
 }
 
 /// Runs `select ... WHERE <table>.id IN (ids)` for any row type.
@@ -186,7 +183,7 @@ where
     for id in ids {
         q = q.bind(*id);
     }
-    Ok(q.fetch_all(store.pool()).await?)
+    q.fetch_all(store.pool()).await
 }
 
 /// Reorders rows to follow `ids` (the order the list query chose).
@@ -251,6 +248,6 @@ impl Store {
                 query_scalar("SELECT id FROM users WHERE username = ?").bind(username.clone())
             }
         };
-        Ok(q.fetch_optional(self.pool()).await?)
+        q.fetch_optional(self.pool()).await
     }
 }

@@ -1,0 +1,304 @@
+//! The embedded database, driven in the calling thread. SQLite answers a point select in a
+//! few microseconds; handing each statement to a connection's own worker thread and back
+//! (as sqlx's SQLite driver does) cost ten to twenty times that, and under load most of the
+//! server's time went into those thread switches. Here a statement runs where it is asked
+//! for, on a pooled connection taken and returned around it, so no connection is ever held
+//! across an `await` except by a write transaction, which owns its connection.
+//!
+//! A statement blocks its runtime worker while it runs. Reads take microseconds to a few
+//! milliseconds; writes never wait for each other (the store queues writers before
+//! `BEGIN`), only for another process writing the same file (`busy_timeout`).
+
+use super::query::Value;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Idle connections kept for reuse; more are opened when more threads read at once.
+const MAX_IDLE: usize = 16;
+
+/// How long a write waits for another process holding the file's write lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Prepared statements kept per connection: the fixed statements of the store plus the
+/// most recent list queries.
+const STATEMENT_CACHE: usize = 128;
+
+/// A pool of connections to one database file.
+#[derive(Clone)]
+pub struct SqliteDb {
+    inner: Arc<Pool>,
+}
+
+struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteDb")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl SqliteDb {
+    /// Opens (creating if missing) the file and switches it to WAL, so readers never
+    /// wait for the writer.
+    pub fn open(path: &str) -> rusqlite::Result<SqliteDb> {
+        let db = SqliteDb {
+            inner: Arc::new(Pool {
+                path: PathBuf::from(path),
+                idle: Mutex::new(Vec::new()),
+            }),
+        };
+        let conn = db.connect()?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        db.give_back(conn);
+        Ok(db)
+    }
+
+    /// The file, for tools that open it by other means (migrations).
+    pub fn path(&self) -> &std::path::Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn with<R, E: From<rusqlite::Error>>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<R, E>,
+    ) -> Result<R, E> {
+        let conn = self.take()?;
+        let result = f(&conn);
+        self.give_back(conn);
+        result
+    }
+
+    /// A connection of its own, for a write transaction; [`SqliteDb::give_back`] returns it.
+    pub fn take(&self) -> rusqlite::Result<Connection> {
+        let idle = self.idle().pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.connect(),
+        }
+    }
+
+    /// Returns a connection that is outside any transaction.
+    pub fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// Closes the idle connections; the last one to close checkpoints the WAL.
+    pub fn close(&self) {
+        self.idle().clear();
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // A panic elsewhere cannot leave the list half-changed: push, pop and clear are
+        // whole operations, so a poisoned lock still guards a valid list.
+        self.inner.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn connect(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.inner.path, flags)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        add_regexp(&conn)?;
+        Ok(conn)
+    }
+}
+
+/// `x REGEXP pattern` for the `__regex`/`__iregex` lookups, with the regex crate (the
+/// syntax PostgreSQL's `~` shares for what the filter parser admits). The compiled pattern
+/// is kept for the statement's lifetime.
+fn add_regexp(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("regexp", 2, flags, |ctx| {
+        let pattern = ctx.get_or_create_aux(0, |v| -> Result<regex::Regex, BoxError> {
+            Ok(regex::Regex::new(v.as_str()?)?)
+        })?;
+        let subject = match ctx.get_raw(1) {
+            ValueRef::Null | ValueRef::Blob(_) => return Ok(None),
+            ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            ValueRef::Integer(i) => i.to_string(),
+            ValueRef::Real(r) => r.to_string(),
+        };
+        Ok(Some(pattern.is_match(&subject)))
+    })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Int(Some(i)) => ValueRef::Integer(*i),
+            Value::Bool(Some(b)) => ValueRef::Integer(i64::from(*b)),
+            Value::Text(Some(t)) => ValueRef::Text(t.as_bytes()),
+            Value::Bytes(Some(b)) => ValueRef::Blob(b),
+            Value::Int(None) | Value::Bool(None) | Value::Text(None) | Value::Bytes(None) => {
+                ValueRef::Null
+            }
+        }))
+    }
+}
+
+/// A row type decoded from a SQLite row by column name (structs) or position (tuples).
+pub trait FromSqlite: Sized {
+    fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+macro_rules! tuple_rows {
+    ($(($($t:ident : $i:tt),+))*) => {
+        $(impl<$($t: rusqlite::types::FromSql),+> FromSqlite for ($($t,)+) {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(($(row.get::<_, $t>($i)?,)+))
+            }
+        })*
+    };
+}
+
+tuple_rows! {
+    (A: 0)
+    (A: 0, B: 1)
+    (A: 0, B: 1, C: 2)
+    (A: 0, B: 1, C: 2, D: 3)
+    (A: 0, B: 1, C: 2, D: 3, E: 4)
+    (A: 0, B: 1, C: 2, D: 3, E: 4, F: 5)
+    (A: 0, B: 1, C: 2, D: 3, E: 4, F: 5, G: 6)
+}
+
+/// Declares a row struct once and derives both decoders from it: sqlx's `FromRow` for
+/// PostgreSQL and [`FromSqlite`] by column name.
+#[macro_export]
+macro_rules! row_struct {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(sqlx::FromRow)]
+        $vis struct $name {
+            $($(#[$fmeta])* $fvis $field: $ty),*
+        }
+
+        impl $crate::store::sqlite::FromSqlite for $name {
+            fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok($name {
+                    $($field: row.get(stringify!($field))?),*
+                })
+            }
+        }
+    };
+}
+
+/// Every row of a statement as typed values, for copying tables whose columns are only
+/// known at run time.
+pub(crate) fn read_values(
+    conn: &Connection,
+    sql: &str,
+    kinds: &[super::copy::Kind],
+) -> rusqlite::Result<Vec<Vec<Value>>> {
+    use super::copy::Kind;
+    let mut statement = conn.prepare(sql)?;
+    let rows = statement.query_map([], |row| {
+        kinds
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                Ok(match kind {
+                    Kind::Int => Value::Int(row.get(i)?),
+                    Kind::Text => Value::Text(row.get(i)?),
+                    Kind::Bool => Value::Bool(row.get(i)?),
+                    Kind::Bytes => Value::Bytes(row.get(i)?),
+                })
+            })
+            .collect()
+    })?;
+    rows.collect()
+}
+
+/// A write transaction on a connection of its own. Dropped without [`SqliteTx::commit`],
+/// it rolls back; a connection whose rollback failed is closed rather than pooled, so no
+/// pooled connection can sit inside a transaction.
+pub struct SqliteTx {
+    conn: Option<Connection>,
+    db: SqliteDb,
+}
+
+impl SqliteTx {
+    /// `BEGIN IMMEDIATE`: takes the write lock up front, waiting on the busy timeout for
+    /// another process, instead of failing later when a read must become a write. This
+    /// blocks the thread while it waits; see [`SqliteTx::try_begin`].
+    pub fn begin(db: &SqliteDb) -> rusqlite::Result<SqliteTx> {
+        let conn = db.take()?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(SqliteTx {
+            conn: Some(conn),
+            db: db.clone(),
+        })
+    }
+
+    /// `BEGIN IMMEDIATE` without waiting: `None` when another process holds the write
+    /// lock, so that the caller can wait for it off the runtime's workers.
+    pub fn try_begin(db: &SqliteDb) -> rusqlite::Result<Option<SqliteTx>> {
+        let conn = db.take()?;
+        conn.busy_timeout(Duration::ZERO)?;
+        let begun = conn.execute_batch("BEGIN IMMEDIATE");
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        match begun {
+            Ok(()) => Ok(Some(SqliteTx {
+                conn: Some(conn),
+                db: db.clone(),
+            })),
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
+                db.give_back(conn);
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The transaction's connection; `None` only once it has ended.
+    pub fn connection(&self) -> Option<&Connection> {
+        self.conn.as_ref()
+    }
+
+    /// Commits and returns the connection to the pool.
+    pub fn commit(mut self) -> rusqlite::Result<()> {
+        if let Some(conn) = self.conn.take() {
+            match conn.execute_batch("COMMIT") {
+                Ok(()) => self.db.give_back(conn),
+                Err(e) => {
+                    self.conn = Some(conn);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if conn.execute_batch("ROLLBACK").is_ok() {
+                self.db.give_back(conn);
+            }
+        }
+    }
+}
