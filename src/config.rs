@@ -18,7 +18,13 @@ pub struct Config {
     pub master_key_file: PathBuf,
     /// Password for the first superuser `admin`, used on first start only.
     pub admin_password: Option<String>,
+    /// Budget of the cache of rendered credential answers (`http::cache`), in MiB.
+    pub response_cache_mb: usize,
 }
+
+/// Enough for every page a busy installation's automation repeats, well inside the
+/// service's memory target.
+pub const DEFAULT_RESPONSE_CACHE_MB: usize = 16;
 
 impl Config {
     /// Applies the documented defaults that depend on the data directory.
@@ -38,6 +44,7 @@ impl Config {
             database_url,
             master_key_file,
             admin_password,
+            response_cache_mb: DEFAULT_RESPONSE_CACHE_MB,
         }
     }
 }
@@ -54,6 +61,7 @@ impl fmt::Debug for Config {
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),
             )
+            .field("response_cache_mb", &self.response_cache_mb)
             .finish()
     }
 }

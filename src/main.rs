@@ -37,6 +37,10 @@ enum Command {
         /// Address and port to listen on.
         #[arg(long, env = "CREDSTORE_BIND", default_value = "127.0.0.1:8052")]
         bind: SocketAddr,
+        /// Megabytes of rendered credential answers kept for repeated reads (SQLite only;
+        /// 0 turns the cache off).
+        #[arg(long, env = "CREDSTORE_RESPONSE_CACHE_MB", default_value_t = credstore::config::DEFAULT_RESPONSE_CACHE_MB)]
+        response_cache_mb: usize,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -177,7 +181,15 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { bind, store } => serve(config(bind, store)).await,
+        Command::Serve {
+            bind,
+            response_cache_mb,
+            store,
+        } => {
+            let mut c = config(bind, store);
+            c.response_cache_mb = response_cache_mb;
+            serve(c).await
+        }
         Command::Migrate { store } => {
             let c = config(default_bind(), store);
             std::fs::create_dir_all(&c.data_dir).map_err(|e| e.to_string())?;

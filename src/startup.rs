@@ -48,6 +48,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
             store,
             keys,
             auth: Arc::new(auth),
+            responses: Arc::new(crate::http::cache::ResponseCache::new(
+                config.response_cache_mb * 1024 * 1024,
+            )),
             install_uuid: install_uuid.into(),
         },
         generated_admin_password: generated,

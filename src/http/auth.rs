@@ -1,8 +1,12 @@
 //! Authentication: HTTP Basic against argon2id hashes, with a short-lived cache of
-//! successful verifications so that a request does not pay a password hash each time.
+//! successful verifications so that a request does not pay a password hash each time,
+//! and bearer tokens by their SHA-256 digest.
 //!
 //! Invariant: unknown users cost one hash verification, like known ones; cache keys are
-//! digests of the presented credentials, never the password itself.
+//! digests of the presented credentials, never the password itself. A cached answer is
+//! used without reading the user (or token) again only while the database's generation
+//! is the one it was read at: any commit (a password change, a revoked token, a user
+//! demoted) invalidates every entry at once.
 
 use super::error::ApiError;
 use super::AppState;
@@ -30,9 +34,11 @@ const CACHE_CAP: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 pub struct Auth(pub Caller);
 
-/// Successful verifications, keyed by SHA-256 of `username \0 password`.
+/// Successful verifications, keyed by SHA-256 of `username \0 password`, and resolved
+/// tokens, keyed by their stored digest.
 pub struct AuthCache {
     entries: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    tokens: Mutex<HashMap<Vec<u8>, TokenEntry>>,
     /// A real hash verified when the user does not exist, so timing does not tell.
     dummy_hash: String,
     /// Bounds concurrent argon2 computations: each takes ~19 MiB, so a burst of uncached
@@ -47,6 +53,17 @@ struct CacheEntry {
     user_id: i64,
     password_hash: String,
     at: Instant,
+    /// The user as read at `generation`.
+    caller: Caller,
+    generation: Option<i64>,
+}
+
+/// A token as read at `generation`.
+struct TokenEntry {
+    caller: Caller,
+    write: bool,
+    expires: String,
+    generation: i64,
 }
 
 impl std::fmt::Debug for AuthCache {
@@ -61,6 +78,7 @@ impl AuthCache {
         let dummy = hash_password(&SecretString::from("credstore-dummy-password".to_string()))?;
         Ok(AuthCache {
             entries: Mutex::new(HashMap::new()),
+            tokens: Mutex::new(HashMap::new()),
             dummy_hash: dummy,
             hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
         })
@@ -72,7 +90,15 @@ impl AuthCache {
         (e.at.elapsed() < CACHE_TTL).then(|| (e.user_id, e.password_hash.clone()))
     }
 
-    fn remember(&self, key: [u8; 32], user_id: i64, password_hash: &str) {
+    /// The caller of a verification made at `generation` (so the user is unchanged).
+    fn lookup_unchanged(&self, key: &[u8; 32], generation: Option<i64>) -> Option<Caller> {
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(key)?;
+        (generation.is_some() && e.generation == generation && e.at.elapsed() < CACHE_TTL)
+            .then_some(e.caller)
+    }
+
+    fn remember(&self, key: [u8; 32], user: &crate::store::UserRow, generation: Option<i64>) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= CACHE_CAP {
                 entries.clear();
@@ -80,11 +106,30 @@ impl AuthCache {
             entries.insert(
                 key,
                 CacheEntry {
-                    user_id,
-                    password_hash: password_hash.to_string(),
+                    user_id: user.id,
+                    password_hash: user.password_hash.clone(),
                     at: Instant::now(),
+                    caller: caller_of(user),
+                    generation,
                 },
             );
+        }
+    }
+
+    /// A token resolved at `generation` that has not expired since.
+    fn token(&self, digest: &[u8], generation: i64) -> Option<(Caller, bool)> {
+        let tokens = self.tokens.lock().ok()?;
+        let e = tokens.get(digest)?;
+        (e.generation == generation && e.expires > crate::store::now())
+            .then_some((e.caller, e.write))
+    }
+
+    fn remember_token(&self, digest: Vec<u8>, entry: TokenEntry) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            if tokens.len() >= CACHE_CAP {
+                tokens.clear();
+            }
+            tokens.insert(digest, entry);
         }
     }
 }
@@ -134,6 +179,10 @@ pub async fn authenticate_basic(
     password: SecretString,
 ) -> Result<Option<Caller>, ApiError> {
     let key = cache_key(username, &password);
+    let generation = state.store.generation()?;
+    if let Some(caller) = state.auth.lookup_unchanged(&key, generation) {
+        return Ok(Some(caller));
+    }
     let user = state.store.user_by_name(username).await?;
     if let Some(caller) = cached(state, &key, user.as_ref()) {
         return Ok(Some(caller));
@@ -157,7 +206,7 @@ pub async fn authenticate_basic(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     match user {
         Some(u) if ok => {
-            state.auth.remember(key, u.id, &u.password_hash);
+            state.auth.remember(key, &u, generation);
             Ok(Some(caller_of(&u)))
         }
         _ => Ok(None),
@@ -234,15 +283,35 @@ async fn authenticate_bearer(
     token: &str,
     method: &Method,
 ) -> Result<Caller, ApiError> {
-    let found = state
-        .store
-        .token_caller(&digest(token.trim()))
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    if found.scope != "write" && !is_safe(method) {
+    let (caller, write) = resolve_token(state, digest(token.trim())).await?;
+    if !write && !is_safe(method) {
         return Err(ApiError::Forbidden(None));
     }
-    Ok(caller_of(&found.user))
+    Ok(caller)
+}
+
+/// The caller a token digest stands for and whether it may write.
+async fn resolve_token(state: &AppState, digest: Vec<u8>) -> Result<(Caller, bool), ApiError> {
+    let generation = state.store.generation()?;
+    if let Some(found) = generation.and_then(|g| state.auth.token(&digest, g)) {
+        return Ok(found);
+    }
+    let found = state
+        .store
+        .token_caller(&digest)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let (caller, write) = (caller_of(&found.user), found.scope == "write");
+    if let Some(generation) = generation {
+        let entry = TokenEntry {
+            caller,
+            write,
+            expires: found.expires,
+            generation,
+        };
+        state.auth.remember_token(digest, entry);
+    }
+    Ok((caller, write))
 }
 
 /// A session cookie; writes must echo the CSRF cookie in `X-CSRFToken` (double submit).

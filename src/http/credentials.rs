@@ -100,9 +100,13 @@ async fn list(
     Auth(caller): Auth,
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let q = QueryPairs::parse(raw.as_deref());
-    list_credentials(&state, &caller, uri.path(), &q, visibility(&caller)).await
+    let render = list_credentials(&state, &caller, uri.path(), &q, visibility(&caller));
+    state
+        .responses
+        .json(&state.store, &caller, &uri.to_string(), render)
+        .await
 }
 
 /// The caller's effective level on one credential.
@@ -167,22 +171,37 @@ async fn render_row(state: &AppState, caller: &Caller, row: CredentialRow) -> Ap
 async fn detail(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    OriginalUri(uri): OriginalUri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
+) -> ApiResult<Response> {
+    let render = render_requested(&state, &caller, &id, raw);
+    state
+        .responses
+        .json(&state.store, &caller, &uri.to_string(), render)
+        .await
+}
+
+/// The detail answer, or 404 when query filters exclude the credential.
+async fn render_requested(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    raw: Option<String>,
 ) -> ApiResult<Json<Value>> {
-    let (row, _) = load(&state, &caller, &id).await?;
+    let (row, _) = load(state, caller, id).await?;
     let q = QueryPairs::parse(raw.as_deref());
     if q.0
         .iter()
         .any(|(k, _)| !crate::domain::filter::RESERVED.contains(&k.as_str()))
     {
         let scope = Sql::with("credentials.id = ?", vec![Bind::Int(row.id)]);
-        let (page, _) = list_ids(&state, &CREDENTIAL, scope, &q).await?;
+        let (page, _) = list_ids(state, &CREDENTIAL, scope, &q).await?;
         if page.count == 0 {
             return Err(ApiError::NotFound("Credential"));
         }
     }
-    Ok(Json(render_row(&state, &caller, row).await?))
+    Ok(Json(render_row(state, caller, row).await?))
 }
 
 async fn create(

@@ -3,6 +3,7 @@
 
 mod activity_stream;
 pub mod auth;
+pub mod cache;
 mod credential_access;
 mod credential_sublists;
 mod credential_types;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub store: Store,
     pub keys: Arc<KeyRing>,
     pub auth: Arc<AuthCache>,
+    /// Rendered credential answers for repeated reads.
+    pub responses: Arc<cache::ResponseCache>,
     /// Identifies this installation in `/api/v2/ping/`.
     pub install_uuid: Arc<str>,
 }

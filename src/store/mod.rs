@@ -320,6 +320,16 @@ impl Store {
         }
     }
 
+    /// A value that changes whenever anything commits to the database, for caches of
+    /// data rendered from it; `None` where no such value is cheap to read (PostgreSQL,
+    /// where other instances write), which means: do not cache.
+    pub fn generation(&self) -> StoreResult<Option<i64>> {
+        match &self.db {
+            Backend::Sqlite(db) => Ok(Some(db.data_version()?)),
+            Backend::Postgres(_) => Ok(None),
+        }
+    }
+
     /// Which kind of database this is, for messages and commands that differ.
     pub fn is_postgres(&self) -> bool {
         matches!(self.db, Backend::Postgres(_))

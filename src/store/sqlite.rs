@@ -36,6 +36,8 @@ pub struct SqliteDb {
 struct Pool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// Never writes, so its `data_version` moves exactly when someone else commits.
+    watcher: Mutex<Connection>,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -50,16 +52,25 @@ impl SqliteDb {
     /// Opens (creating if missing) the file and switches it to WAL, so readers never
     /// wait for the writer.
     pub fn open(path: &str) -> rusqlite::Result<SqliteDb> {
+        let path = PathBuf::from(path);
+        let conn = connect(&path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
         let db = SqliteDb {
             inner: Arc::new(Pool {
-                path: PathBuf::from(path),
-                idle: Mutex::new(Vec::new()),
+                watcher: Mutex::new(connect(&path)?),
+                path,
+                idle: Mutex::new(vec![conn]),
             }),
         };
-        let conn = db.connect()?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        db.give_back(conn);
         Ok(db)
+    }
+
+    /// A number that changes whenever any connection, of this process or another,
+    /// commits to the file: what caches of rendered data are validated against.
+    pub fn data_version(&self) -> rusqlite::Result<i64> {
+        let watcher = self.inner.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        let mut statement = watcher.prepare_cached("PRAGMA data_version")?;
+        statement.query_row([], |row| row.get(0))
     }
 
     /// The file, for tools that open it by other means (migrations).
@@ -83,7 +94,7 @@ impl SqliteDb {
         let idle = self.idle().pop();
         match idle {
             Some(conn) => Ok(conn),
-            None => self.connect(),
+            None => connect(&self.inner.path),
         }
     }
 
@@ -105,19 +116,19 @@ impl SqliteDb {
         // whole operations, so a poisoned lock still guards a valid list.
         self.inner.idle.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
 
-    fn connect(&self) -> rusqlite::Result<Connection> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.inner.path, flags)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        add_regexp(&conn)?;
-        Ok(conn)
-    }
+fn connect(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    add_regexp(&conn)?;
+    Ok(conn)
 }
 
 /// `x REGEXP pattern` for the `__regex`/`__iregex` lookups, with the regex crate (the

@@ -25,6 +25,8 @@ const SELECT: &str =
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenCaller {
     pub scope: String,
+    /// When the token stops working, in the stored time format.
+    pub expires: String,
     #[sqlx(flatten)]
     pub user: super::UserRow,
 }
@@ -33,6 +35,7 @@ impl super::sqlite::FromSqlite for TokenCaller {
     fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(TokenCaller {
             scope: row.get("scope")?,
+            expires: row.get("expires")?,
             user: super::sqlite::FromSqlite::from_sqlite(row)?,
         })
     }
@@ -68,7 +71,7 @@ impl Store {
     /// request starts here.
     pub async fn token_caller(&self, digest: &[u8]) -> StoreResult<Option<TokenCaller>> {
         let sql = format!(
-            "SELECT t.scope, {} FROM tokens t JOIN users ON users.id = t.user_id \
+            "SELECT t.scope, t.expires, {} FROM tokens t JOIN users ON users.id = t.user_id \
              WHERE t.token_hash = ? AND t.expires > ?",
             super::users::QUALIFIED_COLUMNS
         );
