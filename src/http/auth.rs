@@ -116,6 +116,17 @@ impl AuthCache {
         }
     }
 
+    /// Records that a verification still held at `generation`, for the user as read then;
+    /// the time of the verification itself (and with it the TTL) stays.
+    fn seen_at(&self, key: &[u8; 32], caller: Caller, generation: Option<i64>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if let Some(e) = entries.get_mut(key) {
+                e.caller = caller;
+                e.generation = generation;
+            }
+        }
+    }
+
     /// A token resolved at `generation` that has not expired since.
     fn token(&self, digest: &[u8], generation: i64) -> Option<(Caller, bool)> {
         let tokens = self.tokens.lock().ok()?;
@@ -185,6 +196,7 @@ pub async fn authenticate_basic(
     }
     let user = state.store.user_by_name(username).await?;
     if let Some(caller) = cached(state, &key, user.as_ref()) {
+        state.auth.seen_at(&key, caller, generation);
         return Ok(Some(caller));
     }
     let _permit = state
