@@ -91,3 +91,34 @@ async fn a_write_cancelled_while_it_begins_does_not_block_later_writes() {
         "the abandoned write never happened"
     );
 }
+
+/// Commits reach the database file itself shortly after, without any request paying for
+/// the copy: the WAL is checkpointed in the background (SQLite only).
+#[tokio::test]
+async fn commits_are_checkpointed_into_the_database_file_in_the_background() {
+    let app = TestApp::new().await;
+    if common::postgres_database_for(app.dir.path()).is_some() {
+        return;
+    }
+    let r = app
+        .post(
+            As::Admin,
+            "/api/v2/organizations/",
+            json!({"name": "in-the-file"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The main file alone, without its WAL, as a copy taken by a file-level backup.
+    let copy = app.dir.path().join("main-file-only.db");
+    std::fs::copy(app.db_path(), &copy).unwrap();
+    let conn = rusqlite::Connection::open(&copy).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM organizations WHERE name = 'in-the-file'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
