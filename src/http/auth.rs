@@ -34,6 +34,12 @@ const CACHE_CAP: usize = 10_000;
 #[derive(Debug, Clone, Copy)]
 pub struct Auth(pub Caller);
 
+/// The database generation a request was authenticated at, left in the request's
+/// extensions by [`Auth`] so that the answer cache validates against the same value
+/// instead of asking the database again.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthGeneration(pub Option<i64>);
+
 /// Successful verifications, keyed by SHA-256 of `username \0 password`, and resolved
 /// tokens, keyed by their stored digest.
 pub struct AuthCache {
@@ -188,9 +194,9 @@ pub async fn authenticate_basic(
     state: &AppState,
     username: &str,
     password: SecretString,
+    generation: Option<i64>,
 ) -> Result<Option<Caller>, ApiError> {
     let key = cache_key(username, &password);
-    let generation = state.store.generation()?;
     if let Some(caller) = state.auth.lookup_unchanged(&key, generation) {
         return Ok(Some(caller));
     }
@@ -294,8 +300,9 @@ async fn authenticate_bearer(
     state: &AppState,
     token: &str,
     method: &Method,
+    generation: Option<i64>,
 ) -> Result<Caller, ApiError> {
-    let (caller, write) = resolve_token(state, digest(token.trim())).await?;
+    let (caller, write) = resolve_token(state, digest(token.trim()), generation).await?;
     if !write && !is_safe(method) {
         return Err(ApiError::Forbidden(None));
     }
@@ -303,8 +310,11 @@ async fn authenticate_bearer(
 }
 
 /// The caller a token digest stands for and whether it may write.
-async fn resolve_token(state: &AppState, digest: Vec<u8>) -> Result<(Caller, bool), ApiError> {
-    let generation = state.store.generation()?;
+async fn resolve_token(
+    state: &AppState,
+    digest: Vec<u8>,
+    generation: Option<i64>,
+) -> Result<(Caller, bool), ApiError> {
     if let Some(found) = generation.and_then(|g| state.auth.token(&digest, g)) {
         return Ok(found);
     }
@@ -361,10 +371,13 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Read before anything else is: whatever this request reads is at least as new.
+        let generation = state.store.generation()?;
+        parts.extensions.insert(AuthGeneration(generation));
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
             if let Some((username, password)) = parse_basic(value) {
-                return authenticate_basic(state, &username, password)
+                return authenticate_basic(state, &username, password, generation)
                     .await?
                     .map(Auth)
                     .ok_or(ApiError::Unauthorized);
@@ -373,7 +386,7 @@ impl FromRequestParts<AppState> for Auth {
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
             {
-                return authenticate_bearer(state, token, &parts.method)
+                return authenticate_bearer(state, token, &parts.method, generation)
                     .await
                     .map(Auth);
             }

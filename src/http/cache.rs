@@ -5,10 +5,12 @@
 //! the caller and the database, so it is kept with the database generation it was
 //! rendered at ([`crate::store::Store::generation`]) and served again only while that
 //! generation holds: any commit, by this process or another, invalidates every entry.
-//! The generation is read before rendering, so an entry can be older than its tag says
-//! (then it is replaced on the next miss) but never newer data served under an older tag.
+//! The generation is the one the request was authenticated at, read before anything is
+//! rendered, so an entry can be older than its tag says (then it is replaced on the next
+//! miss) but never newer data served under an older tag.
 //! Without a cheap generation (PostgreSQL, where other instances write) nothing is kept.
 
+use super::auth::AuthGeneration;
 use super::error::ApiResult;
 use crate::domain::rbac::Caller;
 use axum::body::Bytes;
@@ -52,18 +54,16 @@ impl ResponseCache {
         }
     }
 
-    /// The answer to `target` (path and query) for `caller`: kept, or rendered and kept.
+    /// The answer to `target` (path and query) for `caller`, authenticated at
+    /// `generation`: kept, or rendered and kept.
     pub async fn json(
         &self,
-        store: &crate::store::Store,
+        generation: AuthGeneration,
         caller: &Caller,
         target: &str,
         render: impl Future<Output = ApiResult<Json<Value>>>,
     ) -> ApiResult<Response> {
-        let generation = match self.budget {
-            0 => None,
-            _ => store.generation()?,
-        };
+        let generation = generation.0.filter(|_| self.budget > 0);
         let Some(generation) = generation else {
             return Ok(render.await?.into_response());
         };

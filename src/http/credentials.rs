@@ -2,7 +2,7 @@
 //! (parse → authorize → check references → domain rules → seal → one store transaction)
 //! lives in the helper functions below them.
 
-use super::auth::Auth;
+use super::auth::{Auth, AuthGeneration};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonObject, QueryPairs};
 use super::named::resolve;
@@ -24,7 +24,7 @@ use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use secrecy::SecretString;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -98,6 +98,7 @@ pub(super) async fn list_credentials_without_organization(
 async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Extension(generation): Extension<AuthGeneration>,
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Response> {
@@ -105,7 +106,7 @@ async fn list(
     let render = list_credentials(&state, &caller, uri.path(), &q, visibility(&caller));
     state
         .responses
-        .json(&state.store, &caller, &uri.to_string(), render)
+        .json(generation, &caller, &uri.to_string(), render)
         .await
 }
 
@@ -171,6 +172,7 @@ async fn render_row(state: &AppState, caller: &Caller, row: CredentialRow) -> Ap
 async fn detail(
     State(state): State<AppState>,
     Auth(caller): Auth,
+    Extension(generation): Extension<AuthGeneration>,
     OriginalUri(uri): OriginalUri,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
@@ -178,7 +180,7 @@ async fn detail(
     let render = render_requested(&state, &caller, &id, raw);
     state
         .responses
-        .json(&state.store, &caller, &uri.to_string(), render)
+        .json(generation, &caller, &uri.to_string(), render)
         .await
 }
 

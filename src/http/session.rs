@@ -65,7 +65,9 @@ async fn login(
 ) -> ApiResult<Response> {
     let username = form.username.unwrap_or_default();
     let password = SecretString::from(form.password.unwrap_or_default());
-    let Some(caller) = authenticate_basic(&state, &username, password).await? else {
+    let Some(caller) =
+        authenticate_basic(&state, &username, password, state.store.generation()?).await?
+    else {
         return Ok((
             StatusCode::UNAUTHORIZED,
             Json(json!({"detail": "Invalid username or password. Please try again."})),
