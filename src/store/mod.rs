@@ -210,11 +210,20 @@ impl WriteTx {
     }
 
     /// Commits; dropping a `WriteTx` without committing rolls back.
+    ///
+    /// Then yields, so that the next writer starts at once. Releasing the writer slot
+    /// wakes the next writer into this worker's LIFO slot, which no other worker may take:
+    /// without the yield it would wait until this request had also rendered its answer,
+    /// and the slot would sit idle for that long after every write.
     pub async fn commit(self) -> StoreResult<()> {
-        match self.tx {
-            Backend::Sqlite(t) => Ok(t.commit()?),
-            Backend::Postgres(t) => Ok(t.commit().await?),
-        }
+        let WriteTx { tx, _writer } = self;
+        let committed = match tx {
+            Backend::Sqlite(t) => t.commit().map_err(StoreError::from),
+            Backend::Postgres(t) => t.commit().await.map_err(StoreError::from),
+        };
+        drop(_writer);
+        tokio::task::yield_now().await;
+        committed
     }
 
     /// Rolls back explicitly.
