@@ -4,8 +4,8 @@
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::roles::{
-    create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
-    role_id,
+    create_object_roles, delete_object_roles, grant_user, link_new_roles, link_parents,
+    remove_parents_of_type, role_id,
 };
 use super::users::order_like;
 use super::WriteTx;
@@ -148,24 +148,18 @@ impl Store {
         .fetch_one(&mut tx)
         .await?;
         write_secrets(&mut tx, id, save).await?;
-        create_object_roles(&mut tx, "credential", id, &CREDENTIAL_ROLES).await?;
-        link_parents(
-            &mut tx,
-            ("credential", id),
-            ("credential", id),
-            &CREDENTIAL_PARENTS,
-        )
-        .await?;
+        let roles = create_object_roles(&mut tx, "credential", id, &CREDENTIAL_ROLES).await?;
+        link_new_roles(&mut tx, &roles, None, &CREDENTIAL_PARENTS).await?;
         if let Some(org) = save.organization_id {
-            link_parents(
+            link_new_roles(
                 &mut tx,
-                ("credential", id),
-                ("organization", org),
+                &roles,
+                Some(("organization", org)),
                 &CREDENTIAL_ORG_PARENTS,
             )
             .await?;
         }
-        let admin_role = role_id(&mut tx, "credential", id, "admin_role").await?;
+        let admin_role = roles.get("admin_role").copied();
         match owner {
             Some(Owner::User(u)) => {
                 if let Some(r) = admin_role {
@@ -173,13 +167,8 @@ impl Store {
                 }
             }
             Some(Owner::Team(t)) => {
-                link_parents(
-                    &mut tx,
-                    ("credential", id),
-                    ("team", t),
-                    &CREDENTIAL_TEAM_PARENTS,
-                )
-                .await?;
+                link_new_roles(&mut tx, &roles, Some(("team", t)), &CREDENTIAL_TEAM_PARENTS)
+                    .await?;
             }
             Some(Owner::Organization(_)) | None => {}
         }

@@ -30,31 +30,66 @@ pub fn held_roles_sql(user_id: i64) -> Sql {
     )
 }
 
-/// Creates the roles of a new object; returns field → role id.
+/// The role ids of an object just created, by field.
+pub type NewRoles = HashMap<&'static str, i64>;
+
+/// Creates the roles of a new object, each its own ancestor in the closure, in two
+/// statements whatever their number (writes hold the database's only writer slot).
 pub async fn create_object_roles(
     conn: &mut WriteTx,
     content_type: &str,
     object_id: i64,
     defs: &[RoleDef],
-) -> StoreResult<HashMap<&'static str, i64>> {
-    let mut ids = HashMap::new();
+) -> StoreResult<NewRoles> {
+    let roles_sql = format!(
+        "INSERT INTO roles (role_field, content_type, object_id) VALUES {} RETURNING id, role_field",
+        vec!["(?, ?, ?)"; defs.len()].join(", ")
+    );
+    let mut insert = query_as::<(i64, String)>(&roles_sql);
     for (field, _, _) in defs {
-        let id: i64 = query_scalar(
-            "INSERT INTO roles (role_field, content_type, object_id) VALUES (?, ?, ?) RETURNING id",
-        )
-        .bind(*field)
-        .bind(content_type)
-        .bind(object_id)
-        .fetch_one(&mut *conn)
-        .await?;
-        query("INSERT INTO role_ancestors (role_id, ancestor_id) VALUES (?, ?)")
-            .bind(id)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        insert = insert.bind(*field).bind(content_type).bind(object_id);
+    }
+    let created = insert.fetch_all(&mut *conn).await?;
+    let mut ids = NewRoles::new();
+    for (field, _, _) in defs {
+        let id = created
+            .iter()
+            .find(|(_, f)| f == field)
+            .map(|(id, _)| *id)
+            .ok_or_else(|| super::StoreError::Corrupt(format!("role {field} was not created")))?;
         ids.insert(*field, id);
     }
+    let closure_sql = format!(
+        "INSERT INTO role_ancestors (role_id, ancestor_id) VALUES {}",
+        vec!["(?, ?)"; created.len()].join(", ")
+    );
+    let mut closure = query(&closure_sql);
+    for (id, _) in &created {
+        closure = closure.bind(*id).bind(*id);
+    }
+    closure.execute(&mut *conn).await?;
     Ok(ids)
+}
+
+/// [`link_parents`] for an object whose roles were just created (their ids are known):
+/// to the roles of `parent`, or among its own roles when `parent` is `None`.
+pub async fn link_new_roles(
+    conn: &mut WriteTx,
+    roles: &NewRoles,
+    parent: Option<(&str, i64)>,
+    pairs: &[(&str, &str)],
+) -> StoreResult<()> {
+    for (child_field, parent_field) in pairs {
+        let child = roles.get(child_field).copied();
+        let parent_role = match parent {
+            None => roles.get(parent_field).copied(),
+            Some((content_type, id)) => role_id(conn, content_type, id, parent_field).await?,
+        };
+        if let (Some(c), Some(p)) = (child, parent_role) {
+            add_parent(conn, c, p).await?;
+        }
+    }
+    Ok(())
 }
 
 const ROLE_ID: &str =

@@ -2,7 +2,9 @@
 
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
-use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id};
+use super::roles::{
+    create_object_roles, delete_object_roles, link_new_roles, link_parents, role_id,
+};
 use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -65,12 +67,12 @@ impl Store {
         .bind(actor)
         .fetch_one(&mut tx)
         .await?;
-        create_object_roles(&mut tx, "team", id, &TEAM_ROLES).await?;
-        link_parents(&mut tx, ("team", id), ("team", id), &TEAM_PARENTS).await?;
-        link_parents(
+        let roles = create_object_roles(&mut tx, "team", id, &TEAM_ROLES).await?;
+        link_new_roles(&mut tx, &roles, None, &TEAM_PARENTS).await?;
+        link_new_roles(
             &mut tx,
-            ("team", id),
-            ("organization", org),
+            &roles,
+            Some(("organization", org)),
             &TEAM_ORG_PARENTS,
         )
         .await?;
