@@ -131,9 +131,9 @@ fn default_bind() -> SocketAddr {
 }
 
 /// glibc gives every thread that allocates its own arena (up to 8 per core) and keeps
-/// their memory after use. credstore runs many short-lived allocating threads (tokio's
-/// blocking pool for password hashing, one per SQLite connection), so two arenas keep the
-/// resident set near what is actually in use, at no measurable cost in throughput.
+/// their memory after use. credstore runs short-lived allocating threads (tokio's blocking
+/// pool for password hashing and statistics, the WAL checkpointer), so two arenas keep
+/// the resident set near what is actually in use, at no measurable cost in throughput.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn limit_malloc_arenas() {
     // SAFETY: mallopt only tunes the allocator; it is called once, before any thread
