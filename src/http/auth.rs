@@ -56,10 +56,9 @@ pub struct AuthCache {
 const CONCURRENT_HASHES: usize = 2;
 
 struct CacheEntry {
-    user_id: i64,
     password_hash: String,
     at: Instant,
-    /// The user as read at `generation`.
+    /// The user (id and flags) as read at `generation`.
     caller: Caller,
     generation: Option<i64>,
 }
@@ -93,7 +92,7 @@ impl AuthCache {
     fn lookup(&self, key: &[u8; 32]) -> Option<(i64, String)> {
         let entries = self.entries.lock().ok()?;
         let e = entries.get(key)?;
-        (e.at.elapsed() < CACHE_TTL).then(|| (e.user_id, e.password_hash.clone()))
+        (e.at.elapsed() < CACHE_TTL).then(|| (e.caller.user_id, e.password_hash.clone()))
     }
 
     /// The caller of a verification made at `generation` (so the user is unchanged).
@@ -112,7 +111,6 @@ impl AuthCache {
             entries.insert(
                 key,
                 CacheEntry {
-                    user_id: user.id,
                     password_hash: user.password_hash.clone(),
                     at: Instant::now(),
                     caller: caller_of(user),

@@ -231,7 +231,7 @@ impl WriteTx {
         match self.tx {
             // Dropping the transaction rolls it back.
             Backend::Sqlite(t) => {
-                let _: () = drop(t);
+                drop(t);
                 Ok(())
             }
             Backend::Postgres(t) => Ok(t.rollback().await?),
