@@ -49,7 +49,7 @@ start)
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     as_owner "$bindir/initdb" -D "$dir/data" -U credstore -A trust -E UTF8 --locale=C --no-sync >"$dir/initdb.log" 2>&1
     as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_wal_size=256MB" \
         start >/dev/null
     echo "postgres://credstore@127.0.0.1:$port/postgres"
     ;;

@@ -21,7 +21,14 @@ if [ -z "${CREDSTORE_TEST_POSTGRES:-}" ]; then
     export CREDSTORE_TEST_POSTGRES
 fi
 start=$SECONDS
-cargo test --locked --test '*' "$@"
+if ! cargo test --locked --test '*' "$@"; then
+    # What the server said and how full its disk was, for a failure that is the server's.
+    if [ -n "${pg_dir:-}" ]; then
+        tail -n 40 "$pg_dir/server.log" >&2 || true
+        df -h "$pg_dir" >&2 || true
+    fi
+    exit 1
+fi
 postgres_seconds=$((SECONDS - start))
 echo "test suite: SQLite pass ${sqlite_seconds}s, PostgreSQL pass ${postgres_seconds}s"
 

@@ -183,10 +183,27 @@ pub fn postgres_server() -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
+/// Test databases this process created, by the data dir they belong to.
+static CREATED_DATABASES: std::sync::Mutex<Vec<(PathBuf, String)>> =
+    std::sync::Mutex::new(Vec::new());
+
 /// A database of the test server for this data dir, created on first use, so that an app
 /// restarted over the same dir finds its data again. `None` when testing SQLite.
+///
+/// Every database costs the server ~8 MB of disk (a copy of the template, written twice with
+/// its WAL), so databases whose data dir is gone are dropped here first: without that, one
+/// pass of the suite left some 7 GB behind and CI machines with little free disk lost the
+/// server mid-run.
 pub fn postgres_database_for(dir: &std::path::Path) -> Option<String> {
     let server = postgres_server()?;
+    let abandoned: Vec<String> = {
+        let mut created = CREATED_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        let (gone, alive) = std::mem::take(&mut *created)
+            .into_iter()
+            .partition(|(path, _)| !path.exists());
+        *created = alive;
+        gone.into_iter().map(|(_, name)| name).collect()
+    };
     // DefaultHasher::new() has fixed keys: the same dir always maps to the same name.
     let hasher =
         std::hash::BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default();
@@ -197,6 +214,7 @@ pub fn postgres_database_for(dir: &std::path::Path) -> Option<String> {
     let (base, _) = server.rsplit_once('/').expect("server URL with a database");
     let url = format!("{base}/{name}");
     let admin_url = server.clone();
+    let registered_name = name.clone();
     // Creating a database is a server round trip; the harness is synchronous here, so it
     // runs on a short-lived runtime of its own.
     std::thread::spawn(move || {
@@ -209,6 +227,12 @@ pub fn postgres_database_for(dir: &std::path::Path) -> Option<String> {
                 let mut conn = sqlx::PgConnection::connect(&admin_url)
                     .await
                     .expect("test PostgreSQL server");
+                for old in abandoned {
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await
+                        .expect("drop an abandoned test database");
+                }
                 let exists: Option<i32> =
                     sqlx::query_scalar("SELECT 1 FROM pg_database WHERE datname = $1")
                         .bind(&name)
@@ -225,6 +249,10 @@ pub fn postgres_database_for(dir: &std::path::Path) -> Option<String> {
     })
     .join()
     .expect("database creation");
+    let mut created = CREATED_DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    if !created.iter().any(|(path, _)| path == dir) {
+        created.push((dir.to_path_buf(), registered_name));
+    }
     Some(url)
 }
 
