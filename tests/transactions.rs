@@ -122,3 +122,92 @@ async fn commits_are_checkpointed_into_the_database_file_in_the_background() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// Writers queued together share one commit on SQLite; one that fails must take only its
+/// own change with it, and every writer answered 201 must find its change stored.
+#[tokio::test]
+async fn a_failed_write_among_concurrent_ones_undoes_only_its_own() {
+    let app = TestApp::new().await;
+    // Authenticated once, so that the writes below queue for the writer together.
+    assert_eq!(
+        app.get(As::Admin, "/api/v2/me/").await.status,
+        StatusCode::OK
+    );
+    let create =
+        |name: &'static str| app.post(As::Admin, "/api/v2/organizations/", json!({"name": name}));
+    let (a, b, dup1, dup2, c, d) = tokio::join!(
+        create("group-a"),
+        create("group-b"),
+        create("group-dup"),
+        create("group-dup"),
+        create("group-c"),
+        create("group-d"),
+    );
+    let mut statuses: Vec<StatusCode> = [&a, &b, &dup1, &dup2, &c, &d]
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    statuses.sort();
+    let mut expected = vec![StatusCode::CREATED; 5];
+    expected.push(StatusCode::BAD_REQUEST);
+    assert_eq!(statuses, expected, "{} / {}", dup1.raw, dup2.raw);
+    for name in ["group-a", "group-b", "group-dup", "group-c", "group-d"] {
+        let found = app
+            .get(As::Admin, &format!("/api/v2/organizations/?name={name}"))
+            .await;
+        assert_eq!(
+            found.body["count"], 1,
+            "{name} was answered 201 but is gone"
+        );
+    }
+}
+
+/// A write whose request goes away after its changes are made still commits, even when
+/// the next writer of its group fails and no later writer comes to carry the group
+/// (SQLite: a group's commit runs in a task of its own).
+#[tokio::test]
+async fn a_write_cancelled_while_it_commits_is_still_committed() {
+    use credstore::store::query::{query, query_scalar};
+    use std::future::Future;
+    use std::task::Poll;
+    let app = TestApp::new().await;
+    if common::postgres_database_for(app.dir.path()).is_some() {
+        return;
+    }
+    let store = &app.state.store;
+    let mut first = store.begin().await.unwrap();
+    query("INSERT INTO meta (key, value) VALUES (?, ?)")
+        .bind("cancelled-commit")
+        .bind("kept")
+        .execute(&mut first)
+        .await
+        .unwrap();
+    // A second writer queues for the slot, then the first one's commit is polled once
+    // and dropped: its client went away while the group waited.
+    let mut second = Box::pin(store.begin());
+    let queued = std::future::poll_fn(|cx| Poll::Ready(second.as_mut().poll(cx))).await;
+    assert!(queued.is_pending(), "the second writer should be waiting");
+    let mut commit = Box::pin(first.commit());
+    let polled = std::future::poll_fn(|cx| Poll::Ready(commit.as_mut().poll(cx))).await;
+    assert!(
+        polled.is_pending(),
+        "the commit should wait for the queued writer"
+    );
+    drop(commit);
+    // The second writer joins the group and fails: only its own changes go.
+    let second = second.await.unwrap();
+    drop(second);
+    let mut value: Option<String> = None;
+    for _ in 0..100 {
+        value = query_scalar("SELECT value FROM meta WHERE key = ?")
+            .bind("cancelled-commit")
+            .fetch_optional(store.pool())
+            .await
+            .unwrap();
+        if value.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(value.as_deref(), Some("kept"));
+}

@@ -2,7 +2,7 @@
 //! several instances. Every statement is written once, in SQLite's dialect with `?`
 //! placeholders; [`postgres_text`] is the one place where it becomes PostgreSQL's.
 
-use super::sqlite::{SqliteDb, SqliteTx};
+use super::sqlite::SqliteDb;
 use sqlx::postgres::PgPool;
 
 /// Something that exists once per database kind: a pool, a transaction, a connection.
@@ -14,9 +14,6 @@ pub enum Backend<S, P> {
 
 /// The pools.
 pub type Db = Backend<SqliteDb, PgPool>;
-
-/// An open transaction.
-pub type Tx = Backend<SqliteTx, sqlx::Transaction<'static, sqlx::Postgres>>;
 
 /// Rewrites a statement from the SQLite dialect the store is written in:
 /// `?` placeholders become `$1, $2, …`; `REGEXP` becomes `~` (both take the same

@@ -390,7 +390,7 @@ impl Store {
         .bind(credential_id)
         .bind(field)
         .bind(old)
-        .execute(self.pool())
+        .execute_write(self)
         .await?;
         Ok(done == 1)
     }

@@ -199,7 +199,7 @@ impl Store {
         .bind(actor)
         .bind(actor)
         .bind(from)
-        .execute(self.pool())
+        .execute_write(self)
         .await?;
         Ok(())
     }

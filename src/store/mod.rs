@@ -6,6 +6,7 @@ pub mod backend;
 pub mod copy;
 mod credential_types;
 mod credentials;
+mod group;
 mod input_sources;
 mod organizations;
 pub mod query;
@@ -25,7 +26,7 @@ pub use teams::TeamRow;
 pub use tokens::{TokenCaller, TokenRow};
 pub use users::{UserRow, UserWrite};
 
-use backend::{Backend, Db, Tx};
+use backend::{Backend, Db};
 use query::{query, query_scalar};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
@@ -63,6 +64,9 @@ pub enum StoreError {
     /// A task running database work panicked or was shut down.
     #[error("database task failed: {0}")]
     Task(String),
+    /// The commit that carried this write, with others, failed.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(String),
 }
 
 /// The named uniqueness rules: SQLite names the columns in its message, PostgreSQL names
@@ -169,9 +173,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub struct Store {
     db: Db,
     /// SQLite has one writer at a time: writers of this process queue here instead of
-    /// sleeping in SQLite's busy handler. (Across PostgreSQL instances, writers also queue
-    /// on an advisory lock.)
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// sleeping in SQLite's busy handler, and share commits ([`group`]). (Across
+    /// PostgreSQL instances, writers also queue on an advisory lock.)
+    writer: std::sync::Arc<tokio::sync::Mutex<group::Slot>>,
 }
 
 /// The advisory lock that serializes write transactions of every instance on one
@@ -199,42 +203,40 @@ impl SetupLock {
 
 /// A write transaction that holds the writer slot until it ends.
 pub struct WriteTx {
-    tx: Tx,
-    _writer: tokio::sync::OwnedMutexGuard<()>,
+    tx: Backend<group::Member, PgWrite>,
+}
+
+/// A PostgreSQL transaction with this instance's writer slot.
+struct PgWrite {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    _writer: tokio::sync::OwnedMutexGuard<group::Slot>,
 }
 
 impl WriteTx {
-    /// The open transaction, for [`query::Target`].
-    pub(crate) fn inner(&mut self) -> &mut Tx {
-        &mut self.tx
+    /// Where this transaction's statements run, for [`query::Target`].
+    pub(crate) fn target(&mut self) -> query::Target<'_> {
+        match &mut self.tx {
+            Backend::Sqlite(member) => query::Target::SqliteTx(member.tx()),
+            Backend::Postgres(pg) => query::Target::PgConn(&mut pg.tx),
+        }
     }
 
-    /// Commits; dropping a `WriteTx` without committing rolls back.
+    /// Commits; dropping a `WriteTx` without committing rolls back. On SQLite this
+    /// returns once the write's group has committed ([`group`]).
     ///
-    /// Then yields, so that the next writer starts at once. Releasing the writer slot
-    /// wakes the next writer into this worker's LIFO slot, which no other worker may take:
-    /// without the yield it would wait until this request had also rendered its answer,
-    /// and the slot would sit idle for that long after every write.
+    /// On PostgreSQL it then yields, so that the next writer starts at once. Releasing
+    /// the writer slot wakes the next writer into this worker's LIFO slot, which no other
+    /// worker may take: without the yield it would wait until this request had also
+    /// rendered its answer, and the slot would sit idle for that long after every write.
     pub async fn commit(self) -> StoreResult<()> {
-        let WriteTx { tx, _writer } = self;
-        let committed = match tx {
-            Backend::Sqlite(t) => t.commit().map_err(StoreError::from),
-            Backend::Postgres(t) => t.commit().await.map_err(StoreError::from),
-        };
-        drop(_writer);
-        tokio::task::yield_now().await;
-        committed
-    }
-
-    /// Rolls back explicitly.
-    pub async fn rollback(self) -> StoreResult<()> {
         match self.tx {
-            // Dropping the transaction rolls it back.
-            Backend::Sqlite(t) => {
-                drop(t);
-                Ok(())
+            Backend::Sqlite(member) => member.commit().await,
+            Backend::Postgres(PgWrite { tx, _writer }) => {
+                let committed = tx.commit().await.map_err(StoreError::from);
+                drop(_writer);
+                tokio::task::yield_now().await;
+                committed
             }
-            Backend::Postgres(t) => Ok(t.rollback().await?),
         }
     }
 }
@@ -271,7 +273,7 @@ impl Store {
         };
         Ok(Store {
             db,
-            writer: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            writer: std::sync::Arc::default(),
         })
     }
 
@@ -381,43 +383,33 @@ impl Store {
     /// Writers of this process first queue on one mutex. On SQLite the transaction then
     /// starts IMMEDIATE: it takes the write lock up front (waiting on the busy timeout)
     /// instead of failing when a read snapshot must be upgraded after another writer
-    /// committed. On PostgreSQL it takes the advisory write lock; thanks to the mutex at
-    /// most one pooled connection per instance waits for it, and reads keep the others.
+    /// committed; consecutive writers share it ([`group`]). On PostgreSQL it takes the
+    /// advisory write lock; thanks to the mutex at most one pooled connection per
+    /// instance waits for it, and reads keep the others.
     ///
-    /// On SQLite `BEGIN` runs in place when the file is free (the usual case: writers of
-    /// this process have queued already); when another process holds the write lock it
-    /// waits on a blocking thread, not on a runtime worker. Waits that run elsewhere
-    /// (that thread, PostgreSQL's `BEGIN`) run in a task of their own, so that they
-    /// complete even when the request that asked for them is cancelled (its client went
-    /// away): a caller cancelled between the database's answer and the building of its
-    /// transaction would leave a pooled connection inside a transaction nobody rolls back.
-    /// In a task the transaction is always built; if nobody awaits it, dropping it rolls
-    /// back.
+    /// Waits that run outside the request (a blocking thread for SQLite's `BEGIN` when
+    /// another process holds the lock, PostgreSQL's `BEGIN`) run in a task of their own,
+    /// so that they complete even when the request that asked for them is cancelled (its
+    /// client went away): a caller cancelled between the database's answer and the
+    /// building of its transaction would leave a pooled connection inside a transaction
+    /// nobody rolls back. In a task the transaction is always built; if nobody awaits
+    /// it, dropping it rolls back.
     pub async fn begin(&self) -> StoreResult<WriteTx> {
-        let writer = self.writer.clone().lock_owned().await;
         let tx = match &self.db {
-            Backend::Sqlite(db) => match sqlite::SqliteTx::try_begin(db)? {
-                Some(tx) => Backend::Sqlite(tx),
-                None => {
-                    let db = db.clone();
-                    let tx = tokio::task::spawn_blocking(move || sqlite::SqliteTx::begin(&db))
-                        .await
-                        .map_err(|e| StoreError::Task(e.to_string()))??;
-                    Backend::Sqlite(tx)
-                }
-            },
+            Backend::Sqlite(db) => Backend::Sqlite(group::join(&self.writer, db).await?),
             Backend::Postgres(pool) => {
+                let writer = self.writer.clone().lock_owned().await;
                 let pool = pool.clone();
                 let tx = tokio::spawn(async move { begin_postgres(&pool).await })
                     .await
                     .map_err(|e| StoreError::Task(e.to_string()))??;
-                Backend::Postgres(tx)
+                Backend::Postgres(PgWrite {
+                    tx,
+                    _writer: writer,
+                })
             }
         };
-        Ok(WriteTx {
-            tx,
-            _writer: writer,
-        })
+        Ok(WriteTx { tx })
     }
 
     /// The pools: for the store's reads, and for tools and tests that inspect storage.
@@ -438,7 +430,7 @@ impl Store {
         query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
             .bind(key)
             .bind(value)
-            .execute(self.pool())
+            .execute_write(self)
             .await?;
         Ok(())
     }

@@ -6,7 +6,7 @@
 use super::backend::{postgres_text, Backend, Db};
 use super::sql::Bind;
 use super::sqlite::{FromSqlite, SqliteDb, SqliteTx};
-use super::{StoreError, StoreResult, WriteTx};
+use super::{Store, StoreError, StoreResult, WriteTx};
 use rusqlite::{params_from_iter, Connection};
 use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Arguments, Postgres};
@@ -85,7 +85,8 @@ where
 /// Where a statement runs: a pool or the connection of a write transaction.
 pub enum Target<'a> {
     Sqlite(&'a SqliteDb),
-    SqliteTx(&'a SqliteTx),
+    /// `None` once the transaction has ended.
+    SqliteTx(Option<&'a SqliteTx>),
     PgPool(&'a PgPool),
     PgConn(&'a mut PgConnection),
 }
@@ -101,10 +102,7 @@ impl<'a> From<&'a Db> for Target<'a> {
 
 impl<'a> From<&'a mut WriteTx> for Target<'a> {
     fn from(tx: &'a mut WriteTx) -> Self {
-        match tx.inner() {
-            Backend::Sqlite(t) => Target::SqliteTx(t),
-            Backend::Postgres(t) => Target::PgConn(t),
-        }
+        tx.target()
     }
 }
 
@@ -161,7 +159,7 @@ macro_rules! dispatch {
             Target::Sqlite(db) => db.with(|$conn| $sqlite(sql)),
             Target::SqliteTx(tx) => {
                 let $conn = tx
-                    .connection()
+                    .and_then(SqliteTx::connection)
                     .ok_or(StoreError::Task("the transaction has ended".into()))?;
                 $sqlite(sql)
             }
@@ -205,6 +203,17 @@ impl Query<'_, ()> {
             |q| |a| sqlx::query_with(q, a),
             |s, e| s.execute(e).await.map(|r| r.rows_affected())
         )
+    }
+
+    /// Runs a write statement in a write transaction of its own. Every write goes through
+    /// the store's writer slot: one waiting inside SQLite for the write lock instead would
+    /// block its runtime worker while the group holding the lock may need that worker
+    /// to commit.
+    pub async fn execute_write(self, store: &Store) -> StoreResult<u64> {
+        let mut tx = store.begin().await?;
+        let done = self.execute(&mut tx).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 }
 

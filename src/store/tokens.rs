@@ -103,7 +103,7 @@ impl Store {
             .bind(scope)
             .bind(now())
             .bind(id)
-            .execute(self.pool())
+            .execute_write(self)
             .await?;
         Ok(())
     }
@@ -112,7 +112,7 @@ impl Store {
     pub async fn delete_token(&self, id: i64) -> StoreResult<()> {
         query("DELETE FROM tokens WHERE id = ?")
             .bind(id)
-            .execute(self.pool())
+            .execute_write(self)
             .await?;
         Ok(())
     }
@@ -129,7 +129,7 @@ impl Store {
             .bind(user_id)
             .bind(now())
             .bind(expires)
-            .execute(self.pool())
+            .execute_write(self)
             .await?;
         Ok(())
     }
@@ -147,7 +147,7 @@ impl Store {
     pub async fn delete_session(&self, digest: &[u8]) -> StoreResult<()> {
         query("DELETE FROM sessions WHERE session_hash = ?")
             .bind(digest)
-            .execute(self.pool())
+            .execute_write(self)
             .await?;
         Ok(())
     }

@@ -129,7 +129,7 @@ impl Store {
         query("UPDATE users SET last_login = ? WHERE id = ?")
             .bind(now())
             .bind(id)
-            .execute(self.pool())
+            .execute_write(self)
             .await?;
         Ok(())
     }
