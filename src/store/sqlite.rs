@@ -30,12 +30,12 @@ const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// WAL pages past which the next commit restarts the WAL (64 MiB of 4 KiB pages; 1 MiB in
+/// WAL pages past which the next commit restarts the WAL (1 GiB of 4 KiB pages; 1 MiB in
 /// unit tests, to see restarts quickly).
-const RESTART_WAL_PAGES: i64 = if cfg!(test) { 256 } else { 16_384 };
+const RESTART_WAL_PAGES: i64 = if cfg!(test) { 256 } else { 262_144 };
 
 /// The size the WAL file is cut back to when it restarts.
-const WAL_SIZE_LIMIT: i64 = RESTART_WAL_PAGES * 4096;
+const WAL_SIZE_LIMIT: i64 = if cfg!(test) { 1 << 20 } else { 64 << 20 };
 
 /// Prepared statements kept per connection: the fixed statements of the store plus the
 /// most recent list queries.
