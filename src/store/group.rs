@@ -9,6 +9,12 @@
 //! changes sit in a savepoint, so a writer that fails undoes only its own; and a writer's
 //! answer waits for its group's commit, so no client is told of a change before the
 //! database shows it to everyone.
+//!
+//! The rule this brings: every write of this process goes through the slot
+//! ([`super::Store::begin`], [`super::query::Query::execute_write`]). Between two members
+//! the group's transaction holds SQLite's write lock with nobody running it; a statement
+//! that waited for that lock inside SQLite would block its runtime worker, which the group
+//! may need to commit.
 
 use super::sqlite::{SqliteDb, SqliteTx};
 use super::{StoreError, StoreResult};
