@@ -211,3 +211,40 @@ async fn a_write_cancelled_while_it_commits_is_still_committed() {
     }
     assert_eq!(value.as_deref(), Some("kept"));
 }
+
+/// Every write goes through the writer slot: a token created while a commit group waits
+/// for its commit (SQLite's write lock held, nobody running the group) joins the group
+/// instead of waiting inside SQLite on the runtime thread the group needs to commit.
+#[tokio::test]
+async fn a_token_created_while_a_group_waits_for_its_commit_is_stored() {
+    use credstore::store::query::query;
+    use std::future::Future;
+    use std::task::Poll;
+    let app = TestApp::new().await;
+    if common::postgres_database_for(app.dir.path()).is_some() {
+        return;
+    }
+    // Authenticated once, so that the request below does not yield before it writes.
+    assert_eq!(
+        app.get(As::Admin, "/api/v2/me/").await.status,
+        StatusCode::OK
+    );
+    let store = &app.state.store;
+    let mut first = store.begin().await.unwrap();
+    query("INSERT INTO meta (key, value) VALUES (?, ?)")
+        .bind("parked-group")
+        .bind("kept")
+        .execute(&mut first)
+        .await
+        .unwrap();
+    let mut commit = Box::pin(first.commit());
+    let polled = std::future::poll_fn(|cx| Poll::Ready(commit.as_mut().poll(cx))).await;
+    assert!(polled.is_pending(), "the group should wait for its commit");
+    let token = app
+        .post(As::Admin, "/api/v2/tokens/", json!({"scope": "read"}))
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED, "{}", token.raw);
+    assert!(commit.await.is_ok());
+    let listed = app.get(As::Admin, "/api/v2/tokens/").await;
+    assert_eq!(listed.body["count"], 1, "{}", listed.raw);
+}

@@ -52,7 +52,9 @@ impl Store {
         expires: &str,
     ) -> StoreResult<i64> {
         let ts = now();
-        query_scalar(
+        // A write transaction, as every write: see store::group.
+        let mut tx = self.begin().await?;
+        let id = query_scalar(
             "INSERT INTO tokens (user_id, description, scope, token_hash, created, modified, expires) \
              VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
@@ -63,8 +65,10 @@ impl Store {
         .bind(&ts)
         .bind(&ts)
         .bind(expires)
-        .fetch_one(self.pool())
-        .await
+        .fetch_one(&mut tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The user of the unexpired token with this digest, in one statement: every bearer
