@@ -177,11 +177,9 @@ async fn close_group(
         biased;
         outcome = &mut done => return outcome.unwrap_or_else(|_| Err(ROLLED_BACK.into())),
         mut slot = lock.lock_owned() => {
-            if slot.open.as_ref().is_some_and(|g| g.id == id) {
-                if let Some(group) = slot.open.take() {
-                    // Every member, this one included, hears the outcome through `done`.
-                    let _ = group.commit();
-                }
+            if let Some(group) = slot.open.take_if(|g| g.id == id) {
+                // Every member, this one included, hears the outcome through `done`.
+                let _ = group.commit();
             }
             // Releasing the slot wakes the next writer into this worker's LIFO slot, which
             // no other worker may take: yield so that it starts at once.
