@@ -162,33 +162,44 @@ async fn a_failed_write_among_concurrent_ones_undoes_only_its_own() {
     }
 }
 
+/// A write transaction that has stored `key` in `meta` and not yet committed.
+async fn writing_meta(store: &credstore::store::Store, key: &str) -> credstore::store::WriteTx {
+    let mut tx = store.begin().await.unwrap();
+    credstore::store::query::query("INSERT INTO meta (key, value) VALUES (?, ?)")
+        .bind(key)
+        .bind("kept")
+        .execute(&mut tx)
+        .await
+        .unwrap();
+    tx
+}
+
+/// Polls `future` exactly once, as a request does before its client goes away.
+async fn poll_once<F: std::future::Future>(
+    mut future: std::pin::Pin<&mut F>,
+) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await
+}
+
 /// A write whose request goes away after its changes are made still commits, even when
 /// the next writer of its group fails and no later writer comes to carry the group
 /// (SQLite: a group's commit runs in a task of its own).
 #[tokio::test]
 async fn a_write_cancelled_while_it_commits_is_still_committed() {
-    use credstore::store::query::{query, query_scalar};
-    use std::future::Future;
-    use std::task::Poll;
+    use credstore::store::query::query_scalar;
     let app = TestApp::new().await;
     if common::postgres_database_for(app.dir.path()).is_some() {
         return;
     }
     let store = &app.state.store;
-    let mut first = store.begin().await.unwrap();
-    query("INSERT INTO meta (key, value) VALUES (?, ?)")
-        .bind("cancelled-commit")
-        .bind("kept")
-        .execute(&mut first)
-        .await
-        .unwrap();
+    let first = writing_meta(store, "cancelled-commit").await;
     // A second writer queues for the slot, then the first one's commit is polled once
     // and dropped: its client went away while the group waited.
     let mut second = Box::pin(store.begin());
-    let queued = std::future::poll_fn(|cx| Poll::Ready(second.as_mut().poll(cx))).await;
+    let queued = poll_once(second.as_mut()).await;
     assert!(queued.is_pending(), "the second writer should be waiting");
     let mut commit = Box::pin(first.commit());
-    let polled = std::future::poll_fn(|cx| Poll::Ready(commit.as_mut().poll(cx))).await;
+    let polled = poll_once(commit.as_mut()).await;
     assert!(
         polled.is_pending(),
         "the commit should wait for the queued writer"
@@ -217,9 +228,6 @@ async fn a_write_cancelled_while_it_commits_is_still_committed() {
 /// instead of waiting inside SQLite on the runtime thread the group needs to commit.
 #[tokio::test]
 async fn a_token_created_while_a_group_waits_for_its_commit_is_stored() {
-    use credstore::store::query::query;
-    use std::future::Future;
-    use std::task::Poll;
     let app = TestApp::new().await;
     if common::postgres_database_for(app.dir.path()).is_some() {
         return;
@@ -229,16 +237,9 @@ async fn a_token_created_while_a_group_waits_for_its_commit_is_stored() {
         app.get(As::Admin, "/api/v2/me/").await.status,
         StatusCode::OK
     );
-    let store = &app.state.store;
-    let mut first = store.begin().await.unwrap();
-    query("INSERT INTO meta (key, value) VALUES (?, ?)")
-        .bind("parked-group")
-        .bind("kept")
-        .execute(&mut first)
-        .await
-        .unwrap();
+    let first = writing_meta(&app.state.store, "parked-group").await;
     let mut commit = Box::pin(first.commit());
-    let polled = std::future::poll_fn(|cx| Poll::Ready(commit.as_mut().poll(cx))).await;
+    let polled = poll_once(commit.as_mut()).await;
     assert!(polled.is_pending(), "the group should wait for its commit");
     let token = app
         .post(As::Admin, "/api/v2/tokens/", json!({"scope": "read"}))
