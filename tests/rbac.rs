@@ -14,6 +14,7 @@ mod common;
 
 use axum::http::StatusCode;
 use common::{As, Reply, TestApp};
+use credstore::store::query::{query_as, query_scalar};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -1200,6 +1201,34 @@ async fn changing_organization_needs_rights_on_old_and_new() {
     );
 }
 
+/// Access that came from the old organization ends with the move: its auditor no longer
+/// reads the credential, its credential admin no longer edits it; the new one's do.
+#[tokio::test]
+async fn a_moved_credential_leaves_the_old_organizations_roles() {
+    let (app, w) = build_world().await;
+    status(
+        &app.get(login(ORGAUDITOR), &cred_path(w.d)).await,
+        StatusCode::OK,
+    );
+    let r = app
+        .patch(As::Admin, &cred_path(w.d), json!({"organization": w.org_b}))
+        .await;
+    status(&r, StatusCode::OK);
+    forbidden(&app.get(login(ORGAUDITOR), &cred_path(w.d)).await);
+    forbidden(
+        &app.patch(
+            login(ORGCREDADMIN),
+            &cred_path(w.d),
+            json!({"description": "x"}),
+        )
+        .await,
+    );
+    status(
+        &app.get(login(OTHERORG), &cred_path(w.d)).await,
+        StatusCode::OK,
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Grant rules (§1.5, §8.8)
 // ---------------------------------------------------------------------------------------------
@@ -1928,4 +1957,60 @@ async fn users_credentials_of_another_user_need_rights_on_that_user() {
     // Credentials both can read: C for the org admin looking at the use grantee.
     let r = app.get(login(ORGADMIN), &path(CREDUSE)).await;
     assert_eq!(listed(&r), BTreeSet::from([w.c]), "{}", r.raw);
+}
+
+/// Every access check reads the ancestor table, so it must be exactly the transitive closure
+/// of the parent edges (each role its own ancestor) after objects are created under
+/// organizations, teams and their own roles, granted to teams and moved between
+/// organizations. The closure is recomputed here from the edges alone.
+#[tokio::test]
+async fn the_ancestor_table_is_the_closure_of_the_parent_edges() {
+    let (app, w) = build_world().await;
+    new_cred(&app, w.ssh, "w-T", json!({"team": w.team})).await;
+    assert_closure_matches_edges(&app).await;
+
+    let r = app
+        .patch(As::Admin, &cred_path(w.d), json!({"organization": w.org_b}))
+        .await;
+    status(&r, StatusCode::OK);
+    let r = app
+        .patch(
+            As::Admin,
+            &format!("/api/v2/teams/{}/", w.team),
+            json!({"organization": w.org_b}),
+        )
+        .await;
+    status(&r, StatusCode::OK);
+    new_team(&app, "team-b", w.org_b).await;
+    assert_closure_matches_edges(&app).await;
+}
+
+async fn assert_closure_matches_edges(app: &TestApp) {
+    let db = app.state.store.pool();
+    let roles: Vec<i64> = query_scalar("SELECT id FROM roles")
+        .fetch_all(db)
+        .await
+        .expect("roles");
+    let edges: Vec<(i64, i64)> = query_as("SELECT role_id, parent_id FROM role_parents")
+        .fetch_all(db)
+        .await
+        .expect("edges");
+    let stored: BTreeSet<(i64, i64)> =
+        query_as::<(i64, i64)>("SELECT role_id, ancestor_id FROM role_ancestors")
+            .fetch_all(db)
+            .await
+            .expect("ancestors")
+            .into_iter()
+            .collect();
+    let mut closure = BTreeSet::new();
+    for role in roles {
+        let mut todo = vec![role];
+        while let Some(next) = todo.pop() {
+            if closure.insert((role, next)) {
+                todo.extend(edges.iter().filter(|(r, _)| *r == next).map(|(_, p)| *p));
+            }
+        }
+    }
+    assert!(stored.len() > 50, "a world has many ancestor rows");
+    assert_eq!(stored, closure);
 }

@@ -190,7 +190,8 @@ async fn rebuild_below(conn: &mut WriteTx, roots: &[i64]) -> StoreResult<()> {
     Ok(())
 }
 
-/// Removes every parent of `role` that belongs to objects of `content_type`.
+/// Removes every parent of `role` that belongs to objects of `content_type`, and repairs
+/// the closure below it.
 pub async fn remove_parents_of_type(
     conn: &mut WriteTx,
     role: i64,
@@ -203,7 +204,7 @@ pub async fn remove_parents_of_type(
     .bind(content_type)
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    rebuild_below(conn, &[role]).await
 }
 
 /// Links each (child field of the object, parent field of the other object) pair.
