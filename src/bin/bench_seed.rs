@@ -415,8 +415,8 @@ async fn insert<T>(
 }
 
 /// The rows one credential adds to `roles`, `role_parents`, `role_ancestors` and
-/// `role_members`: what `create_object_roles`, `link_parents` (closure by `add_parent`)
-/// and `grant_user` write in `Store::create_credential`.
+/// `role_members`: what `create_object_roles` (edges, and the closure walked up them) and
+/// `grant_user` write in `Store::create_credential`.
 #[derive(Default)]
 struct RoleRows {
     roles: Vec<(i64, &'static str, i64)>,

@@ -4,8 +4,8 @@
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
 use super::roles::{
-    create_object_roles, delete_object_roles, grant_user, link_new_roles, link_parents,
-    remove_parents_of_type, role_id,
+    create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
+    role_id, ParentLinks,
 };
 use super::users::order_like;
 use super::WriteTx;
@@ -148,32 +148,23 @@ impl Store {
         .fetch_one(&mut tx)
         .await?;
         write_secrets(&mut tx, id, save).await?;
-        let roles = create_object_roles(&mut tx, "credential", id, &CREDENTIAL_ROLES).await?;
-        link_new_roles(&mut tx, &roles, None, &CREDENTIAL_PARENTS).await?;
-        if let Some(org) = save.organization_id {
-            link_new_roles(
-                &mut tx,
-                &roles,
-                Some(("organization", org)),
-                &CREDENTIAL_ORG_PARENTS,
-            )
-            .await?;
-        }
+        let roles = create_object_roles(
+            &mut tx,
+            "credential",
+            id,
+            &CREDENTIAL_ROLES,
+            &credential_links(save.organization_id, owner),
+        )
+        .await?;
         let admin_role = roles.get("admin_role").copied();
-        match owner {
-            Some(Owner::User(u)) => {
-                if let Some(r) = admin_role {
-                    grant_user(&mut tx, r, u).await?;
-                }
+        let owning_user = match owner {
+            Some(Owner::User(u)) => Some(u),
+            _ => None,
+        };
+        for user in [owning_user, creator].into_iter().flatten() {
+            if let Some(r) = admin_role {
+                grant_user(&mut tx, r, user).await?;
             }
-            Some(Owner::Team(t)) => {
-                link_new_roles(&mut tx, &roles, Some(("team", t)), &CREDENTIAL_TEAM_PARENTS)
-                    .await?;
-            }
-            Some(Owner::Organization(_)) | None => {}
-        }
-        if let (Some(c), Some(r)) = (creator, admin_role) {
-            grant_user(&mut tx, r, c).await?;
         }
         if let Some(a) = activity {
             append(&mut tx, a, Some(id)).await?;
@@ -408,4 +399,26 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Where a new credential's roles hang: under each other, under its organization's
+/// credential roles, and under its owning team's roles.
+fn credential_links(organization: Option<i64>, owner: Option<Owner>) -> Vec<ParentLinks<'static>> {
+    let mut links = vec![ParentLinks {
+        parent: None,
+        pairs: &CREDENTIAL_PARENTS,
+    }];
+    if let Some(org) = organization {
+        links.push(ParentLinks {
+            parent: Some(("organization", org)),
+            pairs: &CREDENTIAL_ORG_PARENTS,
+        });
+    }
+    if let Some(Owner::Team(team)) = owner {
+        links.push(ParentLinks {
+            parent: Some(("team", team)),
+            pairs: &CREDENTIAL_TEAM_PARENTS,
+        });
+    }
+    links
 }

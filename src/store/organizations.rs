@@ -2,7 +2,7 @@
 
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
-use super::roles::{create_object_roles, link_new_roles, role_id};
+use super::roles::{create_object_roles, role_id, ParentLinks};
 use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -62,8 +62,11 @@ impl Store {
         .bind(actor)
         .fetch_one(&mut tx)
         .await?;
-        let roles = create_object_roles(&mut tx, "organization", id, &ORGANIZATION_ROLES).await?;
-        link_new_roles(&mut tx, &roles, None, &ORGANIZATION_PARENTS).await?;
+        let links = [ParentLinks {
+            parent: None,
+            pairs: &ORGANIZATION_PARENTS,
+        }];
+        create_object_roles(&mut tx, "organization", id, &ORGANIZATION_ROLES, &links).await?;
         append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)

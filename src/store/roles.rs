@@ -33,9 +33,70 @@ pub fn held_roles_sql(user_id: i64) -> Sql {
 /// The role ids of an object just created, by field.
 pub type NewRoles = HashMap<&'static str, i64>;
 
-/// Creates the roles of a new object, each its own ancestor in the closure, in two
-/// statements whatever their number (writes hold the database's only writer slot).
+/// Where the roles of a new object hang: each (own role, parent role) pair of `pairs`
+/// links to a role of `parent`, or to one of the object's own roles when `parent` is
+/// `None`. A pair whose parent role does not exist links nothing.
+pub struct ParentLinks<'a> {
+    pub parent: Option<(&'a str, i64)>,
+    pub pairs: &'a [(&'a str, &'a str)],
+}
+
+/// Creates the roles of a new object, links them under their parents and fills in their
+/// ancestors, in three statements whatever the number of roles and links: writes hold the
+/// database's only writer slot, and each statement costs more than the rows it writes.
+/// A new object's roles have no descendants but each other, so their ancestors are a walk
+/// up the parent edges.
 pub async fn create_object_roles(
+    conn: &mut WriteTx,
+    content_type: &str,
+    object_id: i64,
+    defs: &[RoleDef],
+    links: &[ParentLinks<'_>],
+) -> StoreResult<NewRoles> {
+    let ids = insert_roles(conn, content_type, object_id, defs).await?;
+    let own = &ids;
+    let edges: Vec<(i64, (&str, i64), &str)> = links
+        .iter()
+        .flat_map(|link| {
+            let parent = link.parent.unwrap_or((content_type, object_id));
+            link.pairs.iter().filter_map(move |(child, parent_field)| {
+                Some((*own.get(child)?, parent, *parent_field))
+            })
+        })
+        .collect();
+    if !edges.is_empty() {
+        let edges_sql = format!(
+            "INSERT INTO role_parents (role_id, parent_id) SELECT e.column1, p.id FROM (VALUES {}) AS e \
+             JOIN roles p ON p.content_type = e.column2 AND p.object_id = e.column3 AND p.role_field = e.column4 \
+             WHERE TRUE ON CONFLICT DO NOTHING",
+            vec!["(?, ?, ?, ?)"; edges.len()].join(", ")
+        );
+        let mut insert = query(&edges_sql);
+        for (child, (parent_type, parent_id), parent_field) in &edges {
+            insert = insert
+                .bind(*child)
+                .bind(*parent_type)
+                .bind(*parent_id)
+                .bind(*parent_field);
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    query(
+        "INSERT INTO role_ancestors (role_id, ancestor_id) \
+         WITH RECURSIVE up(role_id, ancestor_id) AS ( \
+             SELECT id, id FROM roles WHERE content_type = ? AND object_id = ? \
+             UNION SELECT up.role_id, rp.parent_id FROM up JOIN role_parents rp ON rp.role_id = up.ancestor_id) \
+         SELECT role_id, ancestor_id FROM up",
+    )
+    .bind(content_type)
+    .bind(object_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ids)
+}
+
+/// Inserts the roles of a new object in one statement; their ids by field.
+async fn insert_roles(
     conn: &mut WriteTx,
     content_type: &str,
     object_id: i64,
@@ -50,46 +111,15 @@ pub async fn create_object_roles(
         insert = insert.bind(*field).bind(content_type).bind(object_id);
     }
     let created = insert.fetch_all(&mut *conn).await?;
-    let mut ids = NewRoles::new();
-    for (field, _, _) in defs {
-        let id = created
-            .iter()
-            .find(|(_, f)| f == field)
-            .map(|(id, _)| *id)
-            .ok_or_else(|| super::StoreError::Corrupt(format!("role {field} was not created")))?;
-        ids.insert(*field, id);
-    }
-    let closure_sql = format!(
-        "INSERT INTO role_ancestors (role_id, ancestor_id) VALUES {}",
-        vec!["(?, ?)"; created.len()].join(", ")
-    );
-    let mut closure = query(&closure_sql);
-    for (id, _) in &created {
-        closure = closure.bind(*id).bind(*id);
-    }
-    closure.execute(&mut *conn).await?;
-    Ok(ids)
-}
-
-/// [`link_parents`] for an object whose roles were just created (their ids are known):
-/// to the roles of `parent`, or among its own roles when `parent` is `None`.
-pub async fn link_new_roles(
-    conn: &mut WriteTx,
-    roles: &NewRoles,
-    parent: Option<(&str, i64)>,
-    pairs: &[(&str, &str)],
-) -> StoreResult<()> {
-    for (child_field, parent_field) in pairs {
-        let child = roles.get(child_field).copied();
-        let parent_role = match parent {
-            None => roles.get(parent_field).copied(),
-            Some((content_type, id)) => role_id(conn, content_type, id, parent_field).await?,
-        };
-        if let (Some(c), Some(p)) = (child, parent_role) {
-            add_parent(conn, c, p).await?;
-        }
-    }
-    Ok(())
+    defs.iter()
+        .map(|(field, _, _)| {
+            created
+                .iter()
+                .find(|(_, f)| f == field)
+                .map(|(id, _)| (*field, *id))
+                .ok_or_else(|| super::StoreError::Corrupt(format!("role {field} was not created")))
+        })
+        .collect()
 }
 
 const ROLE_ID: &str =

@@ -2,9 +2,7 @@
 
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
-use super::roles::{
-    create_object_roles, delete_object_roles, link_new_roles, link_parents, role_id,
-};
+use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id, ParentLinks};
 use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -67,15 +65,17 @@ impl Store {
         .bind(actor)
         .fetch_one(&mut tx)
         .await?;
-        let roles = create_object_roles(&mut tx, "team", id, &TEAM_ROLES).await?;
-        link_new_roles(&mut tx, &roles, None, &TEAM_PARENTS).await?;
-        link_new_roles(
-            &mut tx,
-            &roles,
-            Some(("organization", org)),
-            &TEAM_ORG_PARENTS,
-        )
-        .await?;
+        let links = [
+            ParentLinks {
+                parent: None,
+                pairs: &TEAM_PARENTS,
+            },
+            ParentLinks {
+                parent: Some(("organization", org)),
+                pairs: &TEAM_ORG_PARENTS,
+            },
+        ];
+        create_object_roles(&mut tx, "team", id, &TEAM_ROLES, &links).await?;
         append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)
