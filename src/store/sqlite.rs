@@ -444,4 +444,26 @@ mod tests {
             "WAL of {size} bytes after {written_bytes} bytes written"
         );
     }
+
+    /// The write path's costs assume SQLite built with the options of
+    /// `.cargo/config.toml`; a build that lost them still works, but every write pays for
+    /// a temporary file and every allocation for a mutex again.
+    #[test]
+    fn sqlite_is_built_with_the_options_of_the_cargo_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(dir.path().join("o.db").to_str().unwrap()).unwrap();
+        let options: Vec<String> = db
+            .with(|c| {
+                let mut statement = c.prepare("PRAGMA compile_options")?;
+                let rows = statement.query_map([], |r| r.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .unwrap();
+        for wanted in ["DEFAULT_MEMSTATUS=0", "STMTJRNL_SPILL=-1"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} in {options:?}"
+            );
+        }
+    }
 }
