@@ -411,10 +411,16 @@ fn schema_of(ty: &CredentialTypeRow) -> InputSchema {
     InputSchema::parse(&serde_json::from_str(&ty.inputs).unwrap_or_default())
 }
 
+/// A credential's permanent identity, which its secrets are sealed for: 48 bits of
+/// milliseconds then 80 random bits. Starting with the time puts new ids at the end of
+/// the unique index, on the page the previous create already wrote, instead of on a
+/// random page of it.
 fn new_uid() -> String {
     use rand::RngCore;
     let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let millis = chrono::Utc::now().timestamp_millis().to_be_bytes();
+    bytes[..6].copy_from_slice(&millis[2..]);
+    rand::rngs::OsRng.fill_bytes(&mut bytes[6..]);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -687,4 +693,23 @@ async fn copy_credential(
         .copy_input_sources(row.id, id, caller.user_id)
         .await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_uid;
+
+    #[test]
+    fn uids_sort_in_creation_order_and_stay_unique() {
+        let first = new_uid();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let second = new_uid();
+        let same_millisecond = [new_uid(), new_uid()];
+        assert!(first < second, "{first} then {second}");
+        assert_ne!(same_millisecond[0], same_millisecond[1]);
+        for uid in [&first, &second] {
+            assert_eq!(uid.len(), 32);
+            assert!(uid.bytes().all(|b| b.is_ascii_hexdigit()), "{uid}");
+        }
+    }
 }
