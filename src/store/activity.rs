@@ -1,7 +1,7 @@
 //! The activity stream's storage: appending entries inside the transaction of the change
 //! they describe, chaining their hashes, and walking the chain to verify it.
 
-use super::query::{query, query_as, query_scalar};
+use super::query::{query, query_as};
 use super::users::{fetch_by_ids, order_like};
 use super::WriteTx;
 use super::{now, Store, StoreResult};
@@ -75,12 +75,15 @@ pub async fn append(
     };
     let objects_json =
         Value::Array(objects.iter().map(|(ct, id)| json!([ct, id])).collect()).to_string();
-    let prev: Option<String> =
-        query_scalar("SELECT hash FROM activity_stream ORDER BY id DESC LIMIT 1")
+    // Entries are never deleted, so the next id follows the last; giving it explicitly
+    // lets the hash, which covers the id, be written with the row.
+    let prev: Option<(i64, String)> =
+        query_as("SELECT id, hash FROM activity_stream ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)
             .await?;
+    let (prev_id, prev_hash) = prev.unwrap_or_else(|| (0, GENESIS.to_string()));
     let mut row = ActivityRow {
-        id: 0,
+        id: prev_id + 1,
         timestamp: now(),
         actor_id: record.actor,
         actor_snapshot,
@@ -91,14 +94,16 @@ pub async fn append(
         object_type: record.object_type.to_string(),
         changes: Value::Object(changes).to_string(),
         objects: objects_json,
-        prev_hash: prev.unwrap_or_else(|| GENESIS.to_string()),
+        prev_hash,
         hash: String::new(),
     };
-    row.id = query_scalar(
-        "INSERT INTO activity_stream (timestamp, actor_id, actor_snapshot, operation, object1, object2, \
+    row.hash = hash_of(&row);
+    query(
+        "INSERT INTO activity_stream (id, timestamp, actor_id, actor_snapshot, operation, object1, object2, \
          object_association, object_type, changes, objects, prev_hash, hash) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '') RETURNING id",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
+    .bind(row.id)
     .bind(&row.timestamp)
     .bind(row.actor_id)
     .bind(&row.actor_snapshot)
@@ -110,29 +115,28 @@ pub async fn append(
     .bind(&row.changes)
     .bind(&row.objects)
     .bind(&row.prev_hash)
-    .fetch_one(&mut *conn)
+    .bind(&row.hash)
+    .execute(&mut *conn)
     .await?;
-    let hash = hash_of(&row);
-    query("UPDATE activity_stream SET hash = ? WHERE id = ?")
-        .bind(&hash)
-        .bind(row.id)
-        .execute(&mut *conn)
-        .await?;
     // The head detects entries removed from the end of the chain.
     query(
         "INSERT INTO meta (key, value) VALUES ('activity_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     )
-    .bind(format!("{}:{hash}", row.id))
+    .bind(format!("{}:{}", row.id, row.hash))
     .execute(&mut *conn)
     .await?;
-    for (ct, id) in &objects {
-        query("INSERT INTO activity_stream_objects (entry_id, content_type, object_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .bind(row.id)
-            .bind(*ct)
-            .bind(*id)
-            .execute(&mut *conn)
-            .await?;
+    if objects.is_empty() {
+        return Ok(());
     }
+    let links_sql = format!(
+        "INSERT INTO activity_stream_objects (entry_id, content_type, object_id) VALUES {} ON CONFLICT DO NOTHING",
+        vec!["(?, ?, ?)"; objects.len()].join(", ")
+    );
+    let mut links = query(&links_sql);
+    for (ct, id) in &objects {
+        links = links.bind(row.id).bind(*ct).bind(*id);
+    }
+    links.execute(&mut *conn).await?;
     Ok(())
 }
 
