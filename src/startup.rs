@@ -51,6 +51,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
             responses: Arc::new(crate::http::cache::ResponseCache::new(
                 config.response_cache_mb * 1024 * 1024,
             )),
+            schemas: Arc::default(),
             install_uuid: install_uuid.into(),
         },
         generated_admin_password: generated,

@@ -13,7 +13,6 @@ use crate::domain::credential::{
     check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs, Owner,
     PkValue, PreparedInputs, SecretAction, StoredInputs, WriteMode,
 };
-use crate::domain::credential_type::InputSchema;
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::{effective_level, Caller, Level};
@@ -407,10 +406,6 @@ async fn check_references(
     Ok((ty, team_org))
 }
 
-fn schema_of(ty: &CredentialTypeRow) -> InputSchema {
-    InputSchema::parse(&serde_json::from_str(&ty.inputs).unwrap_or_default())
-}
-
 /// A credential's permanent identity, which its secrets are sealed for: 48 bits of
 /// milliseconds then 80 random bits. Starting with the time puts new ids at the end of
 /// the unique index, on the page the previous create already wrote, instead of on a
@@ -484,7 +479,7 @@ pub(super) async fn create_credential(
     };
     check_galaxy_owner(&ty.kind, org)?;
     let raw = parsed.inputs.clone().unwrap_or_else(|| json!({}));
-    let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, None)?;
+    let prepared = prepare_inputs(&state.schemas.schema(&ty.inputs), ty.managed, &raw, None)?;
     let uid = new_uid();
     let Sealed {
         inputs,
@@ -606,7 +601,12 @@ async fn update_credential(
         public: &public,
         secrets: &secrets,
     };
-    let prepared = prepare_inputs(&schema_of(&ty), ty.managed, &raw, Some(&stored))?;
+    let prepared = prepare_inputs(
+        &state.schemas.schema(&ty.inputs),
+        ty.managed,
+        &raw,
+        Some(&stored),
+    )?;
     let Sealed {
         inputs,
         new_secrets,

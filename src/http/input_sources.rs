@@ -8,7 +8,7 @@ use super::extract::{parse_id, JsonObject, QueryPairs};
 use super::render::People;
 use super::{created, list_ids, method_not_allowed, page_response, AppState};
 use crate::domain::credential::{parse_pk, PkValue};
-use crate::domain::credential_type::{optional_string, InputSchema};
+use crate::domain::credential_type::optional_string;
 use crate::domain::errors::FieldErrors;
 use crate::domain::input_source::{validate_link, LinkEnds};
 use crate::domain::rbac::{Caller, Level};
@@ -338,8 +338,7 @@ async fn save(
         .credential_type(source.credential_type_id)
         .await?
         .ok_or(ApiError::NotFound("CredentialType"))?;
-    let target_schema =
-        InputSchema::parse(&serde_json::from_str(&target_type.inputs).unwrap_or_default());
+    let target_schema = state.schemas.schema(&target_type.inputs);
     let source_inputs: Value = serde_json::from_str(&source_type.inputs).unwrap_or_default();
     let ends = LinkEnds {
         target_kind: &target_type.kind,

@@ -51,6 +51,8 @@ pub struct AppState {
     pub auth: Arc<AuthCache>,
     /// Rendered credential answers for repeated reads.
     pub responses: Arc<cache::ResponseCache>,
+    /// Parsed credential type schemas, for validating inputs.
+    pub schemas: Arc<cache::SchemaCache>,
     /// Identifies this installation in `/api/v2/ping/`.
     pub install_uuid: Arc<str>,
 }
