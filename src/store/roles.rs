@@ -64,23 +64,7 @@ pub async fn create_object_roles(
             })
         })
         .collect();
-    if !edges.is_empty() {
-        let edges_sql = format!(
-            "INSERT INTO role_parents (role_id, parent_id) SELECT e.column1, p.id FROM (VALUES {}) AS e \
-             JOIN roles p ON p.content_type = e.column2 AND p.object_id = e.column3 AND p.role_field = e.column4 \
-             WHERE TRUE ON CONFLICT DO NOTHING",
-            vec!["(?, ?, ?, ?)"; edges.len()].join(", ")
-        );
-        let mut insert = query(&edges_sql);
-        for (child, (parent_type, parent_id), parent_field) in &edges {
-            insert = insert
-                .bind(*child)
-                .bind(*parent_type)
-                .bind(*parent_id)
-                .bind(*parent_field);
-        }
-        insert.execute(&mut *conn).await?;
-    }
+    insert_parent_edges(conn, &edges).await?;
     query(
         "INSERT INTO role_ancestors (role_id, ancestor_id) \
          WITH RECURSIVE up(role_id, ancestor_id) AS ( \
@@ -93,6 +77,32 @@ pub async fn create_object_roles(
     .execute(&mut *conn)
     .await?;
     Ok(ids)
+}
+
+/// Inserts (child role id, parent object, parent role field) edges in one statement, the
+/// parents' ids looked up in the same join.
+async fn insert_parent_edges(
+    conn: &mut WriteTx,
+    edges: &[(i64, (&str, i64), &str)],
+) -> StoreResult<()> {
+    if !edges.is_empty() {
+        let edges_sql = format!(
+            "INSERT INTO role_parents (role_id, parent_id) SELECT e.column1, p.id FROM (VALUES {}) AS e \
+             JOIN roles p ON p.content_type = e.column2 AND p.object_id = e.column3 AND p.role_field = e.column4 \
+             WHERE TRUE ON CONFLICT DO NOTHING",
+            vec!["(?, ?, ?, ?)"; edges.len()].join(", ")
+        );
+        let mut insert = query(&edges_sql);
+        for (child, (parent_type, parent_id), parent_field) in edges {
+            insert = insert
+                .bind(*child)
+                .bind(*parent_type)
+                .bind(*parent_id)
+                .bind(*parent_field);
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Inserts the roles of a new object in one statement; their ids by field.
