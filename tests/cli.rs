@@ -51,6 +51,23 @@ impl Drop for Server {
     }
 }
 
+/// The allocator is part of the performance contract (docs/performance.md): mimalloc
+/// announces itself when asked to be verbose, glibc's malloc never does.
+#[test]
+fn the_binary_allocates_with_mimalloc() {
+    let out = bin()
+        .arg("--version")
+        .env("MIMALLOC_VERBOSE", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success());
+    assert!(
+        stderr.contains("mimalloc: process init"),
+        "no mimalloc start-up line in:\n{stderr}"
+    );
+}
+
 /// Starts `serve` and waits until it logs that it listens.
 fn start(dir: &std::path::Path, port: u16, admin_password: Option<&str>) -> Server {
     let mut cmd = bin();
