@@ -1985,6 +1985,38 @@ async fn the_ancestor_table_is_the_closure_of_the_parent_edges() {
     assert_closure_matches_edges(&app).await;
 }
 
+/// Revoking a team's organization role rebuilds the closure below that role: here more
+/// roles than one statement of the rebuild takes (200 credentials, three roles each), and
+/// the team's members lose every credential the grant gave them.
+#[tokio::test]
+async fn revoking_a_team_org_role_repairs_the_closure_of_hundreds_of_roles() {
+    let (app, w) = build_world().await;
+    let mut last = 0;
+    for i in 0..200 {
+        let owner = json!({"organization": w.org_b});
+        last = new_cred(&app, w.ssh, &format!("bulk-{i}"), owner).await;
+    }
+    let cred_admin = org_role(&app, w.org_b, "credential_admin_role").await;
+    let grants = format!("/api/v2/teams/{}/roles/", w.team);
+    let grant = app
+        .post(As::Admin, &grants, json!({"id": cred_admin}))
+        .await;
+    status(&grant, StatusCode::NO_CONTENT);
+    status(
+        &app.get(login(TEAMMEMBER), &cred_path(last)).await,
+        StatusCode::OK,
+    );
+    assert_closure_matches_edges(&app).await;
+
+    let revoke = json!({"id": cred_admin, "disassociate": true});
+    status(
+        &app.post(As::Admin, &grants, revoke).await,
+        StatusCode::NO_CONTENT,
+    );
+    forbidden(&app.get(login(TEAMMEMBER), &cred_path(last)).await);
+    assert_closure_matches_edges(&app).await;
+}
+
 async fn assert_closure_matches_edges(app: &TestApp) {
     let db = app.state.store.pool();
     let roles: Vec<i64> = query_scalar("SELECT id FROM roles")

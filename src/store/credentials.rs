@@ -156,14 +156,13 @@ impl Store {
             &credential_links(save.organization_id, owner),
         )
         .await?;
-        let admin_role = roles.get("admin_role").copied();
         let owning_user = match owner {
             Some(Owner::User(u)) => Some(u),
             _ => None,
         };
-        for user in [owning_user, creator].into_iter().flatten() {
-            if let Some(r) = admin_role {
-                grant_user(&mut tx, r, user).await?;
+        if let Some(&admin_role) = roles.get("admin_role") {
+            for user in [owning_user, creator].into_iter().flatten() {
+                grant_user(&mut tx, admin_role, user).await?;
             }
         }
         if let Some(a) = activity {

@@ -65,18 +65,34 @@ pub async fn create_object_roles(
         })
         .collect();
     insert_parent_edges(conn, &edges).await?;
-    query(
-        "INSERT INTO role_ancestors (role_id, ancestor_id) \
-         WITH RECURSIVE up(role_id, ancestor_id) AS ( \
-             SELECT id, id FROM roles WHERE content_type = ? AND object_id = ? \
-             UNION SELECT up.role_id, rp.parent_id FROM up JOIN role_parents rp ON rp.role_id = up.ancestor_id) \
-         SELECT role_id, ancestor_id FROM up",
-    )
-    .bind(content_type)
-    .bind(object_id)
-    .execute(&mut *conn)
-    .await?;
+    let new: Vec<i64> = ids.values().copied().collect();
+    insert_ancestors(conn, &new).await?;
     Ok(ids)
+}
+
+/// Roles per closure statement: well under the bind-parameter limits of both databases.
+const ANCESTOR_CHUNK: usize = 500;
+
+/// The closure rule, in the one place it is written: a role's ancestors are itself and
+/// every role reached by walking up `role_parents`. Inserts them for `roles`, which must
+/// have none yet; one statement per chunk of roles.
+async fn insert_ancestors(conn: &mut WriteTx, roles: &[i64]) -> StoreResult<()> {
+    for chunk in roles.chunks(ANCESTOR_CHUNK) {
+        let sql = format!(
+            "INSERT INTO role_ancestors (role_id, ancestor_id) \
+             WITH RECURSIVE up(role_id, ancestor_id) AS ( \
+                 SELECT id, id FROM roles WHERE id IN ({}) \
+                 UNION SELECT up.role_id, rp.parent_id FROM up JOIN role_parents rp ON rp.role_id = up.ancestor_id) \
+             SELECT role_id, ancestor_id FROM up",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut insert = query(&sql);
+        for role in chunk {
+            insert = insert.bind(*role);
+        }
+        insert.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// Inserts (child role id, parent object, parent role field) edges in one statement, the
@@ -195,37 +211,30 @@ pub async fn remove_parent(conn: &mut WriteTx, role: i64, parent: i64) -> StoreR
         .bind(parent)
         .execute(&mut *conn)
         .await?;
-    rebuild_below(conn, &[role]).await
+    rebuild_below(conn, role).await
 }
 
-/// Recomputes the ancestors of `roots` and of everything below them from the edges.
-async fn rebuild_below(conn: &mut WriteTx, roots: &[i64]) -> StoreResult<()> {
-    let mut affected: Vec<i64> = Vec::new();
-    for r in roots {
-        let below: Vec<i64> =
-            query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
-                .bind(r)
-                .fetch_all(&mut *conn)
-                .await?;
-        affected.extend(below);
-        affected.push(*r);
-    }
+/// Recomputes the ancestors of `root` and of everything below it from the edges.
+async fn rebuild_below(conn: &mut WriteTx, root: i64) -> StoreResult<()> {
+    let mut affected: Vec<i64> =
+        query_scalar("SELECT role_id FROM role_ancestors WHERE ancestor_id = ?")
+            .bind(root)
+            .fetch_all(&mut *conn)
+            .await?;
+    affected.push(root);
     affected.sort_unstable();
     affected.dedup();
-    for role in affected {
-        query("DELETE FROM role_ancestors WHERE role_id = ?")
-            .bind(role)
-            .execute(&mut *conn)
-            .await?;
-        query(
-            "INSERT INTO role_ancestors (role_id, ancestor_id) \
-             WITH RECURSIVE anc(id) AS (SELECT ? UNION SELECT rp.parent_id FROM role_parents rp JOIN anc ON rp.role_id = anc.id) \
-             SELECT ?, id FROM anc WHERE TRUE ON CONFLICT DO NOTHING",
-        )
-        .bind(role)
-        .bind(role)
-        .execute(&mut *conn)
-        .await?;
+    for chunk in affected.chunks(ANCESTOR_CHUNK) {
+        let sql = format!(
+            "DELETE FROM role_ancestors WHERE role_id IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        let mut delete = query(&sql);
+        for role in chunk {
+            delete = delete.bind(*role);
+        }
+        delete.execute(&mut *conn).await?;
+        insert_ancestors(conn, chunk).await?;
     }
     Ok(())
 }
@@ -244,7 +253,7 @@ pub async fn remove_parents_of_type(
     .bind(content_type)
     .execute(&mut *conn)
     .await?;
-    rebuild_below(conn, &[role]).await
+    rebuild_below(conn, role).await
 }
 
 /// Links each (child field of the object, parent field of the other object) pair.
