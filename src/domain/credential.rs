@@ -322,17 +322,12 @@ fn split_secrets(
 
 /// Replaces anything that looks like a stored secret with the placeholder, for output.
 /// Stored public inputs already hold only markers; this guards the rule in one place.
-pub fn mask_inputs(public: &Map<String, Value>) -> Map<String, Value> {
-    public
-        .iter()
-        .map(|(k, v)| {
-            let masked = match v.as_str() {
-                Some(s) if s.starts_with(ENCRYPTED) => Value::String(ENCRYPTED.into()),
-                _ => v.clone(),
-            };
-            (k.clone(), masked)
-        })
-        .collect()
+pub fn mask_inputs(public: &mut Map<String, Value>) {
+    for value in public.values_mut() {
+        if value.as_str().is_some_and(|s| s.starts_with(ENCRYPTED)) {
+            *value = Value::String(ENCRYPTED.into());
+        }
+    }
 }
 
 /// A primary-key field of a write request.

@@ -217,3 +217,26 @@ fn errors_about_secrets_do_not_quote_them() {
     ));
     assert!(!e.to_string().contains("918273645"));
 }
+
+#[test]
+fn output_masking_replaces_only_marker_values() {
+    let mut inputs = json!({
+        "username": "u",
+        "password": "$encrypted$",
+        "ssh_key_data": "$encrypted$UTF8$AESGCM$stale",
+        "port": 22,
+        "note": "ends with $encrypted$",
+    });
+    let map = inputs.as_object_mut().unwrap();
+    mask_inputs(map);
+    assert_eq!(
+        inputs,
+        json!({
+            "username": "u",
+            "password": "$encrypted$",
+            "ssh_key_data": "$encrypted$",
+            "port": 22,
+            "note": "ends with $encrypted$",
+        })
+    );
+}
