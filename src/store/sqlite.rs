@@ -30,9 +30,21 @@ const RESTART_WAIT: Duration = Duration::from_millis(100);
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
-/// WAL pages past which the next commit restarts the WAL (1 GiB of 4 KiB pages; 1 MiB in
-/// unit tests, to see restarts quickly).
-const RESTART_WAL_PAGES: i64 = if cfg!(test) { 256 } else { 262_144 };
+/// WAL pages past which the next commit restarts the WAL (64 MiB of 4 KiB pages; 1 MiB in
+/// unit tests, to see restarts quickly). The WAL file then keeps reusing its blocks. When
+/// it ran to 1 GiB, each cycle allocated a gigabyte of new ones, and writes stalled for
+/// 300–500 ms now and then, most likely on that allocation (runtime workers were seen
+/// waiting in ext4's delayed allocation).
+const RESTART_WAL_PAGES: i64 = if cfg!(test) { 256 } else { 16_384 };
+
+/// WAL pages not yet copied back past which a due restart waits for the checkpoint thread
+/// to catch up (8 MiB): the restart copies what is left while holding the writer slot,
+/// and every write waits for it.
+const RESTART_LAG_PAGES: i64 = if cfg!(test) { 16 } else { 2_048 };
+
+/// Passive checkpoints run back to back, at most, to catch up before a restart; a reader
+/// of old pages can hold the copy back, and then the restart goes ahead anyway.
+const CATCH_UP_ROUNDS: usize = 20;
 
 /// The size the WAL file is cut back to when it restarts.
 const WAL_SIZE_LIMIT: i64 = if cfg!(test) { 1 << 20 } else { 64 << 20 };
@@ -149,24 +161,56 @@ impl SqliteDb {
 ///
 /// A passive checkpoint never starts the WAL over either: that needs a moment with no
 /// writer and no reader of older pages, which a steady write load never leaves (the WAL
-/// grew by 100 MB a second under the load benchmark). So once it is long, the next
-/// commit restarts it ([`SqliteTx::commit`]).
+/// grew by 100 MB a second under the load benchmark). So once it is long, and once the
+/// passive checkpoints have copied nearly all of it back, the next commit restarts it
+/// ([`SqliteTx::commit`]).
 fn checkpoint_while_open(pool: &std::sync::Weak<Pool>, conn: &Connection) {
     loop {
         std::thread::sleep(CHECKPOINT_EVERY);
         let Some(pool) = pool.upgrade() else {
             return;
         };
-        let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(1)
-        });
-        match checkpoint {
-            Ok(wal_pages) if wal_pages > RESTART_WAL_PAGES => {
-                pool.restart_due.store(true, Ordering::Relaxed);
+        for round in 1..=CATCH_UP_ROUNDS {
+            let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+            });
+            let (wal_pages, copied) = match checkpoint {
+                Ok(pages) => pages,
+                Err(e) => {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                    break;
+                }
+            };
+            match after_checkpoint(wal_pages, copied) {
+                NextStep::Wait => break,
+                NextStep::CatchUp if round < CATCH_UP_ROUNDS => continue,
+                NextStep::CatchUp | NextStep::Restart => {
+                    pool.restart_due.store(true, Ordering::Relaxed);
+                    break;
+                }
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying"),
         }
+    }
+}
+
+/// What the checkpoint thread does after a passive checkpoint.
+#[derive(Debug, PartialEq)]
+enum NextStep {
+    /// The WAL is short enough: wait for the next period.
+    Wait,
+    /// The WAL is due to restart but much of it is not copied back yet: copy more first.
+    CatchUp,
+    /// Have the next commit restart the WAL.
+    Restart,
+}
+
+fn after_checkpoint(wal_pages: i64, copied: i64) -> NextStep {
+    if wal_pages <= RESTART_WAL_PAGES {
+        NextStep::Wait
+    } else if wal_pages - copied > RESTART_LAG_PAGES {
+        NextStep::CatchUp
+    } else {
+        NextStep::Restart
     }
 }
 
@@ -443,6 +487,24 @@ mod tests {
             size < written_bytes / 2,
             "WAL of {size} bytes after {written_bytes} bytes written"
         );
+    }
+
+    /// A long WAL is restarted only once the checkpoint thread has copied nearly all of
+    /// it back: the restart copies the rest while every write waits.
+    #[test]
+    fn a_restart_waits_until_the_wal_is_nearly_copied_back() {
+        let long = RESTART_WAL_PAGES + 1;
+        assert_eq!(after_checkpoint(RESTART_WAL_PAGES, 0), NextStep::Wait);
+        assert_eq!(after_checkpoint(long, 0), NextStep::CatchUp);
+        assert_eq!(
+            after_checkpoint(long, long - RESTART_LAG_PAGES - 1),
+            NextStep::CatchUp
+        );
+        assert_eq!(
+            after_checkpoint(long, long - RESTART_LAG_PAGES),
+            NextStep::Restart
+        );
+        assert_eq!(after_checkpoint(long, long), NextStep::Restart);
     }
 
     /// The write path's costs assume SQLite built with the options of
