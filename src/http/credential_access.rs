@@ -9,7 +9,7 @@ use super::roles::render_role;
 use super::{method_not_allowed, AppState};
 use crate::domain::rbac::role_display;
 use crate::domain::resource::{ROLE, USER};
-use crate::store::sql::{and_all, Bind, Sql};
+use crate::store::sql::{and_all, marks, Bind, Sql};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -131,9 +131,8 @@ async fn access_list(
     holders.dedup();
     let mut ids_sql = Sql::raw("(users.is_superuser = TRUE OR users.is_system_auditor = TRUE");
     if !holders.is_empty() {
-        let marks = vec!["?"; holders.len()].join(", ");
         ids_sql.push(Sql::with(
-            format!(" OR users.id IN ({marks})"),
+            format!(" OR users.id IN ({})", marks(holders.len())),
             holders.iter().map(|h| Bind::Int(*h)).collect(),
         ));
     }

@@ -5,6 +5,7 @@
 
 use super::backend::Backend;
 use super::query::{query, query_scalar, Value};
+use super::sql::marks;
 use super::{Store, StoreError, StoreResult};
 use sqlx::Row;
 
@@ -170,7 +171,7 @@ async fn insert_rows(
     rows: Vec<Vec<Value>>,
 ) -> StoreResult<()> {
     let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-    let tuple = format!("({})", vec!["?"; names.len()].join(", "));
+    let tuple = format!("({})", marks(names.len()));
     let per_statement = (MAX_PARAMS / names.len().max(1)).max(1);
     for chunk in rows.chunks(per_statement) {
         let sql = format!(

@@ -7,6 +7,7 @@ use super::roles::{
     create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
     role_id, ParentLinks,
 };
+use super::sql::marks;
 use super::users::order_like;
 use super::WriteTx;
 use super::{now, Store, StoreResult};
@@ -101,13 +102,12 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = vec!["?"; ids.len()].join(", ");
-        let sql = format!("{SELECT} WHERE credentials.id IN ({marks})");
-        let mut q = query_as::<CredentialRow>(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(order_like(q.fetch_all(self.pool()).await?, ids, |r| r.id))
+        let sql = format!("{SELECT} WHERE credentials.id IN ({})", marks(ids.len()));
+        let rows = query_as::<CredentialRow>(&sql)
+            .bind_ids(ids)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(order_like(rows, ids, |r| r.id))
     }
 
     /// The sealed secrets of one credential.
@@ -243,29 +243,27 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = vec!["?"; ids.len()].join(", ");
+        let id_list = marks(ids.len());
         let sql = format!(
             "SELECT r.object_id AS credential_id, 'user' AS kind, u.id AS id, u.username AS name, \
                     u.first_name || ' ' || u.last_name AS description \
              FROM roles r JOIN role_members m ON m.role_id = r.id JOIN users u ON u.id = m.user_id \
-             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({marks}) \
+             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({id_list}) \
              UNION ALL \
              SELECT r.object_id, p.content_type, COALESCE(o.id, t.id), COALESCE(o.name, t.name), \
                     COALESCE(o.description, t.description) \
              FROM roles r JOIN role_parents rp ON rp.role_id = r.id JOIN roles p ON p.id = rp.parent_id \
              LEFT JOIN organizations o ON p.content_type = 'organization' AND o.id = p.object_id \
              LEFT JOIN teams t ON p.content_type = 'team' AND t.id = p.object_id \
-             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({marks}) \
+             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({id_list}) \
                    AND p.content_type IN ('organization', 'team') \
              ORDER BY 1, 2 DESC, 3"
         );
-        let mut q = query_as::<OwnerSummary>(&sql);
-        for _ in 0..2 {
-            for id in ids {
-                q = q.bind(*id);
-            }
-        }
-        q.fetch_all(self.pool()).await
+        query_as::<OwnerSummary>(&sql)
+            .bind_ids(ids)
+            .bind_ids(ids)
+            .fetch_all(self.pool())
+            .await
     }
 }
 

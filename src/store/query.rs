@@ -191,6 +191,12 @@ impl<'q, O> Query<'q, O> {
         self.values.extend(binds.iter().map(Param::into_value));
         self
     }
+
+    /// Adds the ids of an `IN (…)` list ([`super::sql::marks`]) in order.
+    pub fn bind_ids(mut self, ids: &[i64]) -> Self {
+        self.values.extend(ids.iter().map(|id| id.into_value()));
+        self
+    }
 }
 
 impl Query<'_, ()> {

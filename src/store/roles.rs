@@ -3,7 +3,7 @@
 
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
-use super::sql::{Bind, Sql};
+use super::sql::{marks, Bind, Sql};
 use super::WriteTx;
 use super::{Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -84,13 +84,9 @@ async fn insert_ancestors(conn: &mut WriteTx, roles: &[i64]) -> StoreResult<()> 
                  SELECT id, id FROM roles WHERE id IN ({}) \
                  UNION SELECT up.role_id, rp.parent_id FROM up JOIN role_parents rp ON rp.role_id = up.ancestor_id) \
              SELECT role_id, ancestor_id FROM up",
-            vec!["?"; chunk.len()].join(", ")
+            marks(chunk.len())
         );
-        let mut insert = query(&sql);
-        for role in chunk {
-            insert = insert.bind(*role);
-        }
-        insert.execute(&mut *conn).await?;
+        query(&sql).bind_ids(chunk).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -227,16 +223,11 @@ async fn rebuild_below(conn: &mut WriteTx, root: i64) -> StoreResult<()> {
     for chunk in affected.chunks(ANCESTOR_CHUNK) {
         let sql = format!(
             "DELETE FROM role_ancestors WHERE role_id IN ({})",
-            vec!["?"; chunk.len()].join(", ")
+            marks(chunk.len())
         );
-        let mut delete = query(&sql);
-        for role in chunk {
-            delete = delete.bind(*role);
-        }
-        delete.execute(&mut *conn).await?;
-        insert_ancestors(conn, chunk).await?;
+        query(&sql).bind_ids(chunk).execute(&mut *conn).await?;
     }
-    Ok(())
+    insert_ancestors(conn, &affected).await
 }
 
 /// Removes every parent of `role` that belongs to objects of `content_type`, and repairs
@@ -313,15 +304,15 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = vec!["?"; ids.len()].join(", ");
         let sql = format!(
-            "SELECT id, object_id, role_field FROM roles WHERE content_type = ? AND object_id IN ({marks}) ORDER BY id"
+            "SELECT id, object_id, role_field FROM roles WHERE content_type = ? AND object_id IN ({}) ORDER BY id",
+            marks(ids.len())
         );
-        let mut q = query_as::<RoleRef>(&sql).bind(content_type.to_string());
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q.fetch_all(self.pool()).await
+        query_as::<RoleRef>(&sql)
+            .bind(content_type.to_string())
+            .bind_ids(ids)
+            .fetch_all(self.pool())
+            .await
     }
 
     /// The strongest credential role `user_id` holds on each of `ids`.
@@ -334,17 +325,13 @@ impl Store {
         if ids.is_empty() {
             return Ok(out);
         }
-        let marks = vec!["?"; ids.len()].join(", ");
         let held = held_roles_sql(user_id);
         let sql = format!(
-            "SELECT id, object_id, role_field FROM roles WHERE content_type = 'credential' AND object_id IN ({marks}) AND id IN ({})",
+            "SELECT id, object_id, role_field FROM roles WHERE content_type = 'credential' AND object_id IN ({}) AND id IN ({})",
+            marks(ids.len()),
             held.text
         );
-        let mut q = query_as::<RoleRef>(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        q = q.bind(user_id);
+        let q = query_as::<RoleRef>(&sql).bind_ids(ids).bind(user_id);
         for r in q.fetch_all(self.pool()).await? {
             let level = level_of_role(&r.role_field);
             let e = out.entry(r.object_id).or_insert(Level::None);
@@ -405,13 +392,11 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let marks = vec!["?"; ids.len()].join(", ");
-        let sql = format!("{ROLE_INFO} WHERE r.id IN ({marks})");
-        let mut q = query_as::<RoleInfo>(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        let rows = q.fetch_all(self.pool()).await?;
+        let sql = format!("{ROLE_INFO} WHERE r.id IN ({})", marks(ids.len()));
+        let rows = query_as::<RoleInfo>(&sql)
+            .bind_ids(ids)
+            .fetch_all(self.pool())
+            .await?;
         Ok(super::users::order_like(rows, ids, |r| r.id))
     }
 

@@ -43,6 +43,11 @@ impl Sql {
     }
 }
 
+/// `?, ?, …` for `n` values: the parameter list of an `IN (…)`.
+pub fn marks(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
 /// Joins fragments with `AND`; `1=1` when there are none.
 pub fn and_all(parts: Vec<Sql>) -> Sql {
     join(parts, " AND ", "1=1")
@@ -237,8 +242,7 @@ fn predicate_sql(dialect: Dialect, c: &Condition) -> Sql {
                 .filter(|v| **v != Scalar::Null)
                 .map(bind_of)
                 .collect();
-            let marks = vec!["?"; non_null.len()].join(", ");
-            let mut sql = Sql::with(format!("{col} IN ({marks})"), non_null);
+            let mut sql = Sql::with(format!("{col} IN ({})", marks(non_null.len())), non_null);
             if c.values.contains(&Scalar::Null) {
                 sql = join(vec![sql, Sql::raw(format!("{col} IS NULL"))], " OR ", "1=0");
             }

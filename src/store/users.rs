@@ -2,6 +2,7 @@
 
 use super::activity::append;
 use super::query::{query, query_as, query_scalar};
+use super::sql::marks;
 use super::WriteTx;
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -172,18 +173,16 @@ where
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let marks = vec!["?"; ids.len()].join(", ");
     let table_id = select
         .split_whitespace()
         .skip_while(|w| !w.eq_ignore_ascii_case("FROM"))
         .nth(1)
         .unwrap_or("id");
-    let sql = format!("{select} WHERE {table_id}.id IN ({marks})");
-    let mut q = query_as::<T>(&sql);
-    for id in ids {
-        q = q.bind(*id);
-    }
-    q.fetch_all(store.pool()).await
+    let sql = format!("{select} WHERE {table_id}.id IN ({})", marks(ids.len()));
+    query_as::<T>(&sql)
+        .bind_ids(ids)
+        .fetch_all(store.pool())
+        .await
 }
 
 /// Reorders rows to follow `ids` (the order the list query chose).
