@@ -132,8 +132,9 @@ fn default_bind() -> SocketAddr {
 
 /// Every allocation, Rust's and SQLite's (the `override` feature replaces `malloc` and
 /// `free`), goes to mimalloc: per-thread free lists without locks. glibc's malloc and
-/// free took a fifth of the instructions of a credential create (callgrind), and its
-/// per-thread arenas kept memory the blocking threads had finished with.
+/// free took a fifth of the instructions of a credential create (callgrind). The price
+/// is memory: mimalloc keeps freed pages a while, and the benchmark's peak RSS rose
+/// from 64 to about 77 MB.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
