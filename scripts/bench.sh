@@ -36,7 +36,8 @@ if [ "${BENCH_SKIP_BUILD:-0}" = 1 ]; then
     say "using the binaries already in target/release (BENCH_SKIP_BUILD=1)"
 else
     say "building (release)"
-    cargo build --release --locked --bin credstore --bin bench-seed --bin bench-baseline
+    # credstore and the workspace member bench/ (bench-seed, bench-baseline).
+    cargo build --release --locked --workspace --bins
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/credstore-bench.XXXXXX")

@@ -214,7 +214,7 @@ fn make_row(j: usize, id: i64, w: &World, a: &Args, rng: &mut StdRng) -> Row {
         ),
     };
     let mut inputs = inputs;
-    if kind.namespace == "ssh" && j % 3 == 0 {
+    if kind.namespace == "ssh" && j.is_multiple_of(3) {
         inputs["become_password"] = "$encrypted$".into();
         secrets.push(("become_password", format!("bp-{:016x}", rng.gen::<u64>())));
     }
@@ -357,7 +357,7 @@ async fn build_world(store: &Store, a: &Args) -> Res<World> {
             .map(|(_, u)| *u)
             .collect();
         let n = per_org.len();
-        let range = if (t / a.organizations) % 2 == 0 {
+        let range = if (t / a.organizations).is_multiple_of(2) {
             0..n.min(6)
         } else {
             n.saturating_sub(6)..n
