@@ -4,7 +4,8 @@
 # test again on PostgreSQL — a throwaway cluster started here (scripts/pg.sh), one fresh
 # database per test app — together with the two-instance and migrate-data tests; then the
 # real-client scenario (awx CLI, awxkit and the awx.awx collection in a Python venv against
-# a release build).
+# a release build); then the README's own run command and curl example
+# (scripts/readme-check.sh).
 #   CREDSTORE_TEST_POSTGRES=postgres://...  use that server instead of starting one
 #   CREDSTORE_SKIP_CLIENTS=1                leave out the client scenario when offline
 set -euo pipefail
@@ -35,3 +36,6 @@ echo "test suite: SQLite pass ${sqlite_seconds}s, PostgreSQL pass ${postgres_sec
 if [ "${CREDSTORE_SKIP_CLIENTS:-0}" != "1" ]; then
     bash tests/clients/run.sh
 fi
+
+# The README's run command and curl example, as a newcomer types them.
+bash scripts/readme-check.sh

@@ -1,10 +1,12 @@
-//! Discovery: `/api/`, `/api/v2/`, ping, config and `me`.
+//! Discovery: `/` (to the API root until there is a web interface), `/api/`, `/api/v2/`,
+//! ping, config and `me`.
 
 use super::auth::Auth;
 use super::error::ApiResult;
 use super::extract::QueryPairs;
 use super::{render, AppState, AWX_VERSION};
 use axum::extract::{RawQuery, State};
+use axum::response::Redirect;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
@@ -27,11 +29,18 @@ const V2_RESOURCES: [(&str, &str); 12] = [
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(front_door))
         .route("/api/", get(api_root))
         .route("/api/v2/", get(v2_root))
         .route("/api/v2/ping/", get(ping))
         .route("/api/v2/config/", get(config))
         .route("/api/v2/me/", get(me))
+}
+
+/// A browser opened on the server's address lands on the browsable API root instead of a
+/// bare 404 (303, a temporary redirect, so that a web interface can take `/` later).
+async fn front_door() -> Redirect {
+    Redirect::to("/api/")
 }
 
 /// Anonymous: the API versions.
