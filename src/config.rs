@@ -59,7 +59,7 @@ impl fmt::Debug for Config {
             .field("master_key_file", &self.master_key_file)
             .field(
                 "admin_password",
-                &self.admin_password.as_ref().map(|_| "<redacted>"),
+                &self.admin_password.as_ref().map(|_| "REDACTED"),
             )
             .field("response_cache_mb", &self.response_cache_mb)
             .finish()
@@ -71,7 +71,8 @@ pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut parsed) if parsed.password().is_some() => {
             // set_password only fails for URLs that cannot carry credentials.
-            let _ = parsed.set_password(Some("<redacted>"));
+            // Plain letters: `<` and `>` would come out percent-encoded.
+            let _ = parsed.set_password(Some("REDACTED"));
             parsed.to_string()
         }
         _ => raw.to_string(),

@@ -23,8 +23,6 @@ const HEADER_LEN: usize = 1 + 4 + NONCE_LEN;
 pub enum CryptoError {
     #[error("master key file {path}: {reason}")]
     KeyFile { path: String, reason: String },
-    #[error("the master key is not 32 bytes of base64")]
-    BadKey,
     #[error("unknown key version {0}")]
     UnknownKeyVersion(u32),
     #[error("ciphertext is malformed")]
@@ -49,17 +47,6 @@ impl MasterKey {
         MasterKey(SecretBox::new(Box::new(key.into())))
     }
 
-    /// Parses the base64 text of a key file or environment variable.
-    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
-        let bytes =
-            zeroize::Zeroizing::new(B64.decode(text.trim()).map_err(|_| CryptoError::BadKey)?);
-        let arr: [u8; 32] = bytes
-            .as_slice()
-            .try_into()
-            .map_err(|_| CryptoError::BadKey)?;
-        Ok(MasterKey(SecretBox::new(Box::new(arr))))
-    }
-
     /// The base64 form written to the key file.
     pub fn to_base64(&self) -> zeroize::Zeroizing<String> {
         zeroize::Zeroizing::new(B64.encode(self.0.expose_secret()))
@@ -81,25 +68,62 @@ impl MasterKey {
 
     /// Reads the key file, or creates it with mode 0600 when it does not exist.
     pub fn load_or_create(path: &Path) -> Result<(Self, bool), CryptoError> {
-        let err = |reason: String| CryptoError::KeyFile {
-            path: path.display().to_string(),
-            reason,
-        };
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let keys = parse_key_file(&zeroize::Zeroizing::new(text))?;
-                let (_, newest) = keys.into_iter().next_back().ok_or(CryptoError::BadKey)?;
-                Ok((newest, false))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = Self::generate();
-                write_private_file(path, key.to_base64().as_bytes())
-                    .map_err(|e| err(e.to_string()))?;
-                Ok((key, true))
-            }
-            Err(e) => Err(err(e.to_string())),
+        if !path.exists() {
+            let key = Self::generate();
+            write_private_file(path, key.to_base64().as_bytes())
+                .map_err(|e| key_file_error(path, io_reason(&e)))?;
+            return Ok((key, true));
         }
+        let file = read_key_file(path)?;
+        let (_, newest) = file
+            .keys
+            .into_iter()
+            .next_back()
+            .ok_or_else(|| key_file_error(path, "the file holds no key".to_string()))?;
+        Ok((newest, false))
     }
+}
+
+/// What every key-file problem ends with: the flag that names the file, and the way out.
+const KEY_FILE_HINT: &str = "point --master-key-file (CREDSTORE_MASTER_KEY_FILE) at the key \
+    file this database was created with, or restore that file from your backup";
+
+fn key_file_error(path: &Path, reason: String) -> CryptoError {
+    CryptoError::KeyFile {
+        path: path.display().to_string(),
+        reason,
+    }
+}
+
+/// An I/O failure on the key file, said so that the operator knows what to change.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => format!("the file does not exist; {KEY_FILE_HINT}"),
+        std::io::ErrorKind::PermissionDenied => "permission denied; run credstore as the user \
+            that owns the file, or give that user read and write access to it (mode 0600)"
+            .to_string(),
+        _ => format!("cannot be read or written: {e}"),
+    }
+}
+
+/// Reads and parses the key file. The one place the file is read (start-up, the ring's
+/// reload, rotation and the `keys` commands), so that a bad file is reported the same
+/// way everywhere, naming the file and what to do; the text never leaves this function.
+pub fn read_key_file(path: &Path) -> Result<KeyFile, CryptoError> {
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path).map_err(|e| key_file_error(path, io_reason(&e)))?,
+    );
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        key_file_error(
+            path,
+            format!(
+                "this is not a credstore key file: it holds binary data, where a key file \
+                 holds lines of `VERSION:BASE64-KEY` text as credstore writes them; {KEY_FILE_HINT}"
+            ),
+        )
+    })?;
+    parse_key_file(text)
+        .map_err(|reason| key_file_error(path, format!("{reason}; {KEY_FILE_HINT}")))
 }
 
 /// Writes a file readable only by its owner.
@@ -155,44 +179,85 @@ pub struct KeyRing {
     file: Option<std::path::PathBuf>,
 }
 
-/// Parses a key file: `<version>:<base64>` per line, or a single bare base64 key (version 1).
-pub fn parse_key_file(text: &str) -> Result<BTreeMap<u32, MasterKey>, CryptoError> {
-    let mut keys = BTreeMap::new();
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        match line.split_once(':') {
-            Some((v, k)) => {
-                let version: u32 = v.trim().parse().map_err(|_| CryptoError::BadKey)?;
-                keys.insert(version, MasterKey::from_base64(k)?);
-            }
-            None => {
-                keys.insert(1, MasterKey::from_base64(line)?);
-            }
+/// What a key file holds: every key version, and which of them are retired. A rotation
+/// retires the versions that no stored secret uses any more instead of deleting them, so
+/// that backups taken before it still open; only `credstore keys purge-retired` drops them.
+#[derive(Debug, Default)]
+pub struct KeyFile {
+    pub keys: BTreeMap<u32, MasterKey>,
+    /// Retired versions, with when they were retired (RFC 3339).
+    pub retired: BTreeMap<u32, String>,
+}
+
+/// Marks a retired version on its line: `VERSION:BASE64 retired=TIME`.
+const RETIRED_MARK: &str = "retired=";
+
+/// Parses a key file: `<version>:<base64>[ retired=<time>]` per line, or a single bare
+/// base64 key (version 1). The error says which line is wrong and how, never what it holds.
+fn parse_key_file(text: &str) -> Result<KeyFile, String> {
+    let mut file = KeyFile::default();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
         }
+        let number = index + 1;
+        let mut words = line.split_whitespace();
+        let key_word = words.next().unwrap_or_default();
+        let (version, encoded) = match key_word.split_once(':') {
+            Some((v, k)) => {
+                let version: u32 = v.parse().map_err(|_| {
+                    format!("line {number} does not start with a key version number")
+                })?;
+                (version, k)
+            }
+            None => (1, key_word),
+        };
+        for word in words {
+            let when = word
+                .strip_prefix(RETIRED_MARK)
+                .ok_or_else(|| format!("line {number} has unexpected text after its key"))?;
+            file.retired.insert(version, when.to_string());
+        }
+        file.keys.insert(version, decode_key(encoded, number)?);
     }
-    if keys.is_empty() {
-        return Err(CryptoError::BadKey);
+    if file.keys.is_empty() {
+        return Err("the file holds no key".to_string());
     }
-    Ok(keys)
+    Ok(file)
+}
+
+/// One key of a key file: 32 bytes in standard base64.
+fn decode_key(encoded: &str, line: usize) -> Result<MasterKey, String> {
+    let bytes = zeroize::Zeroizing::new(
+        B64.decode(encoded.trim())
+            .map_err(|_| format!("line {line} is not base64 text"))?,
+    );
+    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+        format!(
+            "the key on line {line} is {} bytes long; a master key is 32 bytes \
+             (44 characters of base64)",
+            bytes.len()
+        )
+    })?;
+    Ok(MasterKey(SecretBox::new(Box::new(key))))
 }
 
 /// Writes a key file atomically (temp file, fsync, rename), readable only by its owner.
-pub fn write_key_file(path: &Path, keys: &BTreeMap<u32, MasterKey>) -> Result<(), CryptoError> {
-    let err = |reason: String| CryptoError::KeyFile {
-        path: path.display().to_string(),
-        reason,
-    };
+pub fn write_key_file(path: &Path, file: &KeyFile) -> Result<(), CryptoError> {
     let mut text = zeroize::Zeroizing::new(String::new());
-    for (v, k) in keys {
-        text.push_str(&format!("{v}:{}\n", k.to_base64().as_str()));
+    for (v, k) in &file.keys {
+        text.push_str(&format!("{v}:{}", k.to_base64().as_str()));
+        if let Some(when) = file.retired.get(v) {
+            text.push_str(&format!(" {RETIRED_MARK}{when}"));
+        }
+        text.push('\n');
     }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    write_private_file(&tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+    write_private_file(&tmp, text.as_bytes())
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| key_file_error(path, io_reason(&e)))
 }
 
 impl KeyRing {
@@ -218,14 +283,8 @@ impl KeyRing {
 
     /// Loads the key file.
     pub fn from_file(path: &Path) -> Result<Self, CryptoError> {
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-            CryptoError::KeyFile {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }
-        })?);
         Ok(Self::from_keys(
-            parse_key_file(&text)?,
+            read_key_file(path)?.keys,
             Some(path.to_path_buf()),
         ))
     }
@@ -242,10 +301,7 @@ impl KeyRing {
         if !stale {
             return;
         }
-        let Ok(text) = std::fs::read_to_string(path).map(zeroize::Zeroizing::new) else {
-            return;
-        };
-        if let (Ok(keys), Ok(mut ring)) = (parse_key_file(&text), self.ring.write()) {
+        if let (Ok(KeyFile { keys, .. }), Ok(mut ring)) = (read_key_file(path), self.ring.write()) {
             ring.current = keys.keys().next_back().copied().unwrap_or(ring.current);
             ring.keys = keys;
             ring.stamp = now;
@@ -419,9 +475,9 @@ mod tests {
     #[test]
     fn key_text_round_trips_and_fingerprint_is_stable() {
         let k = MasterKey::generate();
-        let again = MasterKey::from_base64(&k.to_base64()).unwrap();
+        let again = decode_key(&k.to_base64(), 1).unwrap();
         assert_eq!(k.fingerprint(), again.fingerprint());
-        assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+        assert!(decode_key("c2hvcnQ=", 1).is_err());
         assert!(!format!("{k:?}").contains(k.to_base64().as_str()));
     }
 
@@ -433,27 +489,51 @@ mod tests {
             a.to_base64().as_str(),
             b.to_base64().as_str()
         );
-        let keys = parse_key_file(&text).unwrap();
-        assert_eq!(keys.len(), 2);
+        let file = parse_key_file(&text).unwrap();
+        assert_eq!(file.keys.len(), 2);
+        assert!(file.retired.is_empty());
         let legacy = parse_key_file(a.to_base64().as_str()).unwrap();
-        assert_eq!(legacy.get(&1).unwrap().fingerprint(), a.fingerprint());
+        assert_eq!(legacy.keys.get(&1).unwrap().fingerprint(), a.fingerprint());
         assert!(parse_key_file("").is_err());
         assert!(parse_key_file("x:abc").is_err());
+        let marked = format!("1:{} retired=2026-01-01T00:00:00Z", a.to_base64().as_str());
+        let file = parse_key_file(&marked).unwrap();
+        assert_eq!(
+            file.retired.get(&1).map(String::as_str),
+            Some("2026-01-01T00:00:00Z")
+        );
+        let wrong = format!("1:{} junk", a.to_base64().as_str());
+        assert!(parse_key_file(&wrong).unwrap_err().contains("line 1"));
+    }
+
+    #[test]
+    fn retired_marks_survive_a_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let mut file = KeyFile::default();
+        file.keys.insert(1, MasterKey::generate());
+        file.keys.insert(2, MasterKey::generate());
+        file.retired.insert(1, "2026-01-01T00:00:00Z".into());
+        write_key_file(&path, &file).unwrap();
+        let again = read_key_file(&path).unwrap();
+        assert_eq!(again.keys.len(), 2);
+        assert_eq!(again.retired, file.retired);
+        assert_eq!(KeyRing::from_file(&path).unwrap().current_version(), 2);
     }
 
     #[test]
     fn a_ring_reloads_its_file_and_seals_with_the_newest_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        let mut keys = BTreeMap::new();
-        keys.insert(1, MasterKey::generate());
+        let mut keys = KeyFile::default();
+        keys.keys.insert(1, MasterKey::generate());
         write_key_file(&path, &keys).unwrap();
         let ring = KeyRing::from_file(&path).unwrap();
         let (v1, env1) = ring
             .seal("u", "f", &SecretString::from("s".to_string()))
             .unwrap();
         assert_eq!(v1, 1);
-        keys.insert(2, MasterKey::generate());
+        keys.keys.insert(2, MasterKey::generate());
         write_key_file(&path, &keys).unwrap();
         let (v2, env2) = ring
             .seal("u", "f", &SecretString::from("s".to_string()))

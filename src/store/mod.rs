@@ -18,7 +18,9 @@ mod tokens;
 mod users;
 
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
-pub use credentials::{AccessPath, CredentialRow, CredentialSave, OwnerSummary, SecretRow};
+pub use credentials::{
+    AccessPath, CredentialRow, CredentialSave, Inventory, OwnerSummary, SecretRow,
+};
 pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;
 pub use roles::{held_roles_sql as roles_held_sql, holding_sql, readable_sql, RoleInfo, RoleRef};
@@ -56,8 +58,19 @@ pub enum StoreError {
     /// A row this write refers to was deleted by a concurrent request.
     #[error("a referenced row is gone")]
     Gone,
-    #[error("unsupported database URL (expected sqlite://... or postgres://...)")]
-    UnsupportedUrl,
+    /// PostgreSQL could not be reached; `target` is host, port and database (never the
+    /// password).
+    #[error(
+        "cannot connect to PostgreSQL at {target}: {reason}; check --database-url \
+         (CREDSTORE_DATABASE_URL), and that the server runs and accepts this user"
+    )]
+    Connect { target: String, reason: String },
+    /// The payload is the URL's scheme (never the URL: it may carry a password).
+    #[error(
+        "the database URL {0} is not one credstore can open; give --database-url \
+         (CREDSTORE_DATABASE_URL) as sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+    )]
+    UnsupportedUrl(String),
     /// The command needs the other kind of database.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -263,13 +276,15 @@ impl Store {
             Backend::Sqlite(sqlite::SqliteDb::open(path)?)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let options = PgConnectOptions::from_str(url)?;
+            check_reachable(&options).await?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                .acquire_timeout(PG_CONNECT_TIMEOUT)
                 .connect_with(options)
                 .await?;
             Backend::Postgres(pool)
         } else {
-            return Err(StoreError::UnsupportedUrl);
+            return Err(StoreError::UnsupportedUrl(describe_scheme(url)));
         };
         Ok(Store {
             db,
@@ -501,5 +516,49 @@ impl Store {
             page: Some(page),
             ids,
         })
+    }
+}
+
+/// How long the first connection to PostgreSQL may take before start-up gives up.
+const PG_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Opens one connection before the pool does: the pool retries failed connections until
+/// its timeout and then reports only that it timed out, hiding the cause (refused, no
+/// such host, password rejected) that an operator needs.
+async fn check_reachable(options: &PgConnectOptions) -> StoreResult<()> {
+    use sqlx::Connection;
+    let target = format!(
+        "{}:{} (database {})",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or(options.get_username())
+    );
+    let failed = |reason: String| StoreError::Connect {
+        target: target.clone(),
+        reason,
+    };
+    match tokio::time::timeout(
+        PG_CONNECT_TIMEOUT,
+        sqlx::PgConnection::connect_with(options),
+    )
+    .await
+    {
+        Err(_) => Err(failed(format!(
+            "no answer within {} s",
+            PG_CONNECT_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(e)) => Err(failed(e.to_string())),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// How an unusable database URL is named in an error: its scheme, or that it has none.
+fn describe_scheme(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, _)) => format!("of scheme `{scheme}://`"),
+        None => "without a scheme".to_string(),
     }
 }
