@@ -3,7 +3,7 @@
 //! keep serving, and retiring versions nothing uses any more.
 
 use crate::config::Config;
-use crate::crypto::{parse_key_file, write_key_file, CryptoError, KeyRing, MasterKey};
+use crate::crypto::{read_key_file, write_key_file, CryptoError, KeyRing, MasterKey};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -66,13 +66,8 @@ pub async fn open_ring(config: &Config, store: &Store) -> Result<KeyRing, KeyErr
         return Err(KeyError::MissingFile(file));
     }
     MasterKey::load_or_create(&config.master_key_file)?;
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(&config.master_key_file).map_err(
-        |e| CryptoError::KeyFile {
-            path: file.clone(),
-            reason: e.to_string(),
-        },
-    )?);
-    let keys = parse_key_file(&text)?;
+    warn_if_others_may_read(&config.master_key_file);
+    let keys = read_key_file(&config.master_key_file)?.keys;
     for (version, key) in &keys {
         let found = key.fingerprint();
         match known.get(version) {
@@ -103,22 +98,67 @@ pub async fn open_ring(config: &Config, store: &Store) -> Result<KeyRing, KeyErr
     Ok(KeyRing::from_file(&config.master_key_file)?)
 }
 
+/// A key file that other users may read gives every secret away to them; credstore creates
+/// it 0600, but a copy or a restore may not keep that.
+fn warn_if_others_may_read(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{mode:o}"),
+                "the master key file may be read by other users; run `chmod 600` on it"
+            );
+        }
+    }
+}
+
+/// The fingerprint of the key that new secrets are sealed with (the newest version in the
+/// file), read without opening the database.
+pub fn current_fingerprint(path: &std::path::Path) -> Result<String, CryptoError> {
+    let ring = KeyRing::from_file(path)?;
+    let current = ring.current_version();
+    Ok(ring
+        .versions()
+        .into_iter()
+        .find(|(version, _)| *version == current)
+        .map(|(_, fingerprint)| fingerprint)
+        .unwrap_or_default())
+}
+
 /// What `credstore keys status` reports.
 #[derive(Debug)]
 pub struct KeyStatus {
     pub current: u32,
-    /// (version, fingerprint, secrets sealed with it).
-    pub versions: Vec<(u32, String, i64)>,
+    pub versions: Vec<VersionStatus>,
+}
+
+/// One version of the key file.
+#[derive(Debug)]
+pub struct VersionStatus {
+    pub version: u32,
+    pub fingerprint: String,
+    /// Stored secrets sealed with it.
+    pub secrets: i64,
+    /// When a rotation retired it (kept for older backups), if it did.
+    pub retired: Option<String>,
 }
 
 /// The versions in the key file and how many secrets each one seals.
 pub async fn status(config: &Config, store: &Store) -> Result<KeyStatus, KeyError> {
     let ring = open_ring(config, store).await?;
+    let retired = read_key_file(&config.master_key_file)?.retired;
     let counts: BTreeMap<u32, i64> = store.secret_key_versions().await?.into_iter().collect();
     let versions = ring
         .versions()
         .into_iter()
-        .map(|(v, fp)| (v, fp, counts.get(&v).copied().unwrap_or(0)))
+        .map(|(version, fingerprint)| VersionStatus {
+            version,
+            fingerprint,
+            secrets: counts.get(&version).copied().unwrap_or(0),
+            retired: retired.get(&version).cloned(),
+        })
         .collect();
     Ok(KeyStatus {
         current: ring.current_version(),
@@ -150,19 +190,13 @@ pub async fn rotate(
     let current = ring.current_version();
     let pending = store.secrets_older_than(current, 1).await?;
     if pending.is_empty() {
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&config.master_key_file).map_err(|e| CryptoError::KeyFile {
-                path: config.master_key_file.display().to_string(),
-                reason: e.to_string(),
-            })?,
-        );
-        let mut keys = parse_key_file(&text)?;
+        let mut keys = read_key_file(&config.master_key_file)?;
         let new_version = current + 1;
         let key = MasterKey::generate();
         let mut known = recorded(store).await?;
         known.insert(new_version, key.fingerprint());
         record(store, &known).await?;
-        keys.insert(new_version, key);
+        keys.keys.insert(new_version, key);
         write_key_file(&config.master_key_file, &keys)?;
         report.new_version = new_version;
     } else {
@@ -195,29 +229,65 @@ pub async fn rotate(
     Ok(report)
 }
 
-/// Removes from the key file every version older than the newest that no secret uses.
+/// Marks as retired every version older than the newest that no secret uses (and clears
+/// the mark of one that secrets use again, after a restore). Retired keys stay in the file:
+/// backups taken before the rotation hold secrets sealed with them.
 async fn retire_unused(config: &Config, store: &Store) -> Result<Vec<u32>, KeyError> {
     let path = &config.master_key_file;
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-        CryptoError::KeyFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        }
-    })?);
-    let mut keys = parse_key_file(&text)?;
-    let newest = keys.keys().next_back().copied().unwrap_or(1);
+    let mut file = read_key_file(path)?;
+    let newest = file.keys.keys().next_back().copied().unwrap_or(1);
     let used: BTreeMap<u32, i64> = store.secret_key_versions().await?.into_iter().collect();
-    let retired: Vec<u32> = keys
-        .keys()
-        .copied()
-        .filter(|v| *v != newest && !used.contains_key(v))
-        .collect();
-    if retired.is_empty() {
-        return Ok(retired);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut retired = Vec::new();
+    let mut changed = false;
+    for version in file.keys.keys().copied() {
+        if used.contains_key(&version) {
+            changed |= file.retired.remove(&version).is_some();
+        } else if version != newest && !file.retired.contains_key(&version) {
+            file.retired.insert(version, now.clone());
+            retired.push(version);
+            changed = true;
+        }
     }
-    for v in &retired {
-        keys.remove(v);
+    if changed {
+        write_key_file(path, &file)?;
     }
-    write_key_file(path, &keys)?;
     Ok(retired)
+}
+
+/// The retired versions `keys purge-retired` would remove, and whether it did.
+#[derive(Debug)]
+pub struct PurgeReport {
+    /// (version, when it was retired).
+    pub versions: Vec<(u32, String)>,
+    pub removed: bool,
+}
+
+/// Removes the retired versions from the key file, only when `confirmed`; otherwise only
+/// reports them. A version that stored secrets use again (a restored backup) is kept.
+/// Backups taken before a removed version was retired can no longer be restored.
+pub async fn purge_retired(
+    config: &Config,
+    store: &Store,
+    confirmed: bool,
+) -> Result<PurgeReport, KeyError> {
+    open_ring(config, store).await?;
+    let path = &config.master_key_file;
+    let mut file = read_key_file(path)?;
+    let used: BTreeMap<u32, i64> = store.secret_key_versions().await?.into_iter().collect();
+    let versions: Vec<(u32, String)> = file
+        .retired
+        .iter()
+        .filter(|(version, _)| !used.contains_key(version))
+        .map(|(version, when)| (*version, when.clone()))
+        .collect();
+    let removed = confirmed && !versions.is_empty();
+    if removed {
+        for (version, _) in &versions {
+            file.keys.remove(version);
+            file.retired.remove(version);
+        }
+        write_key_file(path, &file)?;
+    }
+    Ok(PurgeReport { versions, removed })
 }

@@ -1,9 +1,12 @@
 //! credstore: a credential store that speaks the AWX credentials API.
 //!
 //! Layers: `http` (axum: routing, extractors, error shapes) calls `domain` (pure rules) and
-//! `store` (sqlx); `crypto` owns the master key and the AEAD envelope; `startup` wires
-//! them together for `credstore serve`.
+//! `store` (SQLite through rusqlite, PostgreSQL through sqlx); `crypto` owns the master key
+//! and the AEAD envelope; `startup` wires them together for `credstore serve`; `keys`,
+//! `backup` and `admin` are the operator's commands.
 
+pub mod admin;
+pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod domain;

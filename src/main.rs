@@ -1,14 +1,33 @@
 //! The `credstore` command line: parses flags and environment, then calls the library.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use credstore::config::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// Every environment variable the program reads that is not the twin of a flag.
+const ENVIRONMENT_HELP: &str = "\
+Environment (besides the variable named beside each flag):
+  CREDSTORE_ADMIN_PASSWORD        password of the superuser `admin` made on first start
+                                  (ignored afterwards: see `credstore admin set-password`)
+  CREDSTORE_LOG                   log filter, e.g. info, debug, info,credstore=debug
+                                  [default: info]
+  CREDSTORE_K8S_TOKEN_FILE        Kubernetes service-account token for the HashiCorp Vault
+                                  lookup's kubernetes auth [default:
+                                  /var/run/secrets/kubernetes.io/serviceaccount/token]
+  CREDSTORE_AZURE_AUTHORITY_HOST  login host of the Azure Key Vault lookup (also
+                                  AZURE_AUTHORITY_HOST) [default: from the vault's cloud]
+  CREDSTORE_AZURE_MANAGED_IDENTITY=1  lets Azure Key Vault credentials without a client
+                                  secret use this machine's managed identity (with
+                                  AZURE_CLIENT_ID, AZURE_POD_IDENTITY_AUTHORITY_HOST)
+  CREDSTORE_DSV_BASE_URL          base URL of the Delinea DSV lookup, with {tenant} and
+                                  {tld} [default: https://{tenant}.secretsvaultcloud.{tld}]
+  REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE  extra trusted CAs (PEM) for lookups";
+
 /// A credential store that speaks the AWX credentials API.
 #[derive(Parser)]
-#[command(name = "credstore", version, about, long_about = None)]
+#[command(name = "credstore", version, about, long_about = None, after_help = ENVIRONMENT_HELP)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,14 +79,37 @@ enum Command {
         action: AuditAction,
     },
     /// Write a consistent copy of the SQLite database to FILE while the service runs.
-    /// Restore by stopping the server and putting FILE in place of the database; it only
-    /// opens with the same master key file.
+    /// `credstore restore FILE` puts it back; it opens with the same master key file
+    /// (rotations keep the retired keys that older backups need).
     Backup {
         /// Where to write the copy (must not exist).
         file: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Replace the SQLite database with a backup made by `credstore backup`. Stop every
+    /// server on the data dir first. The file must be a credstore database whose secrets
+    /// the key file opens; the database it replaces is kept beside it
+    /// (`credstore.db.before-restore-TIME`).
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Users, without the API: the way back into a locked-out installation.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Print a completion script for a shell, e.g.
+    /// `credstore completions bash > /etc/bash_completion.d/credstore`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `credstore man > /usr/local/share/man/man1/credstore.1`.
+    Man,
     /// Copy every row (users with their password hashes, organizations, teams, roles,
     /// credential types, credentials with their ciphertexts, input sources, tokens and the
     /// activity stream) from one database into a fresh PostgreSQL database, then compare
@@ -80,6 +122,23 @@ enum Command {
         /// Target database, e.g. postgres://credstore:PASSWORD@db:5432/credstore
         #[arg(long)]
         to: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Set a user's password, read as one line from standard input; ends the user's
+    /// login sessions. Safe while servers run.
+    SetPassword {
+        username: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Create a superuser whose password is read as one line from standard input.
+    CreateSuperuser {
+        username: String,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -106,8 +165,18 @@ enum KeysAction {
         store: StoreArgs,
     },
     /// Add a new key version, re-encrypt every secret with it while servers keep serving,
-    /// then retire the old versions nothing uses. Safe to interrupt and run again.
+    /// then mark the old versions nothing uses as retired. Retired keys stay in the key
+    /// file so that older backups still restore. Safe to interrupt and run again.
     Rotate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Remove the retired key versions from the key file. Backups taken before they were
+    /// retired can then never be restored: without --yes it only says which.
+    PurgeRetired {
+        /// Remove them (without it, nothing changes).
+        #[arg(long)]
+        yes: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -140,17 +209,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CREDSTORE_LOG")
-                // PostgreSQL's notices (e.g. "relation already exists, skipping" from
-                // idempotent migrations) are not news for an operator.
-                .unwrap_or_else(|_| {
-                    tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn")
-                }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(message) = init_logging() {
+        eprintln!("credstore: {message}");
+        return ExitCode::from(2);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -168,6 +230,34 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to standard error, coloured only on a terminal (files and pipes get plain text).
+/// A `CREDSTORE_LOG` that is not a filter is an error, not silently the default.
+fn init_logging() -> Result<(), String> {
+    use std::io::IsTerminal;
+    let filter = match std::env::var("CREDSTORE_LOG") {
+        Ok(text) if !text.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&text)
+            .map_err(|e| {
+                format!(
+                    "CREDSTORE_LOG={text:?} is not a log filter ({e}); give a level (error, \
+                     warn, info, debug, trace) or directives such as info,credstore=debug"
+                )
+            })?,
+        // PostgreSQL's notices (e.g. "relation already exists, skipping" from idempotent
+        // migrations) are not news for an operator.
+        _ => tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        // When the reader of the log is gone (a closed pipe), tracing would report that
+        // with `eprintln!`, which panics on the same closed stderr: the server would die
+        // at its next log line. A lost log line must not stop the service.
+        .log_internal_errors(false)
+        .init();
+    Ok(())
 }
 
 async fn run(cli: Cli) -> Result<(), String> {
@@ -200,28 +290,45 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: AuditAction::Verify { store },
         } => audit_verify(config(default_bind(), store)).await,
         Command::Backup { file, store } => backup(config(default_bind(), store), file).await,
+        Command::Restore { file, store } => restore(config(default_bind(), store), file).await,
+        Command::Admin { action } => admin(action).await,
+        Command::Keys {
+            action: KeysAction::PurgeRetired { yes, store },
+        } => purge_retired(config(default_bind(), store), yes).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "credstore",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Man => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| format!("cannot write the manual page: {e}")),
         Command::MigrateData { from, to } => migrate_data(&from, &to).await,
         Command::Keys {
             action: KeysAction::Fingerprint { store },
         } => {
             let c = config(default_bind(), store);
-            let text = std::fs::read_to_string(&c.master_key_file)
-                .map_err(|e| format!("{}: {e}", c.master_key_file.display()))?;
-            let key =
-                credstore::crypto::MasterKey::from_base64(&text).map_err(|e| e.to_string())?;
-            println!("{}", key.fingerprint());
+            let fingerprint = credstore::keys::current_fingerprint(&c.master_key_file)
+                .map_err(|e| e.to_string())?;
+            println!("{fingerprint}");
             Ok(())
         }
     }
 }
 
-/// Opens an existing store (the offline commands never create one).
-async fn open_existing(database_url: &str) -> Result<credstore::store::Store, String> {
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        if !std::path::Path::new(path).exists() {
-            return Err(format!(
-                "no database at {path}; check --data-dir or --database-url"
-            ));
+/// Opens an existing store (the offline commands never create one); `flags` names the
+/// options that chose the database, for the message when there is none.
+async fn open_existing_with(
+    database_url: &str,
+    flags: &str,
+) -> Result<credstore::store::Store, String> {
+    if let Some(path) = credstore::backup::sqlite_file(database_url) {
+        if !path.exists() {
+            return Err(format!("no database at {}; check {flags}", path.display()));
         }
     }
     let store = credstore::store::Store::connect(database_url)
@@ -236,14 +343,26 @@ async fn open_existing(database_url: &str) -> Result<credstore::store::Store, St
     Ok(store)
 }
 
+/// [`open_existing_with`] for the commands that take the serve options.
+async fn open_existing(database_url: &str) -> Result<credstore::store::Store, String> {
+    open_existing_with(database_url, "--data-dir or --database-url").await
+}
+
 async fn keys_status(config: Config) -> Result<(), String> {
     let store = open_existing(&config.database_url).await?;
     let status = credstore::keys::status(&config, &store)
         .await
         .map_err(|e| e.to_string())?;
     println!("current key version: {}", status.current);
-    for (version, fingerprint, secrets) in status.versions {
-        println!("version {version}: fingerprint {fingerprint}, {secrets} secrets");
+    for v in status.versions {
+        let retired = v
+            .retired
+            .map(|when| format!(", retired {when} (kept for older backups)"))
+            .unwrap_or_default();
+        println!(
+            "version {}: fingerprint {}, {} secrets{retired}",
+            v.version, v.fingerprint, v.secrets
+        );
     }
     Ok(())
 }
@@ -263,9 +382,93 @@ async fn keys_rotate(config: Config) -> Result<(), String> {
         report.new_version, report.reencrypted
     );
     if !report.retired.is_empty() {
-        println!("retired key versions: {:?}", report.retired);
+        println!(
+            "retired key versions {:?}: kept in {} for backups taken before now \
+             (`credstore keys purge-retired` removes them)",
+            report.retired,
+            config.master_key_file.display()
+        );
     }
     Ok(())
+}
+
+async fn purge_retired(config: Config, confirmed: bool) -> Result<(), String> {
+    let store = open_existing(&config.database_url).await?;
+    let report = credstore::keys::purge_retired(&config, &store, confirmed)
+        .await
+        .map_err(|e| e.to_string())?;
+    if report.versions.is_empty() {
+        println!("no retired key versions to remove");
+        return Ok(());
+    }
+    for (version, when) in &report.versions {
+        let verb = if report.removed {
+            "removed"
+        } else {
+            "would remove"
+        };
+        println!(
+            "{verb} key version {version}, retired {when}: backups taken before {when} \
+             can no longer be restored"
+        );
+    }
+    if !report.removed {
+        return Err("nothing removed; run again with --yes to remove them".into());
+    }
+    Ok(())
+}
+
+async fn restore(config: Config, file: PathBuf) -> Result<(), String> {
+    let report = credstore::backup::restore(&config, &file)
+        .await
+        .map_err(|e| e.to_string())?;
+    let r = report.restored;
+    println!(
+        "restored {} into {}: {} credentials, {} users, {} organizations, {} teams",
+        file.display(),
+        report.database.display(),
+        r.credentials,
+        r.users,
+        r.organizations,
+        r.teams
+    );
+    if let Some(previous) = report.previous {
+        println!("the database it replaced is kept as {}", previous.display());
+    }
+    Ok(())
+}
+
+async fn admin(action: AdminAction) -> Result<(), String> {
+    let (username, store_args, create) = match action {
+        AdminAction::SetPassword { username, store } => (username, store, false),
+        AdminAction::CreateSuperuser { username, store } => (username, store, true),
+    };
+    let config = config(default_bind(), store_args);
+    let password = read_password_line()?;
+    let store = open_existing(&config.database_url).await?;
+    let result = if create {
+        credstore::admin::create_superuser(&store, &username, &password)
+            .await
+            .map(|_| format!("created superuser {username}"))
+    } else {
+        credstore::admin::set_password(&store, &username, &password)
+            .await
+            .map(|()| format!("password of {username} changed; their login sessions ended"))
+    };
+    store.close().await;
+    println!("{}", result.map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+/// One line of standard input, without its line ending (a terminal echoes it: pipe it in
+/// from a password manager or a file for anything but a rescue at the console).
+fn read_password_line() -> Result<secrecy::SecretString, String> {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    Ok(secrecy::SecretString::from(password.to_string()))
 }
 
 async fn audit_verify(config: Config) -> Result<(), String> {
@@ -299,6 +502,16 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
             file.display()
         ));
     }
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !parent.is_dir() {
+        return Err(format!(
+            "the directory {} does not exist; create it or write the backup elsewhere",
+            parent.display()
+        ));
+    }
     let store = open_existing(&config.database_url).await?;
     store
         .backup_to(&file.display().to_string())
@@ -309,7 +522,14 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
 }
 
 async fn migrate_data(from: &str, to: &str) -> Result<(), String> {
-    let source = open_existing(from).await?;
+    // Refused before anything is opened: opening an SQLite URL would create the file.
+    if credstore::backup::sqlite_file(to).is_some() {
+        return Err(
+            "migrate-data copies into PostgreSQL: give --to as postgres://USER:PASSWORD@HOST:PORT/DATABASE"
+                .into(),
+        );
+    }
+    let source = open_existing_with(from, "--from").await?;
     let target = credstore::store::Store::open(to)
         .await
         .map_err(|e| e.to_string())?;
@@ -334,29 +554,55 @@ async fn migrate_data(from: &str, to: &str) -> Result<(), String> {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    tracing::info!(config = ?config, "starting credstore");
+    let listener = credstore::startup::listen(config.bind)
+        .await
+        .map_err(|e| e.to_string())?;
+    let bound = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), config = ?config, "starting credstore");
     let prepared = credstore::startup::prepare(&config)
         .await
         .map_err(|e| e.to_string())?;
     if let Some(p) = &prepared.generated_admin_password {
         credstore::startup::announce_password(p);
     }
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-    tracing::info!(bind = %config.bind, "listening");
+    tracing::info!(bind = %bound, "listening");
     let store = prepared.state.store.clone();
+    let restore_guard = prepared.lock;
     let statistics = tokio::spawn(refresh_statistics_hourly(store.clone()));
     let app = credstore::app(prepared.state);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop_requested())
+    .await
+    .map_err(|e| e.to_string())?;
     statistics.abort();
     store.close().await;
+    drop(restore_guard);
+    tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM (what systemd, container runtimes and `kill` send), so
+/// that both stop the server cleanly with exit status 0.
+async fn stop_requested() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch for SIGTERM; stop with Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("stopping: finishing the requests in flight");
 }
 
 /// Keeps the planner's statistics current as the data grows without restarts.

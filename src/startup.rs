@@ -14,14 +14,24 @@ use std::sync::Arc;
 /// Why the service cannot start. Printed to the operator; never contains secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("cannot create data directory {0}: {1}")]
-    DataDir(String, std::io::Error),
+    #[error(
+        "the data directory {dir} cannot be used: {reason}; run credstore as a user who may \
+         write there, or choose another directory with --data-dir (CREDSTORE_DATA_DIR)"
+    )]
+    DataDir { dir: String, reason: std::io::Error },
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        reason: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Lock(#[from] crate::backup::BackupError),
     #[error("{0}")]
     Other(String),
 }
@@ -31,12 +41,14 @@ pub enum StartupError {
 pub struct Prepared {
     pub state: AppState,
     pub generated_admin_password: Option<SecretString>,
+    /// Keeps `credstore restore` away from the SQLite database while this process runs.
+    pub lock: Option<crate::backup::ServeLock>,
 }
 
 /// Opens everything `serve` needs, creating what is missing.
 pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| StartupError::DataDir(config.data_dir.display().to_string(), e))?;
+    ensure_data_dir(&config.data_dir)?;
+    let lock = crate::backup::ServeLock::acquire(&config.database_url)?;
     let store = Store::open(&config.database_url).await?;
     let setup = store.setup_lock().await?;
     let seeded = seed(config, &store).await;
@@ -55,7 +67,45 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
             install_uuid: install_uuid.into(),
         },
         generated_admin_password: generated,
+        lock,
     })
+}
+
+/// Creates the data directory and proves it writable before anything goes there, so that
+/// an unusable directory is named as such instead of surfacing as a database error.
+fn ensure_data_dir(dir: &std::path::Path) -> Result<(), StartupError> {
+    let failed = |reason| StartupError::DataDir {
+        dir: dir.display().to_string(),
+        reason,
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let probe = dir.join(format!(".credstore-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(failed)?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
+}
+
+/// Takes the listening socket. `serve` does this before anything else, so that a busy port
+/// stops a first start before a one-time admin password is generated and printed.
+pub async fn listen(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, StartupError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartupError::Listen {
+            addr,
+            reason: match e.kind() {
+                std::io::ErrorKind::AddrInUse => "the address is already in use (another \
+                    credstore, or another program, listens there); stop it, or choose another \
+                    address with --bind (CREDSTORE_BIND)"
+                    .to_string(),
+                std::io::ErrorKind::PermissionDenied => "permission denied (ports below 1024 \
+                    need privileges); choose a port above 1023 with --bind (CREDSTORE_BIND)"
+                    .to_string(),
+                std::io::ErrorKind::AddrNotAvailable => "this machine has no such address; \
+                    choose one of its addresses with --bind (CREDSTORE_BIND)"
+                    .to_string(),
+                _ => format!("{e}; choose another address with --bind (CREDSTORE_BIND)"),
+            },
+        })
 }
 
 /// What a fresh database needs before serving, done by one instance at a time.
@@ -83,6 +133,13 @@ async fn ensure_admin(
     config: &Config,
 ) -> Result<Option<SecretString>, StartupError> {
     if store.user_count().await? > 0 {
+        if config.admin_password.is_some() {
+            tracing::warn!(
+                "CREDSTORE_ADMIN_PASSWORD is ignored: it sets the password of `admin` on the \
+                 first start only, and this installation has users; to change a password run \
+                 `credstore admin set-password USERNAME` (the password on standard input)"
+            );
+        }
         return Ok(None);
     }
     let (password, generated) = match &config.admin_password {

@@ -41,7 +41,22 @@ fn help_explains_every_option() {
 
 struct Server {
     child: Child,
+    /// The log up to the "listening" line.
     stderr: Vec<String>,
+    /// The rest of the log, unread; dropping it closes the pipe.
+    reader: Option<BufReader<std::process::ChildStderr>>,
+}
+
+impl Server {
+    /// Kills the server and returns what it logged after it started listening.
+    fn rest_of_log(mut self) -> String {
+        let _ = self.child.kill();
+        let mut rest = String::new();
+        if let Some(reader) = self.reader.as_mut() {
+            let _ = reader.read_to_string(&mut rest);
+        }
+        rest
+    }
 }
 
 impl Drop for Server {
@@ -94,7 +109,11 @@ fn start(dir: &std::path::Path, port: u16, admin_password: Option<&str>) -> Serv
             break;
         }
     }
-    Server { child, stderr }
+    Server {
+        child,
+        stderr,
+        reader: Some(reader),
+    }
 }
 
 fn http_get(port: u16, path: &str) -> String {
@@ -189,4 +208,390 @@ fn keys_fingerprint_and_migrate_work_offline() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 32);
+}
+
+/// Runs `serve` with the given data dir and extra arguments until it exits (it must fail
+/// before listening) and returns its standard error.
+fn failed_start(data: &std::path::Path, args: &[&str]) -> String {
+    let port = free_port().to_string();
+    let bind = format!("127.0.0.1:{port}");
+    let out = bin()
+        .args(["serve", "--bind", &bind])
+        .args(args)
+        .env("CREDSTORE_DATA_DIR", data)
+        .env_remove("CREDSTORE_ADMIN_PASSWORD")
+        .env_remove("CREDSTORE_DATABASE_URL")
+        .env_remove("CREDSTORE_MASTER_KEY_FILE")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "the server started:\n{text}");
+    assert!(!text.contains("listening"), "{text}");
+    text
+}
+
+#[test]
+fn a_key_file_that_is_not_text_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = data.join("master.key");
+    std::fs::write(&key, [0xff_u8, 0xfe, 0x00, 0x9c, 0x80]).unwrap();
+    let text = failed_start(&data, &[]);
+    assert!(text.contains(&key.display().to_string()), "{text}");
+    assert!(text.contains("not a credstore key file"), "{text}");
+    assert!(text.contains("--master-key-file"), "{text}");
+    assert!(!text.contains("UTF-8"), "{text}");
+}
+
+#[test]
+fn a_key_of_the_wrong_length_is_named_with_its_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = data.join("master.key");
+    // 16 bytes of base64: a key, but half as long as an AES-256 key.
+    std::fs::write(&key, "1:AAECAwQFBgcICQoLDA0ODw==\n").unwrap();
+    let text = failed_start(&data, &[]);
+    assert!(text.contains(&key.display().to_string()), "{text}");
+    assert!(text.contains("line 1 is 16 bytes long"), "{text}");
+    assert!(text.contains("32 bytes"), "{text}");
+    assert!(text.contains("--master-key-file"), "{text}");
+    std::fs::write(&key, "not-base64-at-all!\n").unwrap();
+    let text = failed_start(&data, &[]);
+    assert!(text.contains("line 1 is not base64"), "{text}");
+}
+
+#[test]
+fn a_data_dir_that_cannot_be_made_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file where a directory should be: refused even for root.
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "x").unwrap();
+    let data = blocker.join("data");
+    let text = failed_start(&data, &[]);
+    assert!(text.contains(&data.display().to_string()), "{text}");
+    assert!(text.contains("--data-dir"), "{text}");
+    assert!(text.contains("CREDSTORE_DATA_DIR"), "{text}");
+}
+
+#[test]
+fn a_busy_port_is_named_before_any_password_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = bin()
+        .args(["serve", "--bind", &addr])
+        .env("CREDSTORE_DATA_DIR", &data)
+        .env_remove("CREDSTORE_ADMIN_PASSWORD")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(text.contains(&addr), "{text}");
+    assert!(text.contains("already in use"), "{text}");
+    assert!(text.contains("--bind"), "{text}");
+    assert!(
+        !text.contains("password"),
+        "a password was made for a failed start:\n{text}"
+    );
+    assert!(!data.exists(), "a failed start left a data dir behind");
+}
+
+#[test]
+fn a_database_url_of_unknown_scheme_names_the_flag_not_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let text = failed_start(
+        &data,
+        &[
+            "--database-url",
+            "mysql://credstore:Sup3rSecret@db/credstore",
+        ],
+    );
+    assert!(text.contains("mysql://"), "{text}");
+    assert!(text.contains("--database-url"), "{text}");
+    assert!(text.contains("sqlite://"), "{text}");
+    assert!(!text.contains("Sup3rSecret"), "{text}");
+}
+
+#[test]
+fn sigterm_stops_the_server_with_status_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut server = start(&data, port, Some("pw"));
+    assert!(http_get(port, "/api/v2/ping/").starts_with("HTTP/1.1 200"));
+    // Nobody reads the log any more: the lines of the stop go to a closed pipe, which
+    // must not make the server panic.
+    server.reader.take();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    // A clean stop leaves the database file alone holding the data (restores rely on it).
+    assert!(data.join("credstore.db").exists());
+    assert!(
+        !data.join("credstore.db-wal").exists(),
+        "a clean stop left the WAL behind"
+    );
+}
+
+/// `GET path` with HTTP Basic credentials; the status line and headers and body.
+fn http_get_as(port: u16, path: &str, user: &str, password: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Runs an offline command with a line on standard input.
+fn run_with_input(data: &std::path::Path, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = bin()
+        .args(args)
+        .env("CREDSTORE_DATA_DIR", data)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_locked_out_operator_gets_back_in_while_the_server_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let _server = start(&data, port, Some("forgotten-pw"));
+    let out = run_with_input(&data, &["admin", "set-password", "admin"], "n3w-Passw0rd\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("n3w-Passw0rd"));
+    assert!(http_get_as(port, "/api/v2/me/", "admin", "n3w-Passw0rd").starts_with("HTTP/1.1 200"));
+    assert!(http_get_as(port, "/api/v2/me/", "admin", "forgotten-pw").starts_with("HTTP/1.1 401"));
+
+    let out = run_with_input(
+        &data,
+        &["admin", "create-superuser", "rescue"],
+        "r3scue-pw\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let me = http_get_as(port, "/api/v2/me/", "rescue", "r3scue-pw");
+    assert!(me.contains("\"is_superuser\":true"), "{me}");
+
+    let again = run_with_input(&data, &["admin", "create-superuser", "rescue"], "x\n");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("set-password rescue"));
+    let nobody = run_with_input(&data, &["admin", "set-password", "nobody"], "x\n");
+    assert!(!nobody.status.success());
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no user `nobody`"));
+    let bad = run_with_input(&data, &["admin", "create-superuser", "two words"], "x\n");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not valid"));
+    let empty = run_with_input(&data, &["admin", "set-password", "admin"], "\n");
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("empty"));
+}
+
+#[test]
+fn an_ignored_admin_password_is_said_and_names_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(start(&data, free_port(), Some("first")));
+    let port = free_port();
+    let mut server = start(&data, port, Some("second"));
+    server.child.kill().unwrap();
+    let all = server.stderr.join("");
+    assert!(all.contains("CREDSTORE_ADMIN_PASSWORD is ignored"), "{all}");
+    assert!(all.contains("credstore admin set-password"), "{all}");
+}
+
+#[test]
+fn logs_are_plain_in_a_pipe_with_a_line_per_request_and_failed_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = start(&data, port, Some("pw"));
+    let startup = server.stderr.join("");
+    assert!(
+        !startup.contains('\u{1b}'),
+        "escape codes in a pipe:\n{startup}"
+    );
+    assert!(startup.contains(env!("CARGO_PKG_VERSION")), "{startup}");
+    assert!(startup.contains(&format!("127.0.0.1:{port}")), "{startup}");
+    assert!(http_get_as(port, "/api/v2/credentials/1/", "admin", "pw").starts_with("HTTP/1.1"));
+    assert!(http_get_as(port, "/api/v2/me/", "mallory", "guess-1").starts_with("HTTP/1.1 401"));
+    let rest = server.rest_of_log();
+    let request = rest
+        .lines()
+        .find(|l| l.contains("request") && l.contains("/api/v2/credentials/{id}/"))
+        .unwrap_or_else(|| panic!("no request line in:\n{rest}"));
+    for part in ["GET", "status=", "user=1", "client=\"127.0.0.1\"", "ms="] {
+        assert!(request.contains(part), "{part} missing in {request}");
+    }
+    let failed = rest
+        .lines()
+        .find(|l| l.contains("failed login"))
+        .unwrap_or_else(|| panic!("no failed-login line in:\n{rest}"));
+    assert!(
+        failed.contains("mallory") && failed.contains("127.0.0.1"),
+        "{failed}"
+    );
+    assert!(!rest.contains("guess-1"), "a password reached the log");
+}
+
+#[test]
+fn an_invalid_log_filter_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
+        .env("CREDSTORE_DATA_DIR", dir.path().join("data"))
+        .env("CREDSTORE_LOG", "credstore=loudest")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("CREDSTORE_LOG"), "{text}");
+    assert!(!dir.path().join("data").exists());
+}
+
+#[test]
+fn completions_a_man_page_and_every_variable_in_help() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bin().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("set-password"), "{shell}: no admin commands");
+    }
+    let man = bin().arg("man").output().unwrap();
+    let text = String::from_utf8_lossy(&man.stdout);
+    assert!(text.contains(".TH credstore"), "{text}");
+    let help = String::from_utf8_lossy(&bin().arg("--help").output().unwrap().stdout).to_string();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for variable in [
+        "CREDSTORE_ADMIN_PASSWORD",
+        "CREDSTORE_LOG",
+        "CREDSTORE_K8S_TOKEN_FILE",
+        "CREDSTORE_AZURE_AUTHORITY_HOST",
+        "CREDSTORE_AZURE_MANAGED_IDENTITY",
+        "CREDSTORE_DSV_BASE_URL",
+    ] {
+        assert!(help.contains(variable), "--help lacks {variable}");
+        assert!(readme.contains(variable), "README lacks {variable}");
+    }
+    let version = bin().arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn small_operator_mistakes_get_messages_that_name_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(start(&data, free_port(), Some("pw")));
+    let run = |args: &[&str]| {
+        let out = bin()
+            .args(args)
+            .env("CREDSTORE_DATA_DIR", &data)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let text = run(&["backup", "/nonexistent/dir/x.db"]);
+    assert!(
+        text.contains("/nonexistent/dir") && text.contains("does not exist"),
+        "{text}"
+    );
+    let target = dir.path().join("copy.db");
+    let from = format!("sqlite://{}", data.join("credstore.db").display());
+    let to = format!("sqlite://{}", target.display());
+    let text = run(&["migrate-data", "--from", &from, "--to", &to]);
+    assert!(text.contains("postgres://"), "{text}");
+    assert!(
+        !target.exists(),
+        "a refused migrate-data left {} behind",
+        target.display()
+    );
+    let text = run(&[
+        "migrate-data",
+        "--from",
+        "sqlite:///missing.db",
+        "--to",
+        "postgres://x@127.0.0.1:1/x",
+    ]);
+    assert!(
+        text.contains("--from") && !text.contains("--data-dir"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unreachable_postgresql_is_named_within_seconds_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let text = failed_start(
+        &dir.path().join("data"),
+        &[
+            "--database-url",
+            "postgres://credstore:Hunter2pw@127.0.0.1:1/credstore",
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(text.contains("127.0.0.1:1"), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(text.contains("--database-url"), "{text}");
+    assert!(!text.contains("Hunter2pw"), "{text}");
+}
+
+#[test]
+fn a_key_file_others_may_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(start(&data, free_port(), Some("pw")));
+    let key = data.join("master.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let server = start(&data, free_port(), None);
+    let log = server.stderr.join("");
+    assert!(log.contains("may be read by other users"), "{log}");
+    assert!(log.contains(&key.display().to_string()), "{log}");
 }

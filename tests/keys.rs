@@ -49,8 +49,13 @@ async fn rotation_reencrypts_everything_and_retires_the_old_key() {
         .await
         .unwrap();
     assert_eq!(status.current, 2);
-    assert_eq!(status.versions.len(), 1);
-    assert_eq!(status.versions[0].2, 10);
+    // Version 1 stays in the file, retired, for backups taken before the rotation.
+    assert_eq!(status.versions.len(), 2);
+    assert_eq!(status.versions[0].version, 1);
+    assert_eq!(status.versions[0].secrets, 0);
+    assert!(status.versions[0].retired.is_some());
+    assert_eq!(status.versions[1].secrets, 10);
+    assert!(status.versions[1].retired.is_none());
     all_decrypt(&app, &ids).await;
 }
 
@@ -67,9 +72,9 @@ async fn an_interrupted_rotation_resumes_and_loses_nothing() {
     let mid = credstore::keys::status(&config, &app.state.store)
         .await
         .unwrap();
-    assert_eq!(mid.versions.iter().map(|v| v.2).sum::<i64>(), 300);
+    assert_eq!(mid.versions.iter().map(|v| v.secrets).sum::<i64>(), 300);
     assert!(
-        mid.versions.iter().any(|v| v.0 == 1 && v.2 > 0),
+        mid.versions.iter().any(|v| v.version == 1 && v.secrets > 0),
         "old secrets remain on version 1"
     );
     // The running server reads both versions meanwhile.
@@ -204,6 +209,26 @@ fn the_commands_take_the_serve_options() {
         String::from_utf8_lossy(&rotate.stderr)
     );
     assert!(String::from_utf8_lossy(&rotate.stdout).contains("4 secrets re-encrypted"));
+    // The fingerprint is the current key's, after any number of rotations.
+    for version in [2, 3] {
+        if version == 3 {
+            assert!(run(&["keys", "rotate"]).status.success());
+        }
+        let fingerprint = run(&["keys", "fingerprint"]);
+        assert!(
+            fingerprint.status.success(),
+            "{}",
+            String::from_utf8_lossy(&fingerprint.stderr)
+        );
+        let fingerprint = String::from_utf8_lossy(&fingerprint.stdout)
+            .trim()
+            .to_string();
+        let status = String::from_utf8_lossy(&run(&["keys", "status"]).stdout).to_string();
+        assert!(
+            status.contains(&format!("version {version}: fingerprint {fingerprint},")),
+            "{fingerprint} is not version {version} in:\n{status}"
+        );
+    }
     let verify = run(&["audit", "verify"]);
     assert!(
         verify.status.success(),
@@ -227,4 +252,138 @@ fn the_commands_take_the_serve_options() {
         !run(&["backup", file.to_str().unwrap()]).status.success(),
         "never overwrites"
     );
+}
+
+/// The operator's restore: refused while a server holds the database; a backup taken
+/// before two rotations restores with today's key file (rotations keep retired keys); the
+/// restored state is the backup's, not the newer WAL's; the replaced database is kept.
+#[tokio::test]
+async fn a_backup_from_before_two_rotations_restores_with_todays_key_file() {
+    if common::postgres_server().is_some() {
+        return; // restore replaces an SQLite file; PostgreSQL restores with pg_restore
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = config_for(data.path().to_path_buf());
+    let backup = data.path().join("bk1.db");
+    let app = TestApp::on_dir_path(data.path()).await;
+    let before = credentials(&app, 2).await;
+    app.state
+        .store
+        .backup_to(&backup.display().to_string())
+        .await
+        .unwrap();
+    let newer = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "after the backup", "credential_type": app.type_id("ssh").await,
+                   "organization": app.org("p").await, "inputs": {"username": "x", "password": "later"}}),
+        )
+        .await;
+    for _ in 0..2 {
+        credstore::keys::rotate(&config, &app.state.store, None)
+            .await
+            .unwrap();
+    }
+    let busy = credstore::backup::restore(&config, &backup)
+        .await
+        .expect_err("a server holds the database");
+    assert!(busy.to_string().contains("server is using"), "{busy}");
+    drop(app);
+
+    let report = credstore::backup::restore(&config, &backup).await.unwrap();
+    assert_eq!(
+        report.restored.credentials, 3,
+        "two and the Galaxy credential"
+    );
+    let previous = report.previous.expect("the replaced database is kept");
+    assert!(previous.exists());
+    assert!(!data.path().join("credstore.db-wal").exists());
+    let again = TestApp::on_dir_path(data.path()).await;
+    all_decrypt(&again, &before).await;
+    let gone = again
+        .get(As::Admin, &format!("/api/v2/credentials/{newer}/"))
+        .await;
+    assert_eq!(
+        gone.status,
+        StatusCode::NOT_FOUND,
+        "the restore did nothing"
+    );
+}
+
+#[tokio::test]
+async fn purging_retired_keys_says_what_it_costs_and_only_then_removes() {
+    if common::postgres_server().is_some() {
+        return; // the backup half is SQLite's; rotation itself is tested on both
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = config_for(data.path().to_path_buf());
+    let backup = data.path().join("old.db");
+    let app = TestApp::on_dir_path(data.path()).await;
+    credentials(&app, 1).await;
+    app.state
+        .store
+        .backup_to(&backup.display().to_string())
+        .await
+        .unwrap();
+    credstore::keys::rotate(&config, &app.state.store, None)
+        .await
+        .unwrap();
+    let asked = credstore::keys::purge_retired(&config, &app.state.store, false)
+        .await
+        .unwrap();
+    assert!(!asked.removed);
+    assert_eq!(asked.versions.len(), 1);
+    assert_eq!(asked.versions[0].0, 1);
+    let status = credstore::keys::status(&config, &app.state.store)
+        .await
+        .unwrap();
+    assert_eq!(
+        status.versions.len(),
+        2,
+        "nothing removed without confirmation"
+    );
+    let done = credstore::keys::purge_retired(&config, &app.state.store, true)
+        .await
+        .unwrap();
+    assert!(done.removed);
+    drop(app);
+    let refused = credstore::backup::restore(&config, &backup)
+        .await
+        .expect_err("the backup's key is gone");
+    assert!(refused.to_string().contains("key version 1"), "{refused}");
+    assert!(
+        !data.path().join("credstore.db.restoring").exists(),
+        "a refused restore leaves nothing behind"
+    );
+}
+
+#[tokio::test]
+async fn restore_refuses_what_is_not_a_credstore_backup() {
+    if common::postgres_server().is_some() {
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let config = config_for(data.path().to_path_buf());
+    let missing = credstore::backup::restore(&config, &data.path().join("nope.db"))
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("no backup file"), "{missing}");
+    let text = data.path().join("notes.txt");
+    std::fs::write(&text, "not a database at all").unwrap();
+    let err = credstore::backup::restore(&config, &text)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a credstore backup"), "{err}");
+    let other = data.path().join("other.db");
+    foreign_sqlite_database(&other);
+    let err = credstore::backup::restore(&config, &other)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not a credstore backup"), "{err}");
+}
+
+/// An SQLite database that is not credstore's: a backup of the wrong program.
+fn foreign_sqlite_database(path: &std::path::Path) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute("CREATE TABLE t (x)", []).unwrap();
 }

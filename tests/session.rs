@@ -137,3 +137,45 @@ async fn login_never_redirects_off_site() {
     let r = app.call(req).await;
     assert_eq!(r.headers[header::LOCATION], "/api/");
 }
+
+/// A password change ends the user's login sessions: a cookie stolen with the old
+/// password dies with it.
+#[tokio::test]
+async fn a_password_change_ends_the_sessions_of_that_user() {
+    let app = TestApp::new().await;
+    let r = login(&app, ADMIN_PASSWORD).await;
+    let session = cookies(&r)
+        .into_iter()
+        .find(|c| c.starts_with("awx_sessionid="))
+        .expect("session cookie");
+    let me = || {
+        Request::builder()
+            .uri("/api/v2/me/")
+            .header(header::COOKIE, &session)
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(app.call(me()).await.status, StatusCode::OK);
+    let changed = app
+        .patch(
+            common::As::Admin,
+            "/api/v2/users/1/",
+            serde_json::json!({"first_name": "still the same session"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(
+        app.call(me()).await.status,
+        StatusCode::OK,
+        "other changes keep the session"
+    );
+    let changed = app
+        .patch(
+            common::As::Admin,
+            "/api/v2/users/1/",
+            serde_json::json!({"password": "An0ther-password"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(app.call(me()).await.status, StatusCode::UNAUTHORIZED);
+}

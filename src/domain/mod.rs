@@ -12,3 +12,4 @@ pub mod managed_types;
 pub mod named_url;
 pub mod rbac;
 pub mod resource;
+pub mod username;

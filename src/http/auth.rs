@@ -21,7 +21,8 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -39,6 +40,36 @@ pub struct Auth(pub Caller);
 /// instead of asking the database again.
 #[derive(Debug, Clone, Copy)]
 pub struct AuthGeneration(pub Option<i64>);
+
+/// Where the authentication extractor leaves the caller's user id for the request log
+/// (the middleware that writes the log line runs outside the handler and its extractors).
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(Arc<OnceLock<i64>>);
+
+impl CallerSlot {
+    /// The user the request was authenticated as, if it was.
+    pub fn user_id(&self) -> Option<i64> {
+        self.0.get().copied()
+    }
+}
+
+/// The peer address of a request, when the server knows it (not in in-process tests).
+pub fn client_address(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0)
+}
+
+/// One line per failed password check (Basic, session login, token creation), so that an
+/// operator sees guessing; the name is escaped (`?`), the password never logged.
+pub fn log_failed_login(username: &str, extensions: &axum::http::Extensions) {
+    let client = client_address(extensions).map(|a| a.ip().to_string());
+    tracing::info!(
+        ?username,
+        client = client.as_deref().unwrap_or("-"),
+        "failed login"
+    );
+}
 
 /// Successful verifications, keyed by SHA-256 of `username \0 password`, and resolved
 /// tokens, keyed by their stored digest.
@@ -369,32 +400,40 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Read before anything else is: whatever this request reads is at least as new.
-        let generation = state.store.generation()?;
-        parts.extensions.insert(AuthGeneration(generation));
-        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
-            let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
-            if let Some((username, password)) = parse_basic(value) {
-                return authenticate_basic(state, &username, password, generation)
-                    .await?
-                    .map(Auth)
-                    .ok_or(ApiError::Unauthorized);
-            }
-            if let Some(token) = value
-                .strip_prefix("Bearer ")
-                .or_else(|| value.strip_prefix("bearer "))
-            {
-                return authenticate_bearer(state, token, &parts.method, generation)
-                    .await
-                    .map(Auth);
-            }
-            return Err(ApiError::Unauthorized);
+        let caller = authenticate(parts, state).await?;
+        if let Some(slot) = parts.extensions.get::<CallerSlot>() {
+            let _ = slot.0.set(caller.user_id);
         }
-        if let Some(session) = cookie(&parts.headers, SESSION_COOKIE) {
-            return authenticate_session(state, parts, session).await.map(Auth);
-        }
-        Err(ApiError::Unauthorized)
+        Ok(Auth(caller))
     }
+}
+
+/// Basic, bearer token or session cookie, in AWX's order.
+async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+    // Read before anything else is: whatever this request reads is at least as new.
+    let generation = state.store.generation()?;
+    parts.extensions.insert(AuthGeneration(generation));
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
+        if let Some((username, password)) = parse_basic(value) {
+            let caller = authenticate_basic(state, &username, password, generation).await?;
+            if caller.is_none() {
+                log_failed_login(&username, &parts.extensions);
+            }
+            return caller.ok_or(ApiError::Unauthorized);
+        }
+        if let Some(token) = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+        {
+            return authenticate_bearer(state, token, &parts.method, generation).await;
+        }
+        return Err(ApiError::Unauthorized);
+    }
+    if let Some(session) = cookie(&parts.headers, SESSION_COOKIE) {
+        return authenticate_session(state, parts, session).await;
+    }
+    Err(ApiError::Unauthorized)
 }
 
 #[cfg(test)]

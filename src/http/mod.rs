@@ -110,8 +110,8 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
         .into_response()
 }
 
-/// Adds the product headers and `Allow` to every response.
-async fn awx_headers(req: Request, next: Next) -> Response {
+/// Adds the product headers and `Allow` to every response, and logs one line per request.
+async fn awx_headers(mut req: Request, next: Next) -> Response {
     let authenticated = req.headers().contains_key(header::AUTHORIZATION)
         || auth::cookie(req.headers(), auth::SESSION_COOKIE).is_some();
     let csrf = if req.uri().path() == "/api/" {
@@ -123,12 +123,26 @@ async fn awx_headers(req: Request, next: Next) -> Response {
     let deprecated = is_deprecated(req.uri().path());
     let started = std::time::Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "-".to_string(), |m| m.as_str().to_string());
+    let client = auth::client_address(req.extensions());
+    let caller = auth::CallerSlot::default();
+    req.extensions_mut().insert(caller.clone());
     let mut response = next.run(req).await;
     let status = response.status();
     let elapsed = started.elapsed();
-    // Method, path and status only: bodies, query strings and credentials are never logged.
-    tracing::debug!(%method, %path, status = status.as_u16(), micros = elapsed.as_micros() as u64, "request");
+    // The route pattern, not the path: no ids, names, query strings, bodies or credentials.
+    tracing::info!(
+        %method,
+        %route,
+        status = status.as_u16(),
+        ms = elapsed.as_secs_f64() * 1000.0,
+        user = caller.user_id(),
+        client = client.map(|a| a.ip().to_string()).as_deref(),
+        "request"
+    );
     let headers = response.headers_mut();
     headers.insert("x-api-product-name", HeaderValue::from_static("AWX"));
     if let Ok(v) = HeaderValue::from_str(&format!("{:.3}s", elapsed.as_secs_f64())) {

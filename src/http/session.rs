@@ -1,7 +1,10 @@
 //! `/api/login/` and `/api/logout/`: the cookie session the `awx` CLI uses when given a
 //! username and password. Writes under a session must echo the CSRF cookie.
 
-use super::auth::{authenticate_basic, cookie, digest, random_secret, CSRF_COOKIE, SESSION_COOKIE};
+use super::auth::{
+    authenticate_basic, cookie, digest, log_failed_login, random_secret, CSRF_COOKIE,
+    SESSION_COOKIE,
+};
 use super::error::ApiResult;
 use super::AppState;
 use axum::extract::State;
@@ -61,6 +64,7 @@ fn safe_next(next: Option<&str>) -> &str {
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     Form(form): Form<LoginForm>,
 ) -> ApiResult<Response> {
     let username = form.username.unwrap_or_default();
@@ -68,6 +72,7 @@ async fn login(
     let Some(caller) =
         authenticate_basic(&state, &username, password, state.store.generation()?).await?
     else {
+        log_failed_login(&username, &extensions);
         return Ok((
             StatusCode::UNAUTHORIZED,
             Json(json!({"detail": "Invalid username or password. Please try again."})),

@@ -396,6 +396,30 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// How much a database holds, for what `credstore restore` reports.
+    pub async fn inventory(&self) -> StoreResult<Inventory> {
+        let count = |table: &'static str| async move {
+            query_scalar::<i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(self.pool())
+                .await
+        };
+        Ok(Inventory {
+            credentials: count("credentials").await?,
+            users: count("users").await?,
+            organizations: count("organizations").await?,
+            teams: count("teams").await?,
+        })
+    }
+}
+
+/// Row counts of the main resources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Inventory {
+    pub credentials: i64,
+    pub users: i64,
+    pub organizations: i64,
+    pub teams: i64,
 }
 
 /// Where a new credential's roles hang: under each other, under its organization's

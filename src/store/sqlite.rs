@@ -65,7 +65,11 @@ struct Pool {
     /// Set by the checkpoint thread when the WAL has grown past [`RESTART_WAL_PAGES`].
     restart_due: AtomicBool,
     /// Never writes, so its `data_version` moves exactly when someone else commits.
-    watcher: Mutex<Connection>,
+    /// `None` once the pool is closed.
+    watcher: Mutex<Option<Connection>>,
+    /// Set by [`SqliteDb::close`]: the checkpoint thread ends and drops its connection.
+    closing: AtomicBool,
+    checkpointer: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -86,24 +90,28 @@ impl SqliteDb {
         let checkpointer = connect(&path)?;
         let db = SqliteDb {
             inner: Arc::new(Pool {
-                watcher: Mutex::new(connect(&path)?),
+                watcher: Mutex::new(Some(connect(&path)?)),
                 path,
                 idle: Mutex::new(vec![conn]),
                 restart_due: AtomicBool::new(false),
+                closing: AtomicBool::new(false),
+                checkpointer: Mutex::new(None),
             }),
         };
         let pool = Arc::downgrade(&db.inner);
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || checkpoint_while_open(&pool, &checkpointer))
             .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        *lock(&db.inner.checkpointer) = Some(thread);
         Ok(db)
     }
 
     /// A number that changes whenever any connection, of this process or another,
     /// commits to the file: what caches of rendered data are validated against.
     pub fn data_version(&self) -> rusqlite::Result<i64> {
-        let watcher = self.inner.watcher.lock().unwrap_or_else(|e| e.into_inner());
+        let watcher = lock(&self.inner.watcher);
+        let watcher = watcher.as_ref().ok_or(rusqlite::Error::InvalidQuery)?;
         let mut statement = watcher.prepare_cached("PRAGMA data_version")?;
         statement.query_row([], |row| row.get(0))
     }
@@ -142,15 +150,32 @@ impl SqliteDb {
     }
 
     /// Closes the idle connections; the last one to close checkpoints the WAL.
+    /// Called once every request has ended: copies the WAL back into the database file,
+    /// then closes every connection of this process, so that SQLite removes the WAL and
+    /// the database file alone holds the data (what a restore or a file copy relies on).
     pub fn close(&self) {
+        if let Err(e) =
+            self.with(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+        {
+            tracing::warn!(error = %e, "the final WAL checkpoint failed");
+        }
+        self.inner.closing.store(true, Ordering::Relaxed);
+        if let Some(thread) = lock(&self.inner.checkpointer).take() {
+            let _ = thread.join();
+        }
+        lock(&self.inner.watcher).take();
         self.idle().clear();
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
-        // A panic elsewhere cannot leave the list half-changed: push, pop and clear are
-        // whole operations, so a poisoned lock still guards a valid list.
-        self.inner.idle.lock().unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner.idle)
     }
+}
+
+/// A panic elsewhere cannot leave these values half-changed (each is replaced or taken
+/// whole), so a poisoned lock still guards a valid value.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Copies committed pages from the WAL into the database file, off the request path.
@@ -170,6 +195,9 @@ fn checkpoint_while_open(pool: &std::sync::Weak<Pool>, conn: &Connection) {
         let Some(pool) = pool.upgrade() else {
             return;
         };
+        if pool.closing.load(Ordering::Relaxed) {
+            return;
+        }
         for round in 1..=CATCH_UP_ROUNDS {
             let checkpoint = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
                 Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))

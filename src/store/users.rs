@@ -82,7 +82,9 @@ impl Store {
         Ok(id)
     }
 
-    /// Updates a user's fields, and the hash when a new password was given.
+    /// Updates a user's fields, and the hash when a new password was given; a new
+    /// password ends the user's login sessions (their tokens stay, as in AWX), so that a
+    /// session stolen with the old password dies with it.
     pub async fn update_user(
         &self,
         id: i64,
@@ -106,6 +108,12 @@ impl Store {
         .bind(id)
         .execute(&mut tx)
         .await?;
+        if password_hash.is_some() {
+            query("DELETE FROM sessions WHERE user_id = ?")
+                .bind(id)
+                .execute(&mut tx)
+                .await?;
+        }
         if let Some(a) = activity {
             append(&mut tx, a, None).await?;
         }

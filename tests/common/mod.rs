@@ -23,6 +23,8 @@ pub struct TestApp {
     pub router: Router,
     pub state: credstore::AppState,
     pub dir: tempfile::TempDir,
+    /// Held as a server holds it: a restore of this database waits for the app to go.
+    pub lock: Option<credstore::backup::ServeLock>,
 }
 
 /// One HTTP answer.
@@ -69,6 +71,7 @@ impl TestApp {
             router: credstore::app(state.clone()),
             state,
             dir,
+            lock: prepared.lock,
         }
     }
 
