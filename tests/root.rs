@@ -228,3 +228,41 @@ async fn paths_without_trailing_slash_redirect() {
         "/api/v2/credentials/?page_size=2"
     );
 }
+
+/// Password guesses are throttled per user name (and per address, when there is one):
+/// past ten failures a minute further checks answer 429 with Retry-After and DRF's
+/// message, without a hash; credentials already verified keep working meanwhile.
+#[tokio::test]
+async fn failed_logins_are_throttled_without_locking_out_verified_credentials() {
+    let app = TestApp::new().await;
+    assert_eq!(
+        app.get(As::Admin, "/api/v2/me/").await.status,
+        StatusCode::OK
+    );
+    for _ in 0..10 {
+        let r = app.get(As::Basic("admin", "guess"), "/api/v2/me/").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let r = app.get(As::Basic("admin", "guess-11"), "/api/v2/me/").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.raw);
+    let wait: u64 = r.headers[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait));
+    assert!(r.body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("Request was throttled."));
+    assert_eq!(
+        app.get(As::Admin, "/api/v2/me/").await.status,
+        StatusCode::OK
+    );
+    let other = app.get(As::Basic("nobody-else", "x"), "/api/v2/me/").await;
+    assert_eq!(
+        other.status,
+        StatusCode::UNAUTHORIZED,
+        "other names are not throttled"
+    );
+}

@@ -81,6 +81,8 @@ pub struct AuthCache {
     /// Bounds concurrent argon2 computations: each takes ~19 MiB, so a burst of uncached
     /// Basic requests would otherwise cost memory without bound.
     hashing: tokio::sync::Semaphore,
+    /// Failed password checks by name and address.
+    throttle: super::throttle::LoginThrottle,
 }
 
 /// How many password hashes are computed at once.
@@ -117,6 +119,7 @@ impl AuthCache {
             tokens: Mutex::new(HashMap::new()),
             dummy_hash: dummy,
             hashing: tokio::sync::Semaphore::new(CONCURRENT_HASHES),
+            throttle: super::throttle::LoginThrottle::default(),
         })
     }
 
@@ -218,12 +221,15 @@ fn parse_basic(value: &str) -> Option<(String, SecretString)> {
     Some((user.to_string(), SecretString::from(pass.to_string())))
 }
 
-/// Verifies Basic credentials; `None` for any failure (the caller answers 401).
+/// Verifies a user name and password (Basic, session login, token creation); `None` for
+/// any failure (the caller answers 401), a 429 when this name or `client` has failed too
+/// often lately ([`super::throttle`]).
 pub async fn authenticate_basic(
     state: &AppState,
     username: &str,
     password: SecretString,
     generation: Option<i64>,
+    client: Option<std::net::IpAddr>,
 ) -> Result<Option<Caller>, ApiError> {
     let key = cache_key(username, &password);
     if let Some(caller) = state.auth.lookup_unchanged(&key, generation) {
@@ -234,6 +240,27 @@ pub async fn authenticate_basic(
         state.auth.seen_at(&key, caller, generation);
         return Ok(Some(caller));
     }
+    state
+        .auth
+        .throttle
+        .check(username, client)
+        .map_err(ApiError::TooManyRequests)?;
+    let verified = verify(state, key, user, password, generation).await?;
+    match verified {
+        Some(_) => state.auth.throttle.succeeded(username, client),
+        None => state.auth.throttle.failed(username, client),
+    }
+    Ok(verified)
+}
+
+/// The password check itself, one of [`CONCURRENT_HASHES`] at a time.
+async fn verify(
+    state: &AppState,
+    key: [u8; 32],
+    user: Option<crate::store::UserRow>,
+    password: SecretString,
+    generation: Option<i64>,
+) -> Result<Option<Caller>, ApiError> {
     let _permit = state
         .auth
         .hashing
@@ -377,20 +404,26 @@ async fn authenticate_session(
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if !is_safe(&parts.method) {
-        let sent = parts
-            .headers
-            .get("x-csrftoken")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let expected = cookie(&parts.headers, CSRF_COOKIE).unwrap_or_default();
-        let matches: bool = sent.as_bytes().ct_eq(expected.as_bytes()).into();
-        if expected.is_empty() || !matches {
-            return Err(ApiError::Forbidden(Some(
-                "CSRF Failed: CSRF token missing or incorrect.".into(),
-            )));
-        }
+        check_csrf(&parts.headers)?;
     }
     caller_by_id(state, user_id).await
+}
+
+/// A change made under a session cookie must echo the CSRF cookie in `X-CSRFToken`
+/// (double submit), which another site's page cannot read.
+pub fn check_csrf(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let sent = headers
+        .get("x-csrftoken")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let expected = cookie(headers, CSRF_COOKIE).unwrap_or_default();
+    let matches: bool = sent.as_bytes().ct_eq(expected.as_bytes()).into();
+    if expected.is_empty() || !matches {
+        return Err(ApiError::Forbidden(Some(
+            "CSRF Failed: CSRF token missing or incorrect.".into(),
+        )));
+    }
+    Ok(())
 }
 
 impl FromRequestParts<AppState> for Auth {
@@ -416,7 +449,8 @@ async fn authenticate(parts: &mut Parts, state: &AppState) -> Result<Caller, Api
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let value = value.to_str().map_err(|_| ApiError::Unauthorized)?;
         if let Some((username, password)) = parse_basic(value) {
-            let caller = authenticate_basic(state, &username, password, generation).await?;
+            let client = client_address(&parts.extensions).map(|a| a.ip());
+            let caller = authenticate_basic(state, &username, password, generation, client).await?;
             if caller.is_none() {
                 log_failed_login(&username, &parts.extensions);
             }

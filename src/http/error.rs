@@ -29,6 +29,9 @@ pub enum ApiError {
     Validation(Value),
     #[error("bad request")]
     BadRequest(Value),
+    /// Too many failed password checks lately; the payload is the seconds to wait.
+    #[error("throttled")]
+    TooManyRequests(u64),
     /// A concurrent request changed what this one relied on.
     #[error("conflict")]
     Conflict,
@@ -71,6 +74,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Validation(v) => (StatusCode::BAD_REQUEST, v.clone()),
             ApiError::BadRequest(v) => (StatusCode::BAD_REQUEST, json!({"detail": v})),
+            ApiError::TooManyRequests(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({"detail": format!("Request was throttled. Expected available in {seconds} seconds.")}),
+            ),
             ApiError::Conflict => (
                 StatusCode::CONFLICT,
                 json!({"detail": "The object was changed or deleted by another request; retry."}),
@@ -84,6 +91,11 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests(seconds) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if matches!(self, ApiError::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

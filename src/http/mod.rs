@@ -21,6 +21,7 @@ mod roles;
 mod root;
 mod session;
 mod teams;
+mod throttle;
 mod tokens;
 mod users;
 
