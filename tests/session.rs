@@ -98,6 +98,7 @@ async fn login_sets_a_session_that_authenticates() {
                 .method(Method::POST)
                 .uri("/api/logout/")
                 .header(header::COOKIE, &jar)
+                .header("X-CSRFToken", csrf.trim_start_matches("csrftoken="))
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -123,19 +124,75 @@ async fn a_bad_login_sets_no_session() {
     assert!(cookies(&r).iter().all(|c| !c.starts_with("awx_sessionid=")));
 }
 
-#[tokio::test]
-async fn login_never_redirects_off_site() {
-    let app = TestApp::new().await;
-    let form =
-        format!("username=admin&password={ADMIN_PASSWORD}&next=https%3A%2F%2Fevil.example%2F");
+async fn login_to(app: &TestApp, next: &str) -> common::Reply {
+    let form = format!("username=admin&password={ADMIN_PASSWORD}&next={next}");
     let req = Request::builder()
         .method(Method::POST)
         .uri("/api/login/")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(Body::from(form))
         .unwrap();
-    let r = app.call(req).await;
-    assert_eq!(r.headers[header::LOCATION], "/api/");
+    app.call(req).await
+}
+
+#[tokio::test]
+async fn login_never_redirects_off_site() {
+    let app = TestApp::new().await;
+    // Absolute URLs, protocol-relative ones, and backslashes browsers read as slashes.
+    for next in [
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%5C%5Cevil.example",
+        "%5C%5Cevil.example",
+    ] {
+        let r = login_to(&app, next).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{next}");
+        assert_eq!(r.headers[header::LOCATION], "/api/", "{next}");
+    }
+    let r = login_to(&app, "%2Fapi%2Fv2%2F").await;
+    assert_eq!(r.headers[header::LOCATION], "/api/v2/");
+    let r = login_to(&app, "%2Fapi%2F%0D%0ASet-Cookie%3A%20x%3D1").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    assert!(r.body["detail"].is_string(), "{}", r.raw);
+}
+
+/// Logging out changes state: POST with the CSRF echo only; a GET (a link or an image on
+/// another site) redirects as AWX does but ends nothing.
+#[tokio::test]
+async fn logout_needs_a_post_with_the_csrf_echo() {
+    let app = TestApp::new().await;
+    let session = cookies(&login(&app, ADMIN_PASSWORD).await)
+        .into_iter()
+        .find(|c| c.starts_with("awx_sessionid="))
+        .expect("session cookie");
+    let jar = format!("{session}; csrftoken=abc123");
+    let send = |method: Method, uri: &str, csrf: Option<&str>| {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &jar);
+        if let Some(token) = csrf {
+            req = req.header("X-CSRFToken", token);
+        }
+        req.body(Body::empty()).unwrap()
+    };
+    let get = app.call(send(Method::GET, "/api/logout/", None)).await;
+    assert_eq!(get.status, StatusCode::FOUND);
+    let forged = app.call(send(Method::POST, "/api/logout/", None)).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let me = app.call(send(Method::GET, "/api/v2/me/", None)).await;
+    assert_eq!(
+        me.status,
+        StatusCode::OK,
+        "the session survived GET and a forged POST"
+    );
+    let out = app
+        .call(send(Method::POST, "/api/logout/", Some("abc123")))
+        .await;
+    assert_eq!(out.status, StatusCode::FOUND);
+    let me = app.call(send(Method::GET, "/api/v2/me/", None)).await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
 }
 
 /// A password change ends the user's login sessions: a cookie stolen with the old

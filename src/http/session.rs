@@ -2,10 +2,10 @@
 //! username and password. Writes under a session must echo the CSRF cookie.
 
 use super::auth::{
-    authenticate_basic, cookie, digest, log_failed_login, random_secret, CSRF_COOKIE,
-    SESSION_COOKIE,
+    authenticate_basic, check_csrf, client_address, cookie, digest, log_failed_login,
+    random_secret, CSRF_COOKIE, SESSION_COOKIE,
 };
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
 use super::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -22,7 +22,13 @@ const SESSION_HOURS: i64 = 12;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/login/", get(login_form).post(login))
-        .route("/api/logout/", get(logout).post(logout))
+        .route("/api/logout/", get(logout_link).post(logout))
+}
+
+/// AWX answers a GET of the logout page with a redirect to the API root; so does this,
+/// without ending anything (a link or an image on another site could send it).
+async fn logout_link() -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, "/api/")]).into_response()
 }
 
 /// The form fields the CLI posts.
@@ -53,11 +59,17 @@ async fn login_form(headers: HeaderMap) -> Response {
     r
 }
 
-/// Only same-site relative paths are followed after login.
-fn safe_next(next: Option<&str>) -> &str {
+/// Only paths of this site are followed after login; anything else goes to `/api/`.
+/// Browsers read `/\host` like `//host` (another site), so a backslash anywhere, like a
+/// second leading slash, disqualifies a path; control characters are a 400 (a header
+/// cannot carry them).
+fn safe_next(next: Option<&str>) -> ApiResult<&str> {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") => n,
-        _ => "/api/",
+        Some(n) if n.chars().any(char::is_control) => Err(ApiError::BadRequest(
+            "The next page may not contain control characters.".into(),
+        )),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => Ok(n),
+        _ => Ok("/api/"),
     }
 }
 
@@ -67,10 +79,12 @@ async fn login(
     extensions: axum::http::Extensions,
     Form(form): Form<LoginForm>,
 ) -> ApiResult<Response> {
+    let next = safe_next(form.next.as_deref())?;
     let username = form.username.unwrap_or_default();
     let password = SecretString::from(form.password.unwrap_or_default());
-    let Some(caller) =
-        authenticate_basic(&state, &username, password, state.store.generation()?).await?
+    let client = client_address(&extensions).map(|a| a.ip());
+    let generation = state.store.generation()?;
+    let Some(caller) = authenticate_basic(&state, &username, password, generation, client).await?
     else {
         log_failed_login(&username, &extensions);
         return Ok((
@@ -88,14 +102,7 @@ async fn login(
         .create_session(&digest(&session), caller.user_id, &expires)
         .await?;
     state.store.touch_last_login(caller.user_id).await?;
-    let mut r = (
-        StatusCode::FOUND,
-        [(
-            header::LOCATION,
-            safe_next(form.next.as_deref()).to_string(),
-        )],
-    )
-        .into_response();
+    let mut r = (StatusCode::FOUND, [(header::LOCATION, next.to_string())]).into_response();
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={session}; Path=/; HttpOnly; SameSite=Lax"
@@ -112,8 +119,11 @@ async fn login(
     Ok(r)
 }
 
+/// Ends the session: a change of state, so POST only and with the CSRF echo, so that
+/// another site cannot log a user out.
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(session) = cookie(&headers, SESSION_COOKIE) {
+        check_csrf(&headers)?;
         state.store.delete_session(&digest(session)).await?;
     }
     let mut r = (StatusCode::FOUND, [(header::LOCATION, "/api/")]).into_response();
