@@ -379,3 +379,58 @@ fn search_and_related_search() {
         .collect();
     assert_eq!(got, want);
 }
+
+/// Filters that used to answer 500: a pattern whose compiled form is too big for the
+/// matcher, and a thousand conditions (SQLite: "Expression tree is too large").
+#[tokio::test]
+async fn oversized_filters_are_refused_with_400() {
+    let app = TestApp::new().await;
+    let huge = app
+        .get(
+            As::Admin,
+            "/api/v2/credentials/?name__regex=(a%7B1000%7D)%7B1000%7D",
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::BAD_REQUEST, "{}", huge.raw);
+    assert!(huge.body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("regular expression"));
+    for prefix in ["", "or__", "not__"] {
+        let query: Vec<String> = (0..1000)
+            .map(|i| format!("{prefix}name__icontains=a{i}"))
+            .collect();
+        let r = app
+            .get(
+                As::Admin,
+                &format!("/api/v2/credentials/?{}", query.join("&")),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{prefix}: {}", r.raw);
+        assert!(r.body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("at most 100"));
+    }
+    let terms: Vec<String> = (0..150).map(|i| format!("t{i}")).collect();
+    let r = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/?search={}", terms.join(",")),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    let hundred: Vec<String> = (0..100).map(|i| format!("name__icontains=a{i}")).collect();
+    let r = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/?{}", hundred.join("&")),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "100 conditions are allowed: {}",
+        r.raw
+    );
+}

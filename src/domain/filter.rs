@@ -121,12 +121,25 @@ pub struct OrderKey {
     pub descending: bool,
 }
 
+/// The most conditions (filter parameters and search terms) one request may give. Each
+/// becomes part of one SQL expression, and databases cap an expression's size (SQLite
+/// answered 1,000 of them with "Expression tree is too large"); no client needs more.
+pub const MAX_CONDITIONS: usize = 100;
+
 /// Parses every non-reserved `(key, value)` pair into a filter for `base`.
 pub fn parse_filter(
     base: &'static Resource,
     pairs: &[(String, String)],
 ) -> Result<Filter, DomainError> {
     let mut filter = Filter::default();
+    let too_many = || {
+        DomainError::detail(format!(
+            "Too many filter conditions: at most {MAX_CONDITIONS} are allowed."
+        ))
+    };
+    if pairs.len() > MAX_CONDITIONS {
+        return Err(too_many());
+    }
     for (key, value) in pairs {
         if key == "search" {
             filter.search.extend(search_terms(value));
@@ -142,6 +155,9 @@ pub fn parse_filter(
         } else {
             filter.all.push(condition);
         }
+    }
+    if filter.search.len() + filter.all.len() + filter.any.len() > MAX_CONDITIONS {
+        return Err(too_many());
     }
     Ok(filter)
 }
@@ -293,12 +309,7 @@ fn coerce_values(
         | Lookup::Regex
         | Lookup::IRegex => {
             if matches!(lookup, Lookup::Regex | Lookup::IRegex) {
-                if let Err(e) = regex_syntax::Parser::new().parse(value) {
-                    return Err(DomainError::detail(format!(
-                        "Invalid regular expression: {}",
-                        first_line(&e.to_string())
-                    )));
-                }
+                check_regex(value)?;
             }
             if matches!(path.field.ty, FieldType::ForeignKey(_)) && lookup != Lookup::Search {
                 return Err(DomainError::detail(format!(
@@ -356,6 +367,30 @@ fn coerce(field: &FieldSpec, value: &str) -> Result<Scalar, DomainError> {
 fn first_line(s: &str) -> &str {
     s.lines().last().unwrap_or(s).trim()
 }
+
+/// A pattern is refused here, as a 400, when it does not parse or when it compiles to
+/// more than the matcher's size limit (`(a{1000}){1000}`): the database would otherwise
+/// fail on it at query time.
+fn check_regex(value: &str) -> Result<(), DomainError> {
+    let invalid = |e: &dyn std::fmt::Display| {
+        DomainError::detail(format!(
+            "Invalid regular expression: {}",
+            first_line(&e.to_string())
+        ))
+    };
+    regex_syntax::Parser::new()
+        .parse(value)
+        .map_err(|e| invalid(&e))?;
+    regex::RegexBuilder::new(value)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map(drop)
+        .map_err(|e| invalid(&e))
+}
+
+/// The compiled size a filter's pattern may reach: the regex crate's default, which the
+/// SQLite `REGEXP` function compiles with.
+const REGEX_SIZE_LIMIT: usize = 10 * (1 << 20);
 
 /// AWX's boolean coercion for filters.
 pub fn parse_bool(value: &str) -> Result<bool, DomainError> {
