@@ -502,3 +502,65 @@ async fn anonymous_gets_401() {
         );
     }
 }
+
+/// What OPTIONS announces for `username` ("letters, digits and @/./+/-/_ only", 150
+/// characters) is enforced, and no name anywhere may hold a NUL (PostgreSQL cannot store
+/// one, so `migrate-data` would fail on it).
+#[tokio::test]
+async fn names_are_checked_as_announced() {
+    let app = TestApp::new().await;
+    let invalid = "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.";
+    for bad in ["two words", "semi;colon", "nul\u{0}here", "new\nline"] {
+        let r = app
+            .post(As::Admin, LIST, json!({"username": bad, "password": "x"}))
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad:?}: {}", r.raw);
+        assert!(r.body["username"].is_array(), "{bad:?}: {}", r.raw);
+    }
+    let r = app
+        .post(As::Admin, LIST, json!({"username": "a b", "password": "x"}))
+        .await;
+    assert_eq!(r.body["username"][0], invalid);
+    let long = "u".repeat(151);
+    let r = app
+        .post(As::Admin, LIST, json!({"username": long, "password": "x"}))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    let ok = app
+        .post(
+            As::Admin,
+            LIST,
+            json!({"username": "ann.lee+ops@example.com", "password": "x"}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.raw);
+    let id = ok.body["id"].as_i64().unwrap();
+    let r = app
+        .patch(
+            As::Admin,
+            &format!("{LIST}{id}/"),
+            json!({"username": "bad name"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+
+    let r = app
+        .post(
+            As::Admin,
+            "/api/v2/organizations/",
+            json!({"name": "org\u{0}x"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    assert_eq!(r.body["name"][0], "Null characters are not allowed.");
+    let org = app.org("fine").await;
+    let r = app
+        .post(
+            As::Admin,
+            "/api/v2/teams/",
+            json!({"name": "t", "organization": org, "description": "a\u{0}b"}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    assert_eq!(r.body["description"][0], "Null characters are not allowed.");
+}

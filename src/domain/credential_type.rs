@@ -270,6 +270,9 @@ pub fn required_string(errors: &mut FieldErrors, field: &str, v: Option<Value>) 
             if s.trim().is_empty() {
                 errors.add(field, "This field may not be blank.");
                 None
+            } else if s.contains('\0') {
+                errors.add(field, NULL_CHARACTERS);
+                None
             } else if s.chars().count() > NAME_MAX {
                 errors.add(
                     field,
@@ -295,9 +298,19 @@ pub fn optional_string(errors: &mut FieldErrors, field: &str, v: Option<Value>) 
             errors.add(field, "Not a valid string.");
             None
         }
-        other => Some(scalar_to_string(other.as_ref())),
+        other => {
+            let s = scalar_to_string(other.as_ref());
+            if s.contains('\0') {
+                errors.add(field, NULL_CHARACTERS);
+                return None;
+            }
+            Some(s)
+        }
     }
 }
+
+/// DRF's message for a NUL in a text field (which PostgreSQL could not store either).
+pub const NULL_CHARACTERS: &str = "Null characters are not allowed.";
 
 /// DRF renders scalars sent for a string field as their text (`5` → "5", null → "").
 fn scalar_to_string(v: Option<&Value>) -> String {

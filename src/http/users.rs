@@ -13,6 +13,7 @@ use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
 use crate::domain::rbac::Caller;
 use crate::domain::resource::USER;
+use crate::domain::username::check_username;
 use crate::store::sql::{Bind, Sql};
 use crate::store::{UserRow, UserWrite};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
@@ -196,7 +197,13 @@ fn parse_user(
     let mut errors = FieldErrors::new();
     let username = match (body.get("username"), current) {
         (None, Some(c)) => Some(c.username.clone()),
-        (v, _) => required_string(&mut errors, "username", v.cloned()),
+        (v, _) => required_string(&mut errors, "username", v.cloned()).filter(|name| {
+            let checked = check_username(name);
+            if let Err(message) = checked {
+                errors.add("username", message);
+            }
+            checked.is_ok()
+        }),
     };
     let password = match body.get("password") {
         Some(Value::String(p)) if !p.is_empty() && p != "$encrypted$" => {
