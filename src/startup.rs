@@ -50,6 +50,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     ensure_data_dir(&config.data_dir)?;
     let lock = crate::backup::ServeLock::acquire(&config.database_url)?;
     let store = Store::open(&config.database_url).await?;
+    if let Some(database) = crate::backup::sqlite_file(&config.database_url) {
+        restrict_to_owner(&database);
+    }
     let setup = store.setup_lock().await?;
     let seeded = seed(config, &store).await;
     setup.release().await;
@@ -71,18 +74,51 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     })
 }
 
-/// Creates the data directory and proves it writable before anything goes there, so that
-/// an unusable directory is named as such instead of surfacing as a database error.
+/// Creates the data directory (0700: it holds password hashes, token digests and
+/// ciphertexts) and proves it writable before anything goes there, so that an unusable
+/// directory is named as such instead of surfacing as a database error. An existing one
+/// that others may read is kept as it is, with a warning.
 fn ensure_data_dir(dir: &std::path::Path) -> Result<(), StartupError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let failed = |reason| StartupError::DataDir {
         dir: dir.display().to_string(),
         reason,
     };
-    std::fs::create_dir_all(dir).map_err(failed)?;
+    if dir.is_dir() {
+        let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = format!("{mode:o}"),
+                "the data directory may be read by other users; run `chmod 700` on it"
+            );
+        }
+    } else {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(failed)?;
+    }
     let probe = dir.join(format!(".credstore-write-probe-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(failed)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
+}
+
+/// Makes the SQLite files readable by their owner only, whatever the umask made them:
+/// SQLite creates the WAL and shared-memory files with the database file's mode.
+fn restrict_to_owner(database: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", database.display()));
+        if file.exists() {
+            if let Err(e) = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(file = %file.display(), error = %e, "cannot make the file private");
+            }
+        }
+    }
 }
 
 /// Takes the listening socket. `serve` does this before anything else, so that a busy port

@@ -151,6 +151,15 @@ fn first_start_creates_everything_and_serves_ping() {
             .mode()
             & 0o777;
         assert_eq!(mode, 0o600);
+        // Password hashes, token digests and ciphertexts: nobody else may read them.
+        let mode_of =
+            |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode_of(data.clone()), 0o700);
+        for file in ["credstore.db", "credstore.db-wal", "credstore.db-shm"] {
+            if data.join(file).exists() {
+                assert_eq!(mode_of(data.join(file)), 0o600, "{file}");
+            }
+        }
     }
     let reply = http_get(port, "/api/v2/ping/");
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
@@ -580,6 +589,23 @@ fn an_unreachable_postgresql_is_named_within_seconds_without_its_password() {
     assert!(text.to_lowercase().contains("refused"), "{text}");
     assert!(text.contains("--database-url"), "{text}");
     assert!(!text.contains("Hunter2pw"), "{text}");
+}
+
+#[test]
+fn a_data_dir_others_may_read_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = start(&data, free_port(), Some("pw"));
+    let log = server.stderr.join("");
+    assert!(
+        log.contains("data directory may be read by other users"),
+        "{log}"
+    );
+    let db = std::fs::metadata(data.join("credstore.db")).unwrap();
+    assert_eq!(db.permissions().mode() & 0o777, 0o600);
 }
 
 #[test]
