@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretBox, SecretString};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
+use subtle::ConstantTimeEq;
 
 /// Envelope format byte; bumped if the layout ever changes.
 const ENVELOPE_FORMAT: u8 = 1;
@@ -301,11 +302,24 @@ impl KeyRing {
         if !stale {
             return;
         }
-        if let (Ok(KeyFile { keys, .. }), Ok(mut ring)) = (read_key_file(path), self.ring.write()) {
-            ring.current = keys.keys().next_back().copied().unwrap_or(ring.current);
-            ring.keys = keys;
-            ring.stamp = now;
+        let (Ok(KeyFile { keys, .. }), Ok(mut ring)) = (read_key_file(path), self.ring.write())
+        else {
+            return;
+        };
+        ring.stamp = now;
+        if let Some(version) = changed_key(&ring.keys, &keys) {
+            // Sealing under a key the database does not know would make those secrets
+            // unreadable once the right file is back: keep the keys already checked.
+            tracing::error!(
+                file = %path.display(),
+                version,
+                "the key file now holds another key for a version this server uses; \
+                 keeping the keys checked at start-up (put the right key file back)"
+            );
+            return;
         }
+        ring.current = keys.keys().next_back().copied().unwrap_or(ring.current);
+        ring.keys = keys;
     }
 
     /// The version that new envelopes are sealed with.
@@ -414,6 +428,17 @@ impl KeyRing {
         let text = String::from_utf8(plain).map_err(|_| CryptoError::Malformed)?;
         Ok(SecretString::from(text))
     }
+}
+
+/// The first version whose key differs between the ring and a reloaded file. A reload
+/// may add versions (a rotation, which records their fingerprints first) and drop retired
+/// ones, never swap a key: what start-up checked against the database stays true.
+fn changed_key(held: &BTreeMap<u32, MasterKey>, loaded: &BTreeMap<u32, MasterKey>) -> Option<u32> {
+    held.iter().find_map(|(version, key)| {
+        let other = loaded.get(version)?;
+        let same: bool = key.0.expose_secret().ct_eq(other.0.expose_secret()).into();
+        (!same).then_some(*version)
+    })
 }
 
 /// Binds a ciphertext to its credential and field, so that moving it elsewhere fails.
@@ -542,6 +567,38 @@ mod tests {
         assert_eq!(KeyRing::version_of(&env2), Some(2));
         assert_eq!(ring.open("u", "f", &env1).unwrap().expose_secret(), "s");
         assert_eq!(ring.open("u", "f", &env2).unwrap().expose_secret(), "s");
+    }
+
+    #[test]
+    fn a_reloaded_file_may_add_keys_but_never_swap_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let mut file = KeyFile::default();
+        file.keys.insert(1, MasterKey::generate());
+        write_key_file(&path, &file).unwrap();
+        let ring = KeyRing::from_file(&path).unwrap();
+        let secret = SecretString::from("s".to_string());
+        let (_, before) = ring.seal("u", "f", &secret).unwrap();
+        let mut foreign = KeyFile::default();
+        foreign.keys.insert(1, MasterKey::generate());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_key_file(&path, &foreign).unwrap();
+        let (version, during) = ring.seal("u", "f", &secret).unwrap();
+        assert_eq!(version, 1);
+        write_key_file(&path, &file).unwrap();
+        let fresh = KeyRing::from_file(&path).unwrap();
+        assert!(
+            fresh.open("u", "f", &during).is_ok(),
+            "sealed under the foreign key"
+        );
+        assert!(fresh.open("u", "f", &before).is_ok());
+        file.keys.insert(2, MasterKey::generate());
+        write_key_file(&path, &file).unwrap();
+        assert_eq!(
+            ring.current_version(),
+            2,
+            "a rotation's new version is taken"
+        );
     }
 
     proptest! {
