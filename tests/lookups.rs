@@ -623,3 +623,118 @@ async fn every_backend_reports_timeouts_and_untrusted_certificates() {
         assert_eq!(err.to_string(), want, "{namespace}");
     }
 }
+
+/// A listener that records every `X-Vault-Token` it is sent: where an attacker would
+/// point a test request.
+async fn token_trap() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let keep = seen.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap| {
+        let keep = keep.clone();
+        async move {
+            if let Some(token) = headers.get("x-vault-token").and_then(|v| v.to_str().ok()) {
+                keep.lock().unwrap().push(token.to_string());
+            }
+            StatusCode::NOT_FOUND
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+/// A `use` holder may test a credential as stored, or with their own secrets, but not send
+/// the stored secrets somewhere else: a changed public input (here the URL) leaves them
+/// behind unless the caller is an admin of the credential. Every call is audited, without
+/// a secret.
+#[tokio::test]
+async fn a_test_request_cannot_send_stored_secrets_elsewhere() {
+    let w = world().await;
+    let id = w.hv("stored", json!({"token": "hvs.root"})).await;
+    let ann = w.app.user("ann").await;
+    w.app
+        .post(
+            As::Admin,
+            &format!("/api/v2/organizations/{}/users/", w.org),
+            json!({"id": ann}),
+        )
+        .await;
+    let c = w
+        .app
+        .get(As::Admin, &format!("/api/v2/credentials/{id}/"))
+        .await;
+    let use_role = c.body["summary_fields"]["object_roles"]["use_role"]["id"]
+        .as_i64()
+        .unwrap();
+    w.app
+        .post(
+            As::Admin,
+            &format!("/api/v2/roles/{use_role}/users/"),
+            json!({"id": ann}),
+        )
+        .await;
+    let as_ann = As::Basic("ann", "pw-ann");
+    let test = format!("/api/v2/credentials/{id}/test/");
+    let (trap, caught) = token_trap().await;
+    let metadata = json!({"secret_path": "/kv/app", "secret_key": "password"});
+
+    let stolen = w
+        .app
+        .post(
+            as_ann,
+            &test,
+            json!({"inputs": {"url": trap}, "metadata": metadata}),
+        )
+        .await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST, "{}", stolen.raw);
+    assert!(
+        caught.lock().unwrap().is_empty(),
+        "the stored token reached the trap"
+    );
+
+    let as_stored = w
+        .app
+        .post(as_ann, &test, json!({"metadata": metadata}))
+        .await;
+    assert_eq!(as_stored.status, StatusCode::ACCEPTED, "{}", as_stored.raw);
+    let own = w
+        .app
+        .post(
+            as_ann,
+            &test,
+            json!({"inputs": {"url": trap, "token": "ann-own"}, "metadata": metadata}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::BAD_REQUEST, "{}", own.raw);
+    assert_eq!(*caught.lock().unwrap(), vec!["ann-own".to_string()]);
+
+    let by_admin = w
+        .app
+        .post(
+            As::Admin,
+            &test,
+            json!({"inputs": {"url": trap}, "metadata": metadata}),
+        )
+        .await;
+    assert_eq!(by_admin.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        caught.lock().unwrap().last().map(String::as_str),
+        Some("hvs.root")
+    );
+
+    let stream = w
+        .app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/activity_stream/?operation=test&order_by=id"),
+        )
+        .await;
+    assert_eq!(stream.body["count"], 4, "{}", stream.raw);
+    let first = &stream.body["results"][0];
+    assert_eq!(first["changes"]["destination"], json!(trap));
+    assert_eq!(first["changes"]["changed_inputs"], json!(["url"]));
+    assert_eq!(first["changes"]["stored_secrets_used"], json!(false));
+    assert_eq!(first["summary_fields"]["actor"]["username"], "ann");
+    assert!(!stream.raw.contains("hvs.root") && !stream.raw.contains("ann-own"));
+}

@@ -67,6 +67,33 @@ impl ActivityRecord {
         })
     }
 
+    /// A `/test/` call on an external credential: who (the actor), which credential,
+    /// where it connected, which public inputs the request changed and whether the stored
+    /// secrets went along. Names of inputs only, never a value of a secret.
+    pub fn lookup_test(
+        actor: i64,
+        credential: i64,
+        destination: Option<&str>,
+        changed_inputs: &[String],
+        stored_secrets_used: bool,
+    ) -> Self {
+        let mut changes = Map::new();
+        changes.insert("destination".into(), json!(destination));
+        changes.insert("changed_inputs".into(), json!(changed_inputs));
+        changes.insert("stored_secrets_used".into(), json!(stored_secrets_used));
+        ActivityRecord {
+            actor: Some(actor),
+            operation: "test",
+            object1: "credential",
+            object2: "",
+            object_association: "",
+            object_type: "",
+            changes,
+            objects: vec![("credential", credential)],
+            link_new: false,
+        }
+    }
+
     /// A delete entry: the full field values, not linked to the vanished object.
     pub fn delete(
         actor: Option<i64>,

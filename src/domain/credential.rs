@@ -509,3 +509,66 @@ pub fn copy_name(body: &Map<String, Value>, original: &str) -> Result<String, Do
 
 #[cfg(test)]
 mod tests;
+
+/// The non-secret inputs a `/test/` request sets to something other than what is stored
+/// (a new destination, auth path, namespace...). With any of them changed, the stored
+/// secrets may only travel for a caller who could change the credential itself (admin):
+/// otherwise a `use` holder could send them to a host of their choice.
+pub fn changed_public_inputs(
+    schema: &InputSchema,
+    stored: &Map<String, Value>,
+    requested: &Map<String, Value>,
+) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|(key, value)| {
+            !schema.is_secret(key)
+                && value.as_str() != Some(ENCRYPTED)
+                && stored.get(key.as_str()) != Some(value)
+        })
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// The inputs that name where an external lookup connects, first found wins: what the
+/// activity entry of a `/test/` call records as its destination.
+pub const DESTINATION_INPUTS: [&str; 6] = [
+    "url",
+    "server_url",
+    "github_api_url",
+    "tenant",
+    "host",
+    "region",
+];
+
+#[cfg(test)]
+mod test_request_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn only_public_inputs_that_differ_count_as_changed() {
+        let schema = InputSchema::parse(&json!({"fields": [
+            {"id": "url", "label": "URL", "type": "string"},
+            {"id": "token", "label": "Token", "type": "string", "secret": true},
+            {"id": "namespace", "label": "NS", "type": "string"}
+        ]}));
+        let stored = json!({"url": "https://vault", "token": ENCRYPTED})
+            .as_object()
+            .cloned()
+            .unwrap();
+        let same = json!({"url": "https://vault", "token": "mine"})
+            .as_object()
+            .cloned()
+            .unwrap();
+        assert!(changed_public_inputs(&schema, &stored, &same).is_empty());
+        let moved = json!({"url": "http://attacker:9", "namespace": "x", "token": ENCRYPTED})
+            .as_object()
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            changed_public_inputs(&schema, &stored, &moved),
+            vec!["url", "namespace"]
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! The test endpoints of external lookups: `POST /credentials/{id}/test/` (use role; stored
-//! inputs merged under the body's, `$encrypted$` meaning "the stored value") and
+//! inputs merged under the body's, `$encrypted$` meaning "the stored value"; the stored
+//! secrets only go along when the body changes no public input, or for an admin of the
+//! credential; every call leaves an activity entry) and
 //! `POST /credential_types/{id}/test/` (superusers; the body as is). Success is `202 {}`:
 //! the secret itself is never returned. Failures are `400 {"inputs": "<reason>"}`.
 
@@ -7,7 +9,8 @@ use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, JsonObject};
 use super::{method_not_allowed, AppState};
-use crate::domain::credential::ENCRYPTED;
+use crate::domain::activity::ActivityRecord;
+use crate::domain::credential::{changed_public_inputs, DESTINATION_INPUTS, ENCRYPTED};
 use crate::domain::rbac::Level;
 use crate::plugins::{lookup, Kwargs};
 use axum::extract::{Path, State};
@@ -90,21 +93,40 @@ async fn credential_test(
     if level < Level::Use {
         return Err(ApiError::Forbidden(None));
     }
-    let mut kwargs = Kwargs::default();
+    let ty = state
+        .store
+        .credential_type(cred.credential_type_id)
+        .await?
+        .ok_or(ApiError::NotFound("CredentialType"))?;
     let public: Map<String, Value> = serde_json::from_str(&cred.inputs).unwrap_or_default();
+    let requested = object(&body, "inputs");
+    let changed = changed_public_inputs(&state.schemas.schema(&ty.inputs), &public, &requested);
+    let with_stored_secrets = changed.is_empty() || level >= Level::Admin;
+    let mut kwargs = Kwargs::default();
     for (k, v) in public.iter().filter(|(_, v)| v.as_str() != Some(ENCRYPTED)) {
         kwargs.set_json(k, v);
     }
-    for (k, v) in super::credentials::stored_secrets(&state, &cred).await? {
-        kwargs.set_secret(&k, v);
+    if with_stored_secrets {
+        for (k, v) in super::credentials::stored_secrets(&state, &cred).await? {
+            kwargs.set_secret(&k, v);
+        }
     }
-    for (k, v) in object(&body, "inputs")
+    for (k, v) in requested
         .iter()
         .filter(|(_, v)| v.as_str() != Some(ENCRYPTED))
     {
         kwargs.set_json(k, v);
     }
     kwargs.extend_json(&object(&body, "metadata"));
+    let destination = DESTINATION_INPUTS.iter().find_map(|k| kwargs.non_empty(k));
+    let record = ActivityRecord::lookup_test(
+        caller.user_id,
+        cred.id,
+        destination,
+        &changed,
+        with_stored_secrets,
+    );
+    state.store.record_activity(&record).await?;
     Ok(answer(
         cred.type_namespace.as_deref(),
         cred.type_kind == "external",

@@ -153,6 +153,14 @@ pub enum ChainBreak {
 
 impl Store {
     /// Entries by id, in the given order.
+    /// Writes an entry that goes with no other change (a lookup test).
+    pub async fn record_activity(&self, record: &ActivityRecord) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        append(&mut tx, record, None).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn activity_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<ActivityRow>> {
         let rows: Vec<ActivityRow> = fetch_by_ids(self, SELECT, ids).await?;
         Ok(order_like(rows, ids, |r| r.id))
