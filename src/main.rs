@@ -60,6 +60,11 @@ enum Command {
         /// 0 turns the cache off).
         #[arg(long, env = "CREDSTORE_RESPONSE_CACHE_MB", default_value_t = credstore::config::DEFAULT_RESPONSE_CACHE_MB)]
         response_cache_mb: usize,
+        /// Networks external lookups may not connect to (comma-separated CIDRs or
+        /// addresses; empty allows all). The default keeps cloud instance metadata out of
+        /// reach; add internal networks, e.g. 127.0.0.0/8,10.0.0.0/8.
+        #[arg(long, env = "CREDSTORE_LOOKUP_DENY", default_value = credstore::plugins::egress::DEFAULT_DENY)]
+        lookup_deny: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -265,8 +270,12 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve {
             bind,
             response_cache_mb,
+            lookup_deny,
             store,
         } => {
+            credstore::plugins::egress::EgressPolicy::parse(&lookup_deny)
+                .map_err(|e| format!("--lookup-deny (CREDSTORE_LOOKUP_DENY): {e}"))?
+                .install();
             let mut c = config(bind, store);
             c.response_cache_mb = response_cache_mb;
             serve(c).await

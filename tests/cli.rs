@@ -376,6 +376,29 @@ fn http_get_as(port: u16, path: &str, user: &str, password: &str) -> String {
     out
 }
 
+/// A request with HTTP Basic credentials and an optional JSON body; the whole answer.
+fn http_send(port: u16, method: &str, path: &str, auth: (&str, &str), body: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", auth.0, auth.1));
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The JSON body of an answer.
+fn body_of(answer: &str) -> serde_json::Value {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
 /// Runs an offline command with a line on standard input.
 fn run_with_input(data: &std::path::Path, args: &[&str], input: &str) -> std::process::Output {
     let mut child = bin()
@@ -620,4 +643,93 @@ fn a_key_file_others_may_read_is_warned_about() {
     let log = server.stderr.join("");
     assert!(log.contains("may be read by other users"), "{log}");
     assert!(log.contains(&key.display().to_string()), "{log}");
+}
+
+/// Tests a personal HashiCorp Vault credential pointing at `url` on a running server.
+fn lookup_test_answer(port: u16, url: &str) -> serde_json::Value {
+    let admin = ("admin", "pw");
+    let types = body_of(&http_send(
+        port,
+        "GET",
+        "/api/v2/credential_types/?namespace=hashivault_kv",
+        admin,
+        "",
+    ));
+    let ty = types["results"][0]["id"].as_i64().unwrap();
+    let created = http_send(
+        port,
+        "POST",
+        "/api/v2/credentials/",
+        admin,
+        &serde_json::json!({"name": url, "credential_type": ty, "user": 1,
+                            "inputs": {"url": url, "token": "t"}})
+        .to_string(),
+    );
+    let id = body_of(&created)["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{created}"));
+    let answer = http_send(
+        port,
+        "POST",
+        &format!("/api/v2/credentials/{id}/test/"),
+        admin,
+        r#"{"metadata": {"secret_path": "/kv/x", "secret_key": "k"}}"#,
+    );
+    body_of(&answer)
+}
+
+/// The egress policy of lookups: denied addresses, named literally or resolved from a
+/// name, fail like an unreachable host; the same requests reach the server without it.
+#[test]
+fn lookups_cannot_reach_denied_networks() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut cmd = bin();
+    cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--lookup-deny", "127.0.0.0/8,::1/128"])
+        .env("CREDSTORE_DATA_DIR", &data)
+        .env("CREDSTORE_ADMIN_PASSWORD", "pw")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut server = Server {
+        child: cmd.spawn().unwrap(),
+        stderr: Vec::new(),
+        reader: None,
+    };
+    wait_for_ping(port);
+    let refused = serde_json::json!({"inputs": "ConnectionError"});
+    assert_eq!(
+        lookup_test_answer(port, &format!("http://127.0.0.1:{port}")),
+        refused
+    );
+    assert_eq!(
+        lookup_test_answer(port, &format!("http://localhost:{port}")),
+        refused
+    );
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+
+    let port = free_port();
+    let _open = start(&data, port, None);
+    assert_eq!(
+        lookup_test_answer(port, &format!("http://127.0.0.1:{port}")),
+        serde_json::json!({"inputs": "HTTP 404"}),
+        "without the policy the same request reaches the server"
+    );
+    let metadata = lookup_test_answer(port, "http://169.254.169.254");
+    assert_eq!(metadata, refused, "link-local is denied by default");
+}
+
+fn wait_for_ping(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http_get(port, "/api/v2/ping/").starts_with("HTTP/1.1 200")
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("no ping on port {port}");
 }

@@ -110,7 +110,7 @@ fn http_client(
     verify: bool,
     identity: Option<reqwest::Identity>,
 ) -> Result<reqwest::Client, LookupError> {
-    let mut b = reqwest::Client::builder()
+    let mut b = super::egress::guard(reqwest::Client::builder())
         .timeout(LOOKUP_TIMEOUT)
         .connect_timeout(LOOKUP_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

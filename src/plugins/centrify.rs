@@ -41,7 +41,7 @@ fn kind(name: &'static str) -> LookupError {
 /// The client: 5 s to connect, 30 s per read, TLS verified against the built-in roots (the
 /// plugin has no CA input).
 fn http() -> Result<reqwest::Client, LookupError> {
-    reqwest::Client::builder()
+    super::egress::guard(reqwest::Client::builder())
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(LOOKUP_TIMEOUT)
         .redirect(same_host_redirects())

@@ -9,6 +9,7 @@ mod aws;
 mod azure;
 mod centrify;
 mod conjur;
+pub mod egress;
 mod github_app;
 mod hashivault;
 mod thycotic;
@@ -53,6 +54,11 @@ impl Kwargs {
         for (k, v) in map {
             self.set_json(k, v);
         }
+    }
+
+    /// Every value, for checks that look at all of them (the egress policy).
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.values().map(|v| v.expose_secret())
     }
 
     /// The values, for callers that own the result (effective inputs).
@@ -128,6 +134,7 @@ pub async fn lookup_within(
     kwargs: &Kwargs,
     limit: Duration,
 ) -> Result<SecretString, LookupError> {
+    egress::check_literal_addresses(kwargs)?;
     let work = async {
         match namespace {
             "hashivault_kv" => hashivault::kv_lookup(kwargs).await,
@@ -155,7 +162,7 @@ pub fn client(
     ca_pem: Option<&str>,
     identity_pem: Option<String>,
 ) -> Result<reqwest::Client, LookupError> {
-    let mut b = reqwest::Client::builder()
+    let mut b = egress::guard(reqwest::Client::builder())
         .timeout(LOOKUP_TIMEOUT)
         .connect_timeout(LOOKUP_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

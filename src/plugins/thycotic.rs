@@ -62,7 +62,7 @@ fn kind(name: &'static str) -> LookupError {
 /// The HTTP client of one lookup: the service-wide timeouts, system-independent webpki
 /// roots (both SDKs verify TLS and take no CA input), same-host redirects.
 fn http() -> Result<reqwest::Client, LookupError> {
-    reqwest::Client::builder()
+    super::egress::guard(reqwest::Client::builder())
         .timeout(LOOKUP_TIMEOUT)
         .connect_timeout(LOOKUP_TIMEOUT)
         .redirect(same_host_redirects())
