@@ -14,6 +14,7 @@ pub mod http;
 pub mod keys;
 pub mod plugins;
 pub mod resolve;
+pub mod server;
 pub mod startup;
 pub mod store;
 

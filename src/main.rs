@@ -5,6 +5,7 @@ use credstore::config::Config;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Every environment variable the program reads that is not the twin of a flag.
 const ENVIRONMENT_HELP: &str = "\
@@ -65,6 +66,16 @@ enum Command {
         /// reach; add internal networks, e.g. 127.0.0.0/8,10.0.0.0/8.
         #[arg(long, env = "CREDSTORE_LOOKUP_DENY", default_value = credstore::plugins::egress::DEFAULT_DENY)]
         lookup_deny: String,
+        /// Seconds a client has to send a whole request head; also how long an idle
+        /// keep-alive connection is kept waiting for its next request.
+        #[arg(long, env = "CREDSTORE_HEADER_TIMEOUT", default_value_t = 30)]
+        header_timeout: u64,
+        /// Seconds a request body may pause before the request fails with 408.
+        #[arg(long, env = "CREDSTORE_BODY_TIMEOUT", default_value_t = 30)]
+        body_timeout: u64,
+        /// Connections served at once; further ones wait until one ends.
+        #[arg(long, env = "CREDSTORE_MAX_CONNECTIONS", default_value_t = 10_000)]
+        max_connections: usize,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -271,14 +282,23 @@ async fn run(cli: Cli) -> Result<(), String> {
             bind,
             response_cache_mb,
             lookup_deny,
+            header_timeout,
+            body_timeout,
+            max_connections,
             store,
         } => {
+            let limits = credstore::server::Limits {
+                header_timeout: Duration::from_secs(header_timeout.max(1)),
+                body_timeout: Duration::from_secs(body_timeout.max(1)),
+                max_connections: max_connections.max(1),
+                shutdown_grace: Duration::from_secs(30),
+            };
             credstore::plugins::egress::EgressPolicy::parse(&lookup_deny)
                 .map_err(|e| format!("--lookup-deny (CREDSTORE_LOOKUP_DENY): {e}"))?
                 .install();
             let mut c = config(bind, store);
             c.response_cache_mb = response_cache_mb;
-            serve(c).await
+            serve(c, limits).await
         }
         Command::Migrate { store } => {
             let c = config(default_bind(), store);
@@ -562,7 +582,7 @@ async fn migrate_data(from: &str, to: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(config: Config) -> Result<(), String> {
+async fn serve(config: Config, limits: credstore::server::Limits) -> Result<(), String> {
     let listener = credstore::startup::listen(config.bind)
         .await
         .map_err(|e| e.to_string())?;
@@ -579,13 +599,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let restore_guard = prepared.lock;
     let statistics = tokio::spawn(refresh_statistics_hourly(store.clone()));
     let app = credstore::app(prepared.state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop_requested())
-    .await
-    .map_err(|e| e.to_string())?;
+    credstore::server::serve(listener, app, limits, stop_requested()).await;
     statistics.abort();
     store.close().await;
     drop(restore_guard);

@@ -733,3 +733,120 @@ fn wait_for_ping(port: u16) {
     }
     panic!("no ping on port {port}");
 }
+
+/// Starts `serve` with extra flags; waits for ping.
+fn start_with(data: &std::path::Path, port: u16, flags: &[&str]) -> Server {
+    let mut cmd = bin();
+    cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(flags)
+        .env("CREDSTORE_DATA_DIR", data)
+        .env("CREDSTORE_ADMIN_PASSWORD", "pw")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let server = Server {
+        child: cmd.spawn().unwrap(),
+        stderr: Vec::new(),
+        reader: None,
+    };
+    wait_for_ping(port);
+    server
+}
+
+/// Opens a connection and sends half a request head.
+fn half_request(port: u16) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /api/v2/ping/ HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    s
+}
+
+/// True once the server has closed the connection (end of stream or reset).
+fn closed_by_server(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => {
+                return e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut
+            }
+        }
+    }
+}
+
+#[test]
+fn slow_clients_are_dropped_and_do_not_block_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let _server = start_with(
+        &data,
+        port,
+        &["--header-timeout", "2", "--body-timeout", "2"],
+    );
+    let mut stalled: Vec<TcpStream> = (0..2000).map(|_| half_request(port)).collect();
+    let ping = http_get(port, "/api/v2/ping/");
+    assert!(
+        ping.starts_with("HTTP/1.1 200"),
+        "ping while 2,000 clients stall: {ping}"
+    );
+    for s in stalled.iter_mut().step_by(100) {
+        assert!(
+            closed_by_server(s),
+            "a half-sent request outlived the header timeout"
+        );
+    }
+
+    // A body that stops arriving: 408 in AWX's shape.
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode("admin:pw");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /api/v2/organizations/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"name\": "
+    )
+    .unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("did not arrive in time"), "{answer}");
+}
+
+#[test]
+fn connections_past_the_cap_wait_for_a_free_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let _server = start_with(
+        &data,
+        port,
+        &["--header-timeout", "2", "--max-connections", "20"],
+    );
+    let _stalled: Vec<TcpStream> = (0..20).map(|_| half_request(port)).collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut waiting = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    waiting
+        .write_all(b"GET /api/v2/ping/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut first = [0u8; 16];
+    assert!(
+        waiting.read(&mut first).is_err(),
+        "served past the cap of 20 connections"
+    );
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = waiting.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "once the stalled ones timed out: {answer}"
+    );
+}

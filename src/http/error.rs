@@ -29,6 +29,9 @@ pub enum ApiError {
     Validation(Value),
     #[error("bad request")]
     BadRequest(Value),
+    /// The client stopped sending the request body.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// Too many failed password checks lately; the payload is the seconds to wait.
     #[error("throttled")]
     TooManyRequests(u64),
@@ -74,6 +77,10 @@ impl IntoResponse for ApiError {
             ),
             ApiError::Validation(v) => (StatusCode::BAD_REQUEST, v.clone()),
             ApiError::BadRequest(v) => (StatusCode::BAD_REQUEST, json!({"detail": v})),
+            ApiError::RequestTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"detail": "The request body did not arrive in time."}),
+            ),
             ApiError::TooManyRequests(seconds) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({"detail": format!("Request was throttled. Expected available in {seconds} seconds.")}),

@@ -8,6 +8,18 @@ use serde_json::{Map, Value};
 /// Largest request body accepted.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Whether reading a body failed because the client stopped sending it.
+fn caused_by_timeout(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<crate::server::BodyTimedOut>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// A JSON object body. An empty body reads as `{}`, as in AWX.
 pub struct JsonObject(pub Map<String, Value>);
 
@@ -28,7 +40,13 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
             });
         let bytes = axum::body::to_bytes(req.into_body(), BODY_LIMIT)
             .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
+            .map_err(|e| {
+                if caused_by_timeout(&e) {
+                    ApiError::RequestTimeout
+                } else {
+                    ApiError::PayloadTooLarge
+                }
+            })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(JsonObject(Map::new()));
         }
