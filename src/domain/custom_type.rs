@@ -813,6 +813,30 @@ fn empty(_args: Rest<JValue>) -> JValue {
 /// Instructions a template may execute while being checked.
 const TEMPLATE_FUEL: u64 = 100_000;
 
+/// Bytes one template may render: far more than any env value, extra var or file an
+/// injector writes, far less than what a hostile loop of large strings would build.
+const TEMPLATE_OUTPUT_LIMIT: usize = 1 << 20;
+
+/// A writer that refuses output past [`TEMPLATE_OUTPUT_LIMIT`], which stops rendering.
+#[derive(Default)]
+struct BoundedOutput {
+    written: usize,
+}
+
+impl std::io::Write for BoundedOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written = self.written.saturating_add(buf.len());
+        if self.written > TEMPLATE_OUTPUT_LIMIT {
+            return Err(std::io::Error::other("template output limit"));
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// minijinja shaped like `ImmutableSandboxedEnvironment(undefined=StrictUndefined)`: the same
 /// filter, test and global names, strict undefined, no debug snapshots.
 #[allow(deprecated)] // `new` only warns that the `serde` feature is off; we pass minijinja values
@@ -849,7 +873,9 @@ fn check_template(
         .template_from_str(source)
         .map_err(|e| TemplateIssue::Syntax(syntax_message(&e)))?;
     let log = Log::default();
-    let result = template.render(names.root(&log));
+    let result = template
+        .render_to_write(names.root(&log), BoundedOutput::default())
+        .map(drop);
     let events = log.lock().map(|e| e.clone()).unwrap_or_default();
     let exploded = events.iter().find_map(|e| match e {
         Event::Exploded(message) => Some(*message),
@@ -864,6 +890,14 @@ fn check_template(
         ErrorKind::OutOfFuel => Err(TemplateIssue::Syntax(
             "template exceeds the evaluation budget".to_string(),
         )),
+        ErrorKind::WriteFailure => Err(TemplateIssue::Syntax(format!(
+            "template output exceeds {TEMPLATE_OUTPUT_LIMIT} bytes"
+        ))),
+        // minijinja refuses a repeated string past 100 MB, after the fact of a request
+        // for it: the template is refused as one that asks for too much.
+        ErrorKind::InvalidOperation if error.to_string().contains("too large") => Err(
+            TemplateIssue::Syntax("template builds a string that is too large".to_string()),
+        ),
         ErrorKind::UnknownFilter => Err(unknown_callable(&error, "filter")),
         ErrorKind::UnknownTest => Err(unknown_callable(&error, "test")),
         ErrorKind::UndefinedError
@@ -1293,6 +1327,22 @@ mod tests {
 
     fn env_err(template: &str) -> Vec<String> {
         injectors_err(json!({"env": {"X": template}}), token_inputs())
+    }
+
+    /// The reproduction of the hardening review (13 s and 4 GB before the output bound).
+    #[test]
+    fn templates_that_build_huge_output_are_refused() {
+        let huge = env_err(r#"{% for i in range(20) %}{{ "a" * 100000000 }}{% endfor %}"#);
+        assert_eq!(huge.len(), 1, "{huge:?}");
+        assert!(huge[0].contains("template output exceeds"), "{huge:?}");
+        let repeated = env_err(r#"{{ "ab" * 100000000 }}"#);
+        assert!(repeated[0].contains("too large"), "{repeated:?}");
+        let grown = env_err(&format!(
+            "{}{{{{ \"x\" * 600000 }}}}",
+            "{{ \"y\" * 600000 }}"
+        ));
+        assert!(grown[0].contains("template output exceeds"), "{grown:?}");
+        assert!(env_err(r#"{{ "a" * 1000 }}"#).is_empty());
     }
 
     #[test]
