@@ -874,7 +874,7 @@ fn check_template(
         .map_err(|e| TemplateIssue::Syntax(syntax_message(&e)))?;
     let log = Log::default();
     let result = template
-        .render_to_write(names.root(&log), BoundedOutput::default())
+        .render_captured_to(names.root(&log), BoundedOutput::default())
         .map(drop);
     let events = log.lock().map(|e| e.clone()).unwrap_or_default();
     let exploded = events.iter().find_map(|e| match e {
