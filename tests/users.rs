@@ -534,6 +534,25 @@ async fn names_are_checked_as_announced() {
         )
         .await;
     assert_eq!(ok.status, StatusCode::CREATED, "{}", ok.raw);
+    let r = app
+        .post(
+            As::Admin,
+            LIST,
+            json!({"username": "longnames", "password": "x", "first_name": "f".repeat(151)}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    assert_eq!(
+        r.body["first_name"][0],
+        "Ensure this field has no more than 150 characters."
+    );
+    let options = app
+        .send(As::Admin, axum::http::Method::OPTIONS, LIST, None)
+        .await;
+    assert_eq!(
+        options.body["actions"]["POST"]["first_name"]["max_length"],
+        150
+    );
     let id = ok.body["id"].as_i64().unwrap();
     let r = app
         .patch(

@@ -111,6 +111,30 @@ pub struct Resource {
 }
 
 impl Resource {
+    /// Adds DRF's message for every string in `body` longer than the `max_length` OPTIONS
+    /// announces for its field: the announcement and the rule are one description. Fields
+    /// that already have an error (from their own parser) are left alone.
+    pub fn check_announced_lengths(
+        &self,
+        body: &serde_json::Map<String, serde_json::Value>,
+        errors: &mut super::errors::FieldErrors,
+    ) {
+        for field in self.fields {
+            let Some(max) = field.api.and_then(|api| api.max_length) else {
+                continue;
+            };
+            let Some(text) = body.get(field.name).and_then(serde_json::Value::as_str) else {
+                continue;
+            };
+            if text.chars().count() > max as usize && !errors.has(field.name) {
+                errors.add(
+                    field.name,
+                    format!("Ensure this field has no more than {max} characters."),
+                );
+            }
+        }
+    }
+
     /// The stored field called `name` (`pk` is an alias of `id`); computed fields are not
     /// fields for the query language.
     pub fn field(&self, name: &str) -> Option<&'static FieldSpec> {

@@ -177,6 +177,7 @@ fn parse_body(
     let description = optional_string(&mut errors, "description", body.get("description").cloned())
         .or_else(|| current.map(|c| c.description.clone()))
         .unwrap_or_default();
+    crate::domain::resource::ORGANIZATION.check_announced_lengths(body, &mut errors);
     errors.into_result()?;
     Ok((name.unwrap_or_default(), description))
 }

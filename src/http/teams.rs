@@ -180,6 +180,7 @@ async fn parse_body(
             );
         }
     }
+    crate::domain::resource::TEAM.check_announced_lengths(body, &mut errors);
     errors.into_result()?;
     Ok((
         name.unwrap_or_default(),

@@ -248,6 +248,7 @@ fn parse_user(
             current.is_some_and(|c| c.is_system_auditor),
         ),
     };
+    crate::domain::resource::USER.check_announced_lengths(body, &mut errors);
     errors.into_result()?;
     Ok(ParsedUser { write, password })
 }
