@@ -786,11 +786,11 @@ fn slow_clients_are_dropped_and_do_not_block_others() {
         port,
         &["--header-timeout", "2", "--body-timeout", "2"],
     );
-    let mut stalled: Vec<TcpStream> = (0..2000).map(|_| half_request(port)).collect();
+    let mut stalled: Vec<TcpStream> = (0..5000).map(|_| half_request(port)).collect();
     let ping = http_get(port, "/api/v2/ping/");
     assert!(
         ping.starts_with("HTTP/1.1 200"),
-        "ping while 2,000 clients stall: {ping}"
+        "ping while 5,000 clients stall: {ping}"
     );
     for s in stalled.iter_mut().step_by(100) {
         assert!(

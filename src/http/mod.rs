@@ -111,8 +111,18 @@ async fn fallback(OriginalUri(uri): OriginalUri) -> Response {
         .into_response()
 }
 
+/// The longest query string served: room for the 100 conditions a filter may have
+/// (`domain::filter::MAX_CONDITIONS`), never megabytes of them to parse.
+const MAX_QUERY_BYTES: usize = 16 * 1024;
+
 /// Adds the product headers and `Allow` to every response, and logs one line per request.
 async fn awx_headers(mut req: Request, next: Next) -> Response {
+    if req.uri().query().is_some_and(|q| q.len() > MAX_QUERY_BYTES) {
+        return ApiError::BadRequest(
+            format!("The query string is too long: at most {MAX_QUERY_BYTES} bytes.").into(),
+        )
+        .into_response();
+    }
     let authenticated = req.headers().contains_key(header::AUTHORIZATION)
         || auth::cookie(req.headers(), auth::SESSION_COOKIE).is_some();
     let csrf = if req.uri().path() == "/api/" {
