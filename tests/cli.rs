@@ -219,6 +219,20 @@ fn keys_fingerprint_and_migrate_work_offline() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim().len(), 32);
 }
 
+/// Asserts that `text` holds every one of `parts` (a message and what it must name).
+fn says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} missing in:\n{text}");
+    }
+}
+
+/// Asserts that `text` holds none of `parts` (a secret, a stale wording).
+fn never_says(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(!text.contains(part), "{part:?} found in:\n{text}");
+    }
+}
+
 /// Runs `serve` with the given data dir and extra arguments until it exits (it must fail
 /// before listening) and returns its standard error.
 fn failed_start(data: &std::path::Path, args: &[&str]) -> String {
@@ -247,10 +261,15 @@ fn a_key_file_that_is_not_text_is_named_with_what_to_do() {
     let key = data.join("master.key");
     std::fs::write(&key, [0xff_u8, 0xfe, 0x00, 0x9c, 0x80]).unwrap();
     let text = failed_start(&data, &[]);
-    assert!(text.contains(&key.display().to_string()), "{text}");
-    assert!(text.contains("not a credstore key file"), "{text}");
-    assert!(text.contains("--master-key-file"), "{text}");
-    assert!(!text.contains("UTF-8"), "{text}");
+    says(
+        &text,
+        &[
+            &key.display().to_string(),
+            "not a credstore key file",
+            "--master-key-file",
+        ],
+    );
+    never_says(&text, &["UTF-8"]);
 }
 
 #[test]
@@ -262,10 +281,15 @@ fn a_key_of_the_wrong_length_is_named_with_its_file_and_line() {
     // 16 bytes of base64: a key, but half as long as an AES-256 key.
     std::fs::write(&key, "1:AAECAwQFBgcICQoLDA0ODw==\n").unwrap();
     let text = failed_start(&data, &[]);
-    assert!(text.contains(&key.display().to_string()), "{text}");
-    assert!(text.contains("line 1 is 16 bytes long"), "{text}");
-    assert!(text.contains("32 bytes"), "{text}");
-    assert!(text.contains("--master-key-file"), "{text}");
+    says(
+        &text,
+        &[
+            &key.display().to_string(),
+            "line 1 is 16 bytes long",
+            "32 bytes",
+            "--master-key-file",
+        ],
+    );
     std::fs::write(&key, "not-base64-at-all!\n").unwrap();
     let text = failed_start(&data, &[]);
     assert!(text.contains("line 1 is not base64"), "{text}");
@@ -279,9 +303,14 @@ fn a_data_dir_that_cannot_be_made_names_the_flag() {
     std::fs::write(&blocker, "x").unwrap();
     let data = blocker.join("data");
     let text = failed_start(&data, &[]);
-    assert!(text.contains(&data.display().to_string()), "{text}");
-    assert!(text.contains("--data-dir"), "{text}");
-    assert!(text.contains("CREDSTORE_DATA_DIR"), "{text}");
+    says(
+        &text,
+        &[
+            &data.display().to_string(),
+            "--data-dir",
+            "CREDSTORE_DATA_DIR",
+        ],
+    );
 }
 
 #[test]
@@ -298,9 +327,7 @@ fn a_busy_port_is_named_before_any_password_is_made() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(text.contains(&addr), "{text}");
-    assert!(text.contains("already in use"), "{text}");
-    assert!(text.contains("--bind"), "{text}");
+    says(&text, &[&addr, "already in use", "--bind"]);
     assert!(
         !text.contains("password"),
         "a password was made for a failed start:\n{text}"
@@ -319,10 +346,8 @@ fn a_database_url_of_unknown_scheme_names_the_flag_not_the_password() {
             "mysql://credstore:Sup3rSecret@db/credstore",
         ],
     );
-    assert!(text.contains("mysql://"), "{text}");
-    assert!(text.contains("--database-url"), "{text}");
-    assert!(text.contains("sqlite://"), "{text}");
-    assert!(!text.contains("Sup3rSecret"), "{text}");
+    says(&text, &["mysql://", "--database-url", "sqlite://"]);
+    never_says(&text, &["Sup3rSecret"]);
 }
 
 #[test]
@@ -468,8 +493,13 @@ fn an_ignored_admin_password_is_said_and_names_the_command() {
     let mut server = start(&data, port, Some("second"));
     server.child.kill().unwrap();
     let all = server.stderr.join("");
-    assert!(all.contains("CREDSTORE_ADMIN_PASSWORD is ignored"), "{all}");
-    assert!(all.contains("credstore admin set-password"), "{all}");
+    says(
+        &all,
+        &[
+            "CREDSTORE_ADMIN_PASSWORD is ignored",
+            "credstore admin set-password",
+        ],
+    );
 }
 
 #[test]
@@ -610,8 +640,8 @@ fn an_unreachable_postgresql_is_named_within_seconds_without_its_password() {
     );
     assert!(text.contains("127.0.0.1:1"), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
-    assert!(text.contains("--database-url"), "{text}");
-    assert!(!text.contains("Hunter2pw"), "{text}");
+    says(&text, &["--database-url"]);
+    never_says(&text, &["Hunter2pw"]);
 }
 
 #[test]
@@ -641,8 +671,10 @@ fn a_key_file_others_may_read_is_warned_about() {
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     let server = start(&data, free_port(), None);
     let log = server.stderr.join("");
-    assert!(log.contains("may be read by other users"), "{log}");
-    assert!(log.contains(&key.display().to_string()), "{log}");
+    says(
+        &log,
+        &["may be read by other users", &key.display().to_string()],
+    );
 }
 
 /// Tests a personal HashiCorp Vault credential pointing at `url` on a running server.

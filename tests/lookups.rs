@@ -204,6 +204,39 @@ impl World {
             .await
     }
 
+    /// Makes `ann` (password `pw-ann`) a member of the organization.
+    async fn member_ann(&self) -> i64 {
+        let ann = self.app.user("ann").await;
+        self.app
+            .post(
+                As::Admin,
+                &format!("/api/v2/organizations/{}/users/", self.org),
+                json!({"id": ann}),
+            )
+            .await;
+        ann
+    }
+
+    /// Grants `user` the credential's role `role` (`read_role`, `use_role`, ...).
+    async fn grant(&self, credential: i64, role: &str, user: i64) {
+        let c = self
+            .app
+            .get(As::Admin, &format!("/api/v2/credentials/{credential}/"))
+            .await;
+        let role = c.body["summary_fields"]["object_roles"][role]["id"]
+            .as_i64()
+            .unwrap();
+        let r = self
+            .app
+            .post(
+                As::Admin,
+                &format!("/api/v2/roles/{role}/users/"),
+                json!({"id": user}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.raw);
+    }
+
     async fn test(&self, id: i64, body: Value) -> common::Reply {
         self.app
             .post(As::Admin, &format!("/api/v2/credentials/{id}/test/"), body)
@@ -331,31 +364,8 @@ async fn unreachable_servers_and_non_external_credentials() {
 async fn permissions_of_the_test_endpoints() {
     let w = world().await;
     let id = w.hv("t", json!({"token": "hvs.root"})).await;
-    let ann = w.app.user("ann").await;
-    w.app
-        .post(
-            As::Admin,
-            &format!("/api/v2/organizations/{}/users/", w.org),
-            json!({"id": ann}),
-        )
-        .await;
-    let c = w
-        .app
-        .get(As::Admin, &format!("/api/v2/credentials/{id}/"))
-        .await;
-    let read = c.body["summary_fields"]["object_roles"]["read_role"]["id"]
-        .as_i64()
-        .unwrap();
-    let use_role = c.body["summary_fields"]["object_roles"]["use_role"]["id"]
-        .as_i64()
-        .unwrap();
-    w.app
-        .post(
-            As::Admin,
-            &format!("/api/v2/roles/{read}/users/"),
-            json!({"id": ann}),
-        )
-        .await;
+    let ann = w.member_ann().await;
+    w.grant(id, "read_role", ann).await;
     let as_ann = As::Basic("ann", "pw-ann");
     assert_eq!(
         w.app
@@ -375,13 +385,7 @@ async fn permissions_of_the_test_endpoints() {
             .body,
         json!({})
     );
-    w.app
-        .post(
-            As::Admin,
-            &format!("/api/v2/roles/{use_role}/users/"),
-            json!({"id": ann}),
-        )
-        .await;
+    w.grant(id, "use_role", ann).await;
     assert_eq!(
         w.app
             .post(
@@ -652,28 +656,8 @@ async fn token_trap() -> (String, Arc<Mutex<Vec<String>>>) {
 async fn a_test_request_cannot_send_stored_secrets_elsewhere() {
     let w = world().await;
     let id = w.hv("stored", json!({"token": "hvs.root"})).await;
-    let ann = w.app.user("ann").await;
-    w.app
-        .post(
-            As::Admin,
-            &format!("/api/v2/organizations/{}/users/", w.org),
-            json!({"id": ann}),
-        )
-        .await;
-    let c = w
-        .app
-        .get(As::Admin, &format!("/api/v2/credentials/{id}/"))
-        .await;
-    let use_role = c.body["summary_fields"]["object_roles"]["use_role"]["id"]
-        .as_i64()
-        .unwrap();
-    w.app
-        .post(
-            As::Admin,
-            &format!("/api/v2/roles/{use_role}/users/"),
-            json!({"id": ann}),
-        )
-        .await;
+    let ann = w.member_ann().await;
+    w.grant(id, "use_role", ann).await;
     let as_ann = As::Basic("ann", "pw-ann");
     let test = format!("/api/v2/credentials/{id}/test/");
     let (trap, caught) = token_trap().await;
