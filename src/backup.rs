@@ -67,6 +67,22 @@ fn open_lock_file(database: &Path) -> Result<(File, PathBuf), BackupError> {
     Ok((file, path))
 }
 
+/// Makes an SQLite database and its WAL and shared-memory files readable by their owner
+/// only, whatever the umask made them (they hold password hashes, token digests and
+/// ciphertexts; SQLite creates the WAL and shared-memory files with the database's mode).
+pub fn restrict_to_owner(database: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = sibling(database, suffix);
+        if file.exists() {
+            if let Err(e) = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            {
+                tracing::warn!(file = %file.display(), error = %e, "cannot make the file private");
+            }
+        }
+    }
+}
+
 /// The shared lock a server holds on its SQLite database while it runs.
 #[derive(Debug)]
 pub struct ServeLock {
@@ -120,6 +136,7 @@ pub async fn restore(config: &Config, backup: &Path) -> Result<RestoreReport, Ba
     let staged = sibling(&database, ".restoring");
     remove_with_journal(&staged)?;
     std::fs::copy(backup, &staged).map_err(io("cannot copy the backup to", &staged))?;
+    restrict_to_owner(&staged);
     let restored = match check_staged(config, backup, &staged).await {
         Ok(inventory) => inventory,
         Err(e) => {

@@ -546,6 +546,7 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
         .backup_to(&file.display().to_string())
         .await
         .map_err(|e| e.to_string())?;
+    credstore::backup::restrict_to_owner(&file);
     println!("backup written to {}", file.display());
     Ok(())
 }

@@ -51,7 +51,7 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     let lock = crate::backup::ServeLock::acquire(&config.database_url)?;
     let store = Store::open(&config.database_url).await?;
     if let Some(database) = crate::backup::sqlite_file(&config.database_url) {
-        restrict_to_owner(&database);
+        crate::backup::restrict_to_owner(&database);
     }
     let setup = store.setup_lock().await?;
     let seeded = seed(config, &store).await;
@@ -104,21 +104,6 @@ fn ensure_data_dir(dir: &std::path::Path) -> Result<(), StartupError> {
     std::fs::write(&probe, b"").map_err(failed)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
-}
-
-/// Makes the SQLite files readable by their owner only, whatever the umask made them:
-/// SQLite creates the WAL and shared-memory files with the database file's mode.
-fn restrict_to_owner(database: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    for suffix in ["", "-wal", "-shm"] {
-        let file = std::path::PathBuf::from(format!("{}{suffix}", database.display()));
-        if file.exists() {
-            if let Err(e) = std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
-            {
-                tracing::warn!(file = %file.display(), error = %e, "cannot make the file private");
-            }
-        }
-    }
 }
 
 /// Takes the listening socket. `serve` does this before anything else, so that a busy port

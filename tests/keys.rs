@@ -248,6 +248,9 @@ fn the_commands_take_the_serve_options() {
         String::from_utf8_lossy(&backup.stderr)
     );
     assert!(file.exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "a backup holds what the database holds");
     assert!(
         !run(&["backup", file.to_str().unwrap()]).status.success(),
         "never overwrites"
@@ -297,6 +300,9 @@ async fn a_backup_from_before_two_rotations_restores_with_todays_key_file() {
     );
     let previous = report.previous.expect("the replaced database is kept");
     assert!(previous.exists());
+    use std::os::unix::fs::PermissionsExt;
+    let restored = std::fs::metadata(data.path().join("credstore.db")).unwrap();
+    assert_eq!(restored.permissions().mode() & 0o777, 0o600);
     assert!(!data.path().join("credstore.db-wal").exists());
     let again = TestApp::on_dir_path(data.path()).await;
     all_decrypt(&again, &before).await;
