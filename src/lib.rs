@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod logging;
 pub mod plugins;
 pub mod resolve;
 pub mod server;

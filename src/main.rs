@@ -239,7 +239,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli));
+    credstore::logging::flush();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("credstore: {message}");
@@ -266,7 +268,7 @@ fn init_logging() -> Result<(), String> {
     };
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(credstore::logging::Sink)
         .with_ansi(std::io::stderr().is_terminal())
         // When the reader of the log is gone (a closed pipe), tracing would report that
         // with `eprintln!`, which panics on the same closed stderr: the server would die

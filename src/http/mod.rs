@@ -146,10 +146,11 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
     let elapsed = started.elapsed();
     // The route pattern, not the path: no ids, names, query strings, bodies or credentials.
     tracing::info!(
+        target: "credstore::request",
         %method,
         %route,
         status = status.as_u16(),
-        ms = elapsed.as_secs_f64() * 1000.0,
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         user = caller.user_id(),
         client = client.map(|a| a.ip().to_string()).as_deref(),
         "request"
