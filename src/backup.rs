@@ -57,11 +57,13 @@ fn sibling(file: &Path, suffix: &str) -> PathBuf {
 }
 
 fn open_lock_file(database: &Path) -> Result<(File, PathBuf), BackupError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let path = sibling(database, ".lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
+        .mode(0o600)
         .open(&path)
         .map_err(io("cannot open the lock file", &path))?;
     Ok((file, path))

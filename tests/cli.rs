@@ -158,7 +158,12 @@ fn first_start_creates_everything_and_serves_ping() {
         let mode_of =
             |p: std::path::PathBuf| std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode_of(data.clone()), 0o700);
-        for file in ["credstore.db", "credstore.db-wal", "credstore.db-shm"] {
+        for file in [
+            "credstore.db",
+            "credstore.db-wal",
+            "credstore.db-shm",
+            "credstore.db.lock",
+        ] {
             if data.join(file).exists() {
                 assert_eq!(mode_of(data.join(file)), 0o600, "{file}");
             }
