@@ -5,7 +5,7 @@
 
 use crate::domain::activity::{user_fields, ActivityRecord};
 use crate::domain::username::check_username;
-use crate::http::auth::hash_password;
+use crate::http::auth::hash_password_off_runtime;
 use crate::store::{Store, StoreError, UserWrite};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -90,9 +90,7 @@ async fn hash(password: &SecretString) -> Result<String, AdminError> {
     if password.expose_secret().is_empty() {
         return Err(AdminError::EmptyPassword);
     }
-    let password = password.clone();
-    tokio::task::spawn_blocking(move || hash_password(&password))
+    hash_password_off_runtime(password.clone())
         .await
-        .map_err(|e| AdminError::Hash(e.to_string()))?
         .map_err(|e| AdminError::Hash(e.to_string()))
 }

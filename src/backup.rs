@@ -85,6 +85,24 @@ pub fn restrict_to_owner(database: &Path) {
     }
 }
 
+/// Warns when others than the owner may read `path` (the key file, the data dir), which
+/// credstore creates private but a copy, a restore or an old install may not have kept;
+/// `private_mode` is what to `chmod` it to.
+pub fn warn_if_others_may_read(path: &Path, what: &str, private_mode: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        tracing::warn!(
+            path = %path.display(),
+            mode = format!("{mode:o}"),
+            "the {what} may be read by other users; run `chmod {private_mode}` on it"
+        );
+    }
+}
+
 /// The shared lock a server holds on its SQLite database while it runs.
 #[derive(Debug)]
 pub struct ServeLock {

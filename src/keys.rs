@@ -65,8 +65,9 @@ pub async fn open_ring(config: &Config, store: &Store) -> Result<KeyRing, KeyErr
     if !known.is_empty() && !config.master_key_file.exists() {
         return Err(KeyError::MissingFile(file));
     }
-    MasterKey::load_or_create(&config.master_key_file)?;
-    warn_if_others_may_read(&config.master_key_file);
+    MasterKey::create_file_if_missing(&config.master_key_file)?;
+    // Whoever may read the key file may open every secret.
+    crate::backup::warn_if_others_may_read(&config.master_key_file, "master key file", "600");
     let keys = read_key_file(&config.master_key_file)?.keys;
     for (version, key) in &keys {
         let found = key.fingerprint();
@@ -95,23 +96,7 @@ pub async fn open_ring(config: &Config, store: &Store) -> Result<KeyRing, KeyErr
         }
     }
     record(store, &known).await?;
-    Ok(KeyRing::from_file(&config.master_key_file)?)
-}
-
-/// A key file that other users may read gives every secret away to them; credstore creates
-/// it 0600, but a copy or a restore may not keep that.
-fn warn_if_others_may_read(path: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(meta) = std::fs::metadata(path) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                file = %path.display(),
-                mode = format!("{mode:o}"),
-                "the master key file may be read by other users; run `chmod 600` on it"
-            );
-        }
-    }
+    Ok(KeyRing::backed_by(keys, &config.master_key_file))
 }
 
 /// The fingerprint of the key that new secrets are sealed with (the newest version in the

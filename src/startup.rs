@@ -79,20 +79,13 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
 /// directory is named as such instead of surfacing as a database error. An existing one
 /// that others may read is kept as it is, with a warning.
 fn ensure_data_dir(dir: &std::path::Path) -> Result<(), StartupError> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    use std::os::unix::fs::DirBuilderExt;
     let failed = |reason| StartupError::DataDir {
         dir: dir.display().to_string(),
         reason,
     };
     if dir.is_dir() {
-        let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            tracing::warn!(
-                dir = %dir.display(),
-                mode = format!("{mode:o}"),
-                "the data directory may be read by other users; run `chmod 700` on it"
-            );
-        }
+        crate::backup::warn_if_others_may_read(dir, "data directory", "700");
     } else {
         std::fs::DirBuilder::new()
             .recursive(true)

@@ -67,21 +67,14 @@ impl MasterKey {
         Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(self.0.expose_secret()))
     }
 
-    /// Reads the key file, or creates it with mode 0600 when it does not exist.
-    pub fn load_or_create(path: &Path) -> Result<(Self, bool), CryptoError> {
-        if !path.exists() {
-            let key = Self::generate();
-            write_private_file(path, key.to_base64().as_bytes())
-                .map_err(|e| key_file_error(path, io_reason(&e)))?;
-            return Ok((key, true));
+    /// Creates the key file with one fresh key, readable only by its owner, when there is
+    /// none (a first start).
+    pub fn create_file_if_missing(path: &Path) -> Result<(), CryptoError> {
+        if path.exists() {
+            return Ok(());
         }
-        let file = read_key_file(path)?;
-        let (_, newest) = file
-            .keys
-            .into_iter()
-            .next_back()
-            .ok_or_else(|| key_file_error(path, "the file holds no key".to_string()))?;
-        Ok((newest, false))
+        write_private_file(path, Self::generate().to_base64().as_bytes())
+            .map_err(|e| key_file_error(path, io_reason(&e)))
     }
 }
 
@@ -284,10 +277,13 @@ impl KeyRing {
 
     /// Loads the key file.
     pub fn from_file(path: &Path) -> Result<Self, CryptoError> {
-        Ok(Self::from_keys(
-            read_key_file(path)?.keys,
-            Some(path.to_path_buf()),
-        ))
+        Ok(Self::backed_by(read_key_file(path)?.keys, path))
+    }
+
+    /// A ring of the keys just read from `path` (and checked by the caller), reloading
+    /// the file when it changes, so that the file is not read again to build it.
+    pub fn backed_by(keys: BTreeMap<u32, MasterKey>, path: &Path) -> Self {
+        Self::from_keys(keys, Some(path.to_path_buf()))
     }
 
     /// Re-reads the key file when it changed on disk (a rotation added or retired a key).

@@ -192,6 +192,14 @@ pub fn hash_password(password: &SecretString) -> Result<String, ApiError> {
         .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
 }
 
+/// [`hash_password`] on a blocking thread: an argon2 hash takes tens of milliseconds that
+/// a runtime worker must not spend. For every caller that sets a password (API, CLI).
+pub async fn hash_password_off_runtime(password: SecretString) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
 fn verify_password(password: &SecretString, phc: &str) -> bool {
     PasswordHash::new(phc)
         .map(|parsed| {

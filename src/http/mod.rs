@@ -134,10 +134,11 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
     let deprecated = is_deprecated(req.uri().path());
     let started = std::time::Instant::now();
     let method = req.method().clone();
+    // Shared, not copied: the text is only needed when the request line is logged.
     let route = req
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "-".to_string(), |m| m.as_str().to_string());
+        .cloned();
     let client = auth::client_address(req.extensions());
     let caller = auth::CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
@@ -148,7 +149,7 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
     tracing::info!(
         target: "credstore::request",
         %method,
-        %route,
+        route = %route.as_ref().map_or("-", axum::extract::MatchedPath::as_str),
         status = status.as_u16(),
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         user = caller.user_id(),

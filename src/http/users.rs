@@ -1,7 +1,7 @@
 //! `/api/v2/users/`. Superusers manage every user; organization admins create users and
 //! manage the users whose every organization they administer; users change themselves.
 
-use super::auth::{hash_password, Auth};
+use super::auth::{hash_password_off_runtime, Auth};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonObject, QueryPairs};
 use super::named::resolve;
@@ -253,12 +253,6 @@ fn parse_user(
     Ok(ParsedUser { write, password })
 }
 
-async fn hash(password: SecretString) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-}
-
 /// The fields the activity stream records for a user (the password as `"hidden"`).
 fn recorded(w: &UserWrite) -> Map<String, Value> {
     user_fields(
@@ -295,7 +289,7 @@ async fn create(
         .store
         .create_user(
             &parsed.write,
-            &hash(password).await?,
+            &hash_password_off_runtime(password).await?,
             &ActivityRecord::create(Some(caller.user_id), "user", recorded(&parsed.write)),
         )
         .await?;
@@ -336,7 +330,7 @@ async fn update(
         return Err(ApiError::Forbidden(None));
     }
     let new_hash = match parsed.password.take() {
-        Some(p) => Some(hash(p).await?),
+        Some(p) => Some(hash_password_off_runtime(p).await?),
         None => None,
     };
     let before = user_fields(
