@@ -88,8 +88,19 @@ fn the_binary_allocates_with_mimalloc() {
 
 /// Starts `serve` and waits until it logs that it listens.
 fn start(dir: &std::path::Path, port: u16, admin_password: Option<&str>) -> Server {
+    start_with(dir, port, admin_password, &[])
+}
+
+/// [`start`] with extra `serve` flags.
+fn start_with(
+    dir: &std::path::Path,
+    port: u16,
+    admin_password: Option<&str>,
+    flags: &[&str],
+) -> Server {
     let mut cmd = bin();
     cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .args(flags)
         .env("CREDSTORE_DATA_DIR", dir)
         .env_remove("CREDSTORE_ADMIN_PASSWORD")
         .stdout(Stdio::null())
@@ -396,17 +407,7 @@ fn sigterm_stops_the_server_with_status_zero() {
 
 /// `GET path` with HTTP Basic credentials; the status line and headers and body.
 fn http_get_as(port: u16, path: &str, user: &str, password: &str) -> String {
-    use base64::Engine;
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic {token}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).unwrap();
-    out
+    http_send(port, "GET", path, (user, password), "")
 }
 
 /// A request with HTTP Basic credentials and an optional JSON body; the whole answer.
@@ -731,19 +732,12 @@ fn lookups_cannot_reach_denied_networks() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let port = free_port();
-    let mut cmd = bin();
-    cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--lookup-deny", "127.0.0.0/8,::1/128"])
-        .env("CREDSTORE_DATA_DIR", &data)
-        .env("CREDSTORE_ADMIN_PASSWORD", "pw")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut server = Server {
-        child: cmd.spawn().unwrap(),
-        stderr: Vec::new(),
-        reader: None,
-    };
-    wait_for_ping(port);
+    let server = start_with(
+        &data,
+        port,
+        Some("pw"),
+        &["--lookup-deny", "127.0.0.0/8,::1/128"],
+    );
     let refused = serde_json::json!({"inputs": "ConnectionError"});
     assert_eq!(
         lookup_test_answer(port, &format!("http://127.0.0.1:{port}")),
@@ -753,8 +747,7 @@ fn lookups_cannot_reach_denied_networks() {
         lookup_test_answer(port, &format!("http://localhost:{port}")),
         refused
     );
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    drop(server);
 
     let port = free_port();
     let _open = start(&data, port, None);
@@ -765,37 +758,6 @@ fn lookups_cannot_reach_denied_networks() {
     );
     let metadata = lookup_test_answer(port, "http://169.254.169.254");
     assert_eq!(metadata, refused, "link-local is denied by default");
-}
-
-fn wait_for_ping(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && http_get(port, "/api/v2/ping/").starts_with("HTTP/1.1 200")
-        {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no ping on port {port}");
-}
-
-/// Starts `serve` with extra flags; waits for ping.
-fn start_with(data: &std::path::Path, port: u16, flags: &[&str]) -> Server {
-    let mut cmd = bin();
-    cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .args(flags)
-        .env("CREDSTORE_DATA_DIR", data)
-        .env("CREDSTORE_ADMIN_PASSWORD", "pw")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let server = Server {
-        child: cmd.spawn().unwrap(),
-        stderr: Vec::new(),
-        reader: None,
-    };
-    wait_for_ping(port);
-    server
 }
 
 /// Opens a connection and sends half a request head.
@@ -830,6 +792,7 @@ fn slow_clients_are_dropped_and_do_not_block_others() {
     let _server = start_with(
         &data,
         port,
+        Some("pw"),
         &["--header-timeout", "2", "--body-timeout", "2"],
     );
     let mut stalled: Vec<TcpStream> = (0..5000).map(|_| half_request(port)).collect();
@@ -870,6 +833,7 @@ fn connections_past_the_cap_wait_for_a_free_slot() {
     let _server = start_with(
         &data,
         port,
+        Some("pw"),
         &["--header-timeout", "2", "--max-connections", "20"],
     );
     let _stalled: Vec<TcpStream> = (0..20).map(|_| half_request(port)).collect();
