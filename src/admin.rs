@@ -3,9 +3,9 @@
 //! through the store like the API does, so they are safe while servers run: a server sees
 //! the new hash at its next request, and the user's login sessions end.
 
+use crate::crypto::password;
 use crate::domain::activity::{user_fields, ActivityRecord};
 use crate::domain::username::check_username;
-use crate::http::auth::hash_password_off_runtime;
 use crate::store::{Store, StoreError, UserWrite};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -90,7 +90,7 @@ async fn hash(password: &SecretString) -> Result<String, AdminError> {
     if password.expose_secret().is_empty() {
         return Err(AdminError::EmptyPassword);
     }
-    hash_password_off_runtime(password.clone())
+    password::hash_off_runtime(password.clone())
         .await
         .map_err(|e| AdminError::Hash(e.to_string()))
 }

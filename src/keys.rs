@@ -42,7 +42,11 @@ const LEGACY_FINGERPRINT: &str = "master_key_fingerprint";
 /// The fingerprints the database has recorded, per key version.
 async fn recorded(store: &Store) -> Result<BTreeMap<u32, String>, KeyError> {
     if let Some(text) = store.meta(FINGERPRINTS).await? {
-        return Ok(serde_json::from_str(&text).unwrap_or_default());
+        return serde_json::from_str(&text).map_err(|_| {
+            KeyError::Store(StoreError::Corrupt(format!(
+                "meta.{FINGERPRINTS} is not readable JSON"
+            )))
+        });
     }
     let mut map = BTreeMap::new();
     if let Some(fp) = store.meta(LEGACY_FINGERPRINT).await? {
@@ -52,7 +56,8 @@ async fn recorded(store: &Store) -> Result<BTreeMap<u32, String>, KeyError> {
 }
 
 async fn record(store: &Store, fingerprints: &BTreeMap<u32, String>) -> Result<(), KeyError> {
-    let text = serde_json::to_string(fingerprints).unwrap_or_default();
+    let text = serde_json::to_string(fingerprints)
+        .map_err(|e| StoreError::Corrupt(format!("key fingerprints: {e}")))?;
     store.set_meta(FINGERPRINTS, &text).await?;
     Ok(())
 }
@@ -67,7 +72,7 @@ pub async fn open_ring(config: &Config, store: &Store) -> Result<KeyRing, KeyErr
     }
     MasterKey::create_file_if_missing(&config.master_key_file)?;
     // Whoever may read the key file may open every secret.
-    crate::backup::warn_if_others_may_read(&config.master_key_file, "master key file", "600");
+    crate::files::warn_if_others_may_read(&config.master_key_file, "master key file", "600");
     let keys = read_key_file(&config.master_key_file)?.keys;
     for (version, key) in &keys {
         let found = key.fingerprint();

@@ -10,12 +10,13 @@ pub mod backup;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod files;
 pub mod http;
 pub mod keys;
 pub mod logging;
 pub mod plugins;
-pub mod resolve;
 pub mod server;
+pub mod service;
 pub mod startup;
 pub mod store;
 

@@ -548,7 +548,7 @@ async fn backup(config: Config, file: PathBuf) -> Result<(), String> {
         .backup_to(&file.display().to_string())
         .await
         .map_err(|e| e.to_string())?;
-    credstore::backup::restrict_to_owner(&file);
+    credstore::files::restrict_to_owner(&file);
     println!("backup written to {}", file.display());
     Ok(())
 }
@@ -598,7 +598,7 @@ async fn serve(config: Config, limits: credstore::server::Limits) -> Result<(), 
         credstore::startup::announce_password(p);
     }
     tracing::info!(bind = %bound, "listening");
-    let store = prepared.state.store.clone();
+    let store = prepared.state.ctx.store.clone();
     let restore_guard = prepared.lock;
     let statistics = tokio::spawn(refresh_statistics_hourly(store.clone()));
     let app = credstore::app(prepared.state);

@@ -5,8 +5,8 @@ use crate::config::Config;
 use crate::crypto::CryptoError;
 use crate::domain::activity::{user_fields, ActivityRecord};
 use crate::domain::managed_types::managed_types;
-use crate::http::auth::{hash_password, AuthCache};
 use crate::http::AppState;
+use crate::service::auth::Authenticator;
 use crate::store::{CredentialSave, Store, StoreError, UserWrite};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -51,22 +51,24 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
     let lock = crate::backup::ServeLock::acquire(&config.database_url)?;
     let store = Store::open(&config.database_url).await?;
     if let Some(database) = crate::backup::sqlite_file(&config.database_url) {
-        crate::backup::restrict_to_owner(&database);
+        crate::files::restrict_to_owner(&database);
     }
     let setup = store.setup_lock().await?;
     let seeded = seed(config, &store).await;
     setup.release().await;
     let (keys, generated, install_uuid) = seeded?;
-    let auth = AuthCache::new().map_err(|e| StartupError::Other(e.to_string()))?;
+    let auth = Authenticator::new().map_err(|e| StartupError::Other(e.to_string()))?;
     Ok(Prepared {
         state: AppState {
-            store,
-            keys,
-            auth: Arc::new(auth),
+            ctx: crate::service::Context {
+                store,
+                keys,
+                schemas: Arc::default(),
+                auth: Arc::new(auth),
+            },
             responses: Arc::new(crate::http::cache::ResponseCache::new(
                 config.response_cache_mb * 1024 * 1024,
             )),
-            schemas: Arc::default(),
             install_uuid: install_uuid.into(),
         },
         generated_admin_password: generated,
@@ -85,7 +87,7 @@ fn ensure_data_dir(dir: &std::path::Path) -> Result<(), StartupError> {
         reason,
     };
     if dir.is_dir() {
-        crate::backup::warn_if_others_may_read(dir, "data directory", "700");
+        crate::files::warn_if_others_may_read(dir, "data directory", "700");
     } else {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -160,7 +162,8 @@ async fn ensure_admin(
         Some(p) => (SecretString::from(p.clone()), false),
         None => (SecretString::from(random_password()), true),
     };
-    let hash = hash_password(&password).map_err(|e| StartupError::Other(e.to_string()))?;
+    let hash =
+        crate::crypto::password::hash(&password).map_err(|e| StartupError::Other(e.to_string()))?;
     let admin = UserWrite {
         username: "admin".into(),
         first_name: String::new(),

@@ -3,6 +3,9 @@
 //! Invariant: a secret is only ever written to storage as an envelope produced here, and an
 //! envelope only opens for the exact (credential uid, field) it was sealed for.
 
+pub mod bearer;
+pub mod password;
+
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
 use aes_gcm::{AeadCore, Aes256Gcm, Key, Nonce};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -30,6 +33,9 @@ pub enum CryptoError {
     Malformed,
     #[error("ciphertext does not authenticate for this credential and field")]
     Unauthentic,
+    /// Hashing a password failed (the reason never includes the password).
+    #[error("password hashing failed: {0}")]
+    PasswordHash(String),
 }
 
 /// One 256-bit key; zeroized on drop, never printed.

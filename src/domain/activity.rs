@@ -1,4 +1,4 @@
-//! The activity stream's content rules (api.md §10) and its hash chain. Secret values
+//! The activity stream's content rules and its hash chain. Secret values
 //! never reach an entry: `inputs` and passwords are recorded as `"hidden"`.
 
 use serde_json::{json, Map, Value};

@@ -105,6 +105,9 @@ pub enum DomainError {
     /// 404 naming the model, e.g. `Credential`.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 400 with `{"msg": ...}`, the shape of AWX's association views.
+    #[error("{0}")]
+    Message(String),
 }
 
 impl DomainError {

@@ -1,10 +1,12 @@
-//! Input-source rules (api.md §6.2): the source must be an external lookup, the target
+//! Input-source rules: the source must be an external lookup, the target
 //! must not be, the field must exist on the target's type, and the metadata must fit the
 //! source type's metadata schema.
 
+use super::credential::{parse_pk, PkValue};
+use super::credential_type::optional_string;
 use super::credential_type::{InputKind, InputSchema};
 use super::errors::{py_repr, py_str_repr, py_type_name, DomainError, FieldErrors};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// What the rules need to know about each end of the link.
 pub struct LinkEnds<'a> {
@@ -144,6 +146,102 @@ fn check_metadata_values(
         }
     }
     errors
+}
+
+/// The stored values an update starts from.
+pub struct CurrentSource {
+    pub input_field_name: String,
+    pub target: i64,
+    pub source: i64,
+    pub metadata: Map<String, Value>,
+    pub description: String,
+}
+
+/// A parsed input-source body; `None` marks a field that failed (and was reported).
+pub struct ParsedSource {
+    pub field_name: Option<String>,
+    pub target: Option<i64>,
+    pub source: Option<i64>,
+    pub metadata: Value,
+    pub description: String,
+}
+
+/// Reads an input-source body over the current values (`None` on create; PATCH keeps what is absent).
+pub fn parse_body(
+    body: &Map<String, Value>,
+    current: Option<&CurrentSource>,
+) -> Result<ParsedSource, DomainError> {
+    let mut errors = FieldErrors::new();
+    let field_name = match (body.get("input_field_name"), current) {
+        (None, Some(c)) => Some(c.input_field_name.clone()),
+        (None, None) | (Some(Value::Null), _) => {
+            errors.add(
+                "input_field_name",
+                if body.contains_key("input_field_name") {
+                    "This field may not be null."
+                } else {
+                    "This field is required."
+                },
+            );
+            None
+        }
+        (Some(Value::String(s)), _) if s.trim().is_empty() => {
+            errors.add("input_field_name", "This field may not be blank.");
+            None
+        }
+        (Some(Value::String(s)), _) if s.chars().count() > 1024 => {
+            errors.add(
+                "input_field_name",
+                "Ensure this field has no more than 1024 characters.",
+            );
+            None
+        }
+        (Some(Value::String(s)), _) => Some(s.clone()),
+        (Some(_), _) => {
+            errors.add("input_field_name", "Not a valid string.");
+            None
+        }
+    };
+    let mut pk = |key: &str, current: Option<i64>| -> Option<i64> {
+        match (body.get(key), current) {
+            (None, Some(c)) => Some(c),
+            (None, None) => {
+                errors.add(key, "This field is required.");
+                None
+            }
+            (Some(v), _) => match parse_pk(&mut errors, key, Some(v)) {
+                PkValue::Id(id) => Some(id),
+                PkValue::None => {
+                    if !errors.has(key) {
+                        errors.add(key, "This field may not be null.");
+                    }
+                    None
+                }
+            },
+        }
+    };
+    let target = pk("target_credential", current.map(|c| c.target));
+    let source = pk("source_credential", current.map(|c| c.source));
+    let metadata = match (body.get("metadata"), current) {
+        (None, Some(c)) => Value::Object(c.metadata.clone()),
+        (None, None) => json!({}),
+        (Some(Value::Null), _) => {
+            errors.add("metadata", "This field may not be null.");
+            json!({})
+        }
+        (Some(v), _) => v.clone(),
+    };
+    let description = optional_string(&mut errors, "description", body.get("description").cloned())
+        .or_else(|| current.map(|c| c.description.clone()))
+        .unwrap_or_default();
+    errors.into_result()?;
+    Ok(ParsedSource {
+        field_name,
+        target,
+        source,
+        metadata,
+        description,
+    })
 }
 
 #[cfg(test)]

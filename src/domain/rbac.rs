@@ -4,6 +4,16 @@
 //! parent role implies its children). A caller's level on a credential is the strongest
 //! credential role they hold, directly, through a team, or through an organization role.
 
+/// The role fields the rules and queries name, written once.
+pub mod role {
+    pub const ADMIN: &str = "admin_role";
+    pub const USE: &str = "use_role";
+    pub const READ: &str = "read_role";
+    pub const MEMBER: &str = "member_role";
+    pub const AUDITOR: &str = "auditor_role";
+    pub const CREDENTIAL_ADMIN: &str = "credential_admin_role";
+}
+
 /// A role an object type carries: field name, display name, description.
 pub type RoleDef = (&'static str, &'static str, &'static str);
 
@@ -185,7 +195,7 @@ pub fn effective_level(caller: &Caller, held: Level) -> Level {
     }
 }
 
-/// `summary_fields.user_capabilities` of a credential (AWX §8.7): copy is a superuser
+/// `summary_fields.user_capabilities` of a credential: copy is a superuser
 /// privilege in the capability flags, managed credentials are never editable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CredentialCapabilities {
@@ -287,7 +297,7 @@ fn msg(text: &str) -> super::errors::DomainError {
     super::errors::DomainError::Validation(e)
 }
 
-/// The rules AWX checks on role grants before the permission test (api.md §1.5), with its
+/// The rules AWX checks on role grants before the permission test, with its
 /// exact messages.
 pub fn check_grant(
     caller: &Caller,

@@ -4,16 +4,14 @@
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::extract::{parse_id, QueryPairs};
-use super::{list_ids, method_not_allowed, page_response, AppState};
-use crate::domain::rbac::Caller;
-use crate::domain::resource::ACTIVITY;
+use super::{method_not_allowed, page_response, AppState};
+use crate::service::activity::{self, About, Entries};
 use crate::store::activity::ActivityRow;
-use crate::store::sql::{and_all, Bind, Sql};
+use crate::store::Scope;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
 
 pub(super) fn routes() -> Router<AppState> {
     let mut r = Router::new()
@@ -25,7 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
             "/api/v2/activity_stream/{id}/",
             get(detail).fallback(method_not_allowed),
         );
-    for (plural, _) in OBJECT_LISTS {
+    for plural in OBJECT_LISTS {
         r = r.route(
             &format!("/api/v2/{plural}/{{id}}/activity_stream/"),
             get(object_list).fallback(method_not_allowed),
@@ -34,49 +32,14 @@ pub(super) fn routes() -> Router<AppState> {
     r
 }
 
-/// URL segment → content type of the objects with an activity list.
-const OBJECT_LISTS: [(&str, &str); 5] = [
-    ("credentials", "credential"),
-    ("credential_types", "credential_type"),
-    ("users", "user"),
-    ("teams", "team"),
-    ("organizations", "organization"),
+/// The URL segments of the objects with an activity list.
+const OBJECT_LISTS: [&str; 5] = [
+    "credentials",
+    "credential_types",
+    "users",
+    "teams",
+    "organizations",
 ];
-
-/// Entries linked to at least one object the caller may see.
-fn visibility(caller: &Caller) -> Sql {
-    if caller.sees_everything() {
-        return Sql::raw("1=1");
-    }
-    let u = caller.user_id;
-    let mut sql = Sql::raw(
-        "activity_stream.id IN (SELECT o.entry_id FROM activity_stream_objects o WHERE o.content_type = 'credential_type' \
-         OR (o.content_type = 'user' AND o.object_id = ?) OR (o.content_type = 'credential' AND ",
-    );
-    sql.binds.push(Bind::Int(u));
-    sql.push(crate::store::readable_sql("o.object_id", "credential", u));
-    sql.text
-        .push_str(") OR (o.content_type = 'organization' AND ");
-    sql.push(crate::store::readable_sql("o.object_id", "organization", u));
-    sql.text.push_str(") OR (o.content_type = 'team' AND ");
-    sql.push(crate::store::readable_sql("o.object_id", "team", u));
-    sql.text.push_str("))");
-    sql
-}
-
-async fn list_entries(
-    state: &AppState,
-    caller: &Caller,
-    path: &str,
-    q: &QueryPairs,
-    scope: Sql,
-) -> ApiResult<Json<Value>> {
-    let scope = and_all(vec![scope, visibility(caller)]);
-    let (page, req) = list_ids(state, &ACTIVITY, scope, q).await?;
-    let rows = state.store.activity_by_ids(&page.ids).await?;
-    let results = render(state, &rows).await?;
-    Ok(page_response(path, q, &page, &req, results))
-}
 
 async fn list(
     State(state): State<AppState>,
@@ -85,7 +48,14 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
-    list_entries(&state, &caller, uri.path(), &q, Sql::raw("1=1")).await
+    let (page, req, entries) = activity::list(&state.ctx, &caller, Scope::All, &q).await?;
+    Ok(page_response(
+        uri.path(),
+        &q,
+        &page,
+        &req,
+        render(&entries)?,
+    ))
 }
 
 async fn detail(
@@ -94,21 +64,8 @@ async fn detail(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "ActivityStream")?;
-    let row = state
-        .store
-        .activity(id)
-        .await?
-        .ok_or(ApiError::NotFound("ActivityStream"))?;
-    let scope = and_all(vec![
-        Sql::with("activity_stream.id = ?", vec![Bind::Int(id)]),
-        visibility(&caller),
-    ]);
-    let (page, _) = list_ids(&state, &ACTIVITY, scope, &QueryPairs(Vec::new())).await?;
-    if page.count == 0 {
-        return Err(ApiError::Forbidden(None));
-    }
-    render(&state, &[row])
-        .await?
+    let entries = activity::get(&state.ctx, &caller, id).await?;
+    render(&entries)?
         .pop()
         .map(Json)
         .ok_or(ApiError::NotFound("ActivityStream"))
@@ -122,92 +79,62 @@ async fn object_list(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let plural = uri
-        .path()
-        .trim_matches('/')
-        .split('/')
-        .nth(2)
-        .unwrap_or_default()
-        .to_string();
-    let content_type = OBJECT_LISTS
-        .iter()
-        .find(|(p, _)| *p == plural)
-        .map(|(_, ct)| *ct)
-        .unwrap_or_default();
-    let object_id = match content_type {
-        "credential" => super::credentials::load(&state, &caller, &id).await?.0.id,
-        "credential_type" => {
-            let id = parse_id(&id, "CredentialType")?;
-            state
-                .store
-                .credential_type(id)
-                .await?
-                .ok_or(ApiError::NotFound("CredentialType"))?
-                .id
-        }
-        "user" => super::users::load_visible(&state, &caller, &id).await?.id,
-        "team" => super::teams::load_visible(&state, &caller, &id).await?.id,
-        _ => {
-            super::organizations::load_visible(&state, &caller, &id)
-                .await?
-                .id
-        }
+    let plural = uri.path().trim_matches('/').split('/').nth(2);
+    let about = match plural {
+        Some("credentials") => About::Credential(&id),
+        Some("credential_types") => About::CredentialType(&id),
+        Some("users") => About::User(&id),
+        Some("teams") => About::Team(&id),
+        _ => About::Organization(&id),
     };
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "activity_stream.id IN (SELECT entry_id FROM activity_stream_objects WHERE content_type = ? AND object_id = ?)",
-        vec![Bind::Text(content_type.to_string()), Bind::Int(object_id)],
-    );
-    list_entries(&state, &caller, uri.path(), &q, scope).await
+    let (page, req, entries) = activity::list_about(&state.ctx, &caller, about, &q).await?;
+    Ok(page_response(
+        uri.path(),
+        &q,
+        &page,
+        &req,
+        render(&entries)?,
+    ))
 }
 
-/// The objects of each entry, as `(content type, id)` pairs.
-fn objects_of(row: &ActivityRow) -> Vec<(String, i64)> {
-    serde_json::from_str::<Vec<(String, i64)>>(&row.objects).unwrap_or_default()
-}
-
-/// Current summaries of every object the entries mention, loaded per type in batches.
-async fn summaries(
-    state: &AppState,
-    rows: &[ActivityRow],
-) -> ApiResult<HashMap<(String, i64), Value>> {
-    let mut wanted: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for row in rows {
-        for (ct, id) in objects_of(row) {
-            wanted.entry(ct).or_default().push(id);
-        }
-    }
-    let mut out = HashMap::new();
-    let store = &state.store;
-    for (ct, ids) in wanted {
-        let items: Vec<(i64, Value)> = match ct.as_str() {
-            "credential" => store.credentials_by_ids(&ids).await?.into_iter().map(|c| (c.id, json!({
+/// The summary of one mentioned object, if it still exists.
+fn summary_of(entries: &Entries, kind: &str, id: i64) -> Option<Value> {
+    Some(match kind {
+        "credential" => {
+            let c = entries.credentials.get(&id)?;
+            json!({
                 "id": c.id, "name": c.name, "description": c.description, "kind": c.type_namespace,
-                "cloud": c.type_kind == "cloud", "kubernetes": c.type_kind == "kubernetes", "credential_type_id": c.credential_type_id,
-            }))).collect(),
-            "credential_type" => store.credential_types_by_ids(&ids).await?.into_iter().map(|t| (t.id, json!({
-                "id": t.id, "name": t.name, "description": t.description, "kind": t.kind, "managed": t.managed,
-            }))).collect(),
-            "user" => store.users_by_ids(&ids).await?.into_iter().map(|u| (u.id, json!({
-                "id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name,
-            }))).collect(),
-            "organization" => store.organizations_by_ids(&ids).await?.into_iter().map(|o| (o.id, json!({
-                "id": o.id, "name": o.name, "description": o.description,
-            }))).collect(),
-            "team" => store.teams_by_ids(&ids).await?.into_iter().map(|t| (t.id, json!({
-                "id": t.id, "name": t.name, "description": t.description,
-            }))).collect(),
-            "role" => store.roles_by_ids(&ids).await?.into_iter().map(|r| (r.id, json!({"id": r.id, "role_field": r.role_field}))).collect(),
-            "credential_input_source" => store.input_sources_by_ids(&ids).await?.into_iter().map(|s| (s.id, json!({
-                "id": s.id, "input_field_name": s.input_field_name,
-            }))).collect(),
-            _ => Vec::new(),
-        };
-        for (id, v) in items {
-            out.insert((ct.clone(), id), v);
+                "cloud": c.type_kind == "cloud", "kubernetes": c.type_kind == "kubernetes",
+                "credential_type_id": c.credential_type_id,
+            })
         }
-    }
-    Ok(out)
+        "credential_type" => {
+            let t = entries.credential_types.get(&id)?;
+            json!({"id": t.id, "name": t.name, "description": t.description, "kind": t.kind, "managed": t.managed})
+        }
+        "user" => {
+            let u = entries.users.get(&id)?;
+            json!({"id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name})
+        }
+        "organization" => {
+            let o = entries.organizations.get(&id)?;
+            json!({"id": o.id, "name": o.name, "description": o.description})
+        }
+        "team" => {
+            let t = entries.teams.get(&id)?;
+            json!({"id": t.id, "name": t.name, "description": t.description})
+        }
+        "role" => {
+            let r = entries.roles.get(&id)?;
+            json!({"id": r.id, "role_field": r.role_field})
+        }
+        "credential_input_source" => {
+            let s = entries.input_sources.get(&id)?;
+            json!({"id": s.id, "input_field_name": s.input_field_name})
+        }
+        _ => return None,
+    })
 }
 
 fn url_of(ct: &str, id: i64) -> String {
@@ -217,46 +144,40 @@ fn url_of(ct: &str, id: i64) -> String {
     }
 }
 
-async fn render(state: &AppState, rows: &[ActivityRow]) -> ApiResult<Vec<Value>> {
-    let known = summaries(state, rows).await?;
-    let actor_ids: Vec<i64> = rows.iter().filter_map(|r| r.actor_id).collect();
-    let actors: HashMap<i64, ()> = state
-        .store
-        .users_by_ids(&actor_ids)
-        .await?
-        .into_iter()
-        .map(|u| (u.id, ()))
-        .collect();
-    Ok(rows
+fn render(entries: &Entries) -> ApiResult<Vec<Value>> {
+    entries
+        .rows
         .iter()
-        .map(|row| {
-            let mut related = Map::new();
-            let mut summary = Map::new();
-            let actor_alive = row.actor_id.is_some_and(|a| actors.contains_key(&a));
-            if let (true, Some(a)) = (actor_alive, row.actor_id) {
-                related.insert("actor".into(), json!(format!("/api/v2/users/{a}/")));
-            }
-            for (ct, id) in objects_of(row) {
-                let Some(s) = known.get(&(ct.clone(), id)) else { continue };
-                push(&mut related, &ct, json!(url_of(&ct, id)));
-                push(&mut summary, &ct, s.clone());
-            }
-            if let Some(snapshot) = row.actor_snapshot.as_deref().and_then(|s| serde_json::from_str::<Value>(s).ok()) {
-                let mut snapshot = snapshot;
-                if !actor_alive {
-                    snapshot["id"] = Value::Null;
-                }
-                summary.insert("actor".into(), snapshot);
-            }
-            let changes: Value = serde_json::from_str(&row.changes).unwrap_or_else(|_| json!({}));
-            json!({
-                "id": row.id, "type": "activity_stream", "url": format!("/api/v2/activity_stream/{}/", row.id),
-                "related": related, "summary_fields": summary, "timestamp": row.timestamp,
-                "operation": row.operation, "changes": changes, "object1": row.object1, "object2": row.object2,
-                "object_association": row.object_association, "action_node": "credstore", "object_type": row.object_type,
-            })
-        })
-        .collect())
+        .map(|row| render_entry(entries, row))
+        .collect()
+}
+
+fn render_entry(entries: &Entries, row: &ActivityRow) -> ApiResult<Value> {
+    let mut related = Map::new();
+    let mut summary = Map::new();
+    let actor_alive = row.actor_id.is_some_and(|a| entries.users.contains_key(&a));
+    if let (true, Some(a)) = (actor_alive, row.actor_id) {
+        related.insert("actor".into(), json!(format!("/api/v2/users/{a}/")));
+    }
+    for (kind, id) in row.mentioned()? {
+        let Some(s) = summary_of(entries, &kind, id) else {
+            continue;
+        };
+        push(&mut related, &kind, json!(url_of(&kind, id)));
+        push(&mut summary, &kind, s);
+    }
+    if let Some(mut snapshot) = row.actor()? {
+        if !actor_alive {
+            snapshot["id"] = Value::Null;
+        }
+        summary.insert("actor".into(), snapshot);
+    }
+    Ok(json!({
+        "id": row.id, "type": "activity_stream", "url": format!("/api/v2/activity_stream/{}/", row.id),
+        "related": related, "summary_fields": summary, "timestamp": row.timestamp,
+        "operation": row.operation, "changes": row.changes()?, "object1": row.object1, "object2": row.object2,
+        "object_association": row.object_association, "action_node": "credstore", "object_type": row.object_type,
+    }))
 }
 
 fn push(map: &mut Map<String, Value>, key: &str, value: Value) {

@@ -12,7 +12,6 @@
 
 use super::auth::AuthGeneration;
 use super::error::ApiResult;
-use crate::domain::credential_type::InputSchema;
 use crate::domain::rbac::Caller;
 use axum::body::Bytes;
 use axum::http::{header, HeaderValue};
@@ -21,7 +20,7 @@ use axum::Json;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Who asked and what: answers differ by caller (visibility, `user_capabilities`).
 type Key = (i64, bool, bool, String);
@@ -127,41 +126,6 @@ fn json_response(body: Bytes) -> Response {
         .into_response()
 }
 
-/// Entries the schema cache keeps before it starts over: 31 managed types, and a key more
-/// for each custom type and each edit of one.
-const SCHEMA_ENTRIES: usize = 256;
-
-/// Parsed input schemas of credential types, by the type's stored `inputs` text. Parsing
-/// one on every create and update was about a twentieth of a create's instructions.
-/// Keyed by the text itself, an entry can never be stale: an edited type is a new key.
-#[derive(Debug, Default)]
-pub struct SchemaCache {
-    parsed: Mutex<HashMap<String, Arc<InputSchema>>>,
-}
-
-impl SchemaCache {
-    /// The schema that `inputs` (a stored, already validated definition) describes.
-    pub fn schema(&self, inputs: &str) -> Arc<InputSchema> {
-        let parse = || {
-            Arc::new(InputSchema::parse(
-                &serde_json::from_str(inputs).unwrap_or_default(),
-            ))
-        };
-        let Ok(mut parsed) = self.parsed.lock() else {
-            return parse();
-        };
-        if let Some(schema) = parsed.get(inputs) {
-            return schema.clone();
-        }
-        if parsed.len() >= SCHEMA_ENTRIES {
-            parsed.clear();
-        }
-        let schema = parse();
-        parsed.insert(inputs.to_owned(), schema.clone());
-        schema
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,17 +163,5 @@ mod tests {
             1,
             "older generations dropped"
         );
-    }
-
-    #[test]
-    fn parses_a_schema_once_per_definition() {
-        let cache = SchemaCache::default();
-        let one = r#"{"fields": [{"id": "token", "label": "Token", "secret": true}]}"#;
-        let edited = r#"{"fields": [{"id": "key", "label": "Key"}]}"#;
-        let first = cache.schema(one);
-        assert!(Arc::ptr_eq(&first, &cache.schema(one)), "parsed again");
-        assert_eq!(first.fields.len(), 1);
-        assert_eq!(first.fields[0].id, "token");
-        assert_eq!(cache.schema(edited).fields[0].id, "key");
     }
 }

@@ -2,14 +2,13 @@
 //! the users and roles that give access to a credential.
 
 use super::auth::Auth;
-use super::credentials::load;
 use super::error::ApiResult;
 use super::extract::QueryPairs;
-use super::roles::render_role;
 use super::{method_not_allowed, AppState};
 use crate::domain::rbac::role_display;
-use crate::domain::resource::{ROLE, USER};
-use crate::store::sql::{and_all, marks, Bind, Sql};
+use crate::service::credential_access::{self, AccessList};
+use crate::service::{roles, teams};
+use crate::store::UserRow;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -59,17 +58,9 @@ async fn owner_users(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (cred, _) = load(&state, &caller, &id).await?;
-    let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "users.id IN (SELECT m.user_id FROM role_members m JOIN roles r ON r.id = m.role_id \
-         WHERE r.content_type = 'credential' AND r.object_id = ? AND r.role_field = 'admin_role')",
-        vec![Bind::Int(cred.id)],
-    );
-    let page =
-        super::users::list_users(&state, &caller, uri.path(), &with_username_order(q), scope)
-            .await?;
-    Ok(page)
+    let q = with_username_order(QueryPairs::parse(raw.as_deref()));
+    let listed = credential_access::list_owner_users(&state.ctx, &caller, &id, &q).await?;
+    Ok(super::users::render_page(uri.path(), &q, &caller, listed))
 }
 
 /// Teams whose admin role owns the credential.
@@ -80,15 +71,9 @@ async fn owner_teams(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (cred, _) = load(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "teams.id IN (SELECT p.object_id FROM roles r JOIN role_parents rp ON rp.role_id = r.id \
-         JOIN roles p ON p.id = rp.parent_id WHERE r.content_type = 'credential' AND r.object_id = ? \
-         AND r.role_field = 'admin_role' AND p.content_type = 'team' AND p.role_field = 'admin_role')",
-        vec![Bind::Int(cred.id)],
-    );
-    super::teams::list_teams(&state, &caller, uri.path(), &q, scope).await
+    let listed = teams::list_owning_credential(&state.ctx, &caller, &id, &q).await?;
+    Ok(super::teams::render_page(uri.path(), &q, listed))
 }
 
 /// The credential's three roles.
@@ -99,16 +84,9 @@ async fn object_roles(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (cred, _) = load(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "roles.content_type = 'credential' AND roles.object_id = ?",
-        vec![Bind::Int(cred.id)],
-    );
-    let (page, req) = super::list_ids(&state, &ROLE, scope, &q).await?;
-    let rows = state.store.roles_by_ids(&page.ids).await?;
-    let results = rows.iter().map(|r| render_role(r, None)).collect();
-    Ok(super::page_response(uri.path(), &q, &page, &req, results))
+    let listed = roles::list_of_credential(&state.ctx, &caller, &id, &q).await?;
+    Ok(super::roles::render_page(uri.path(), &q, listed))
 }
 
 const CREDENTIAL_FIELDS: [&str; 3] = ["admin_role", "use_role", "read_role"];
@@ -123,39 +101,12 @@ async fn access_list(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (cred, _) = load(&state, &caller, &id).await?;
     let q = with_username_order(QueryPairs::parse(raw.as_deref()));
-    let paths = state.store.credential_access(cred.id).await?;
-    let mut holders: Vec<i64> = paths.iter().map(|p| p.user_id).collect();
-    holders.sort_unstable();
-    holders.dedup();
-    let mut ids_sql = Sql::raw("(users.is_superuser = TRUE OR users.is_system_auditor = TRUE");
-    if !holders.is_empty() {
-        ids_sql.push(Sql::with(
-            format!(" OR users.id IN ({})", marks(holders.len())),
-            holders.iter().map(|h| Bind::Int(*h)).collect(),
-        ));
-    }
-    ids_sql.text.push(')');
-    let scope = and_all(vec![ids_sql, super::users::visibility(&caller)]);
-    let (page, req) = super::list_ids(&state, &USER, scope, &q).await?;
-    let users = state.store.users_by_ids(&page.ids).await?;
-    let mut via_ids: Vec<i64> = paths.iter().map(|p| p.via_role).collect();
-    via_ids.sort_unstable();
-    via_ids.dedup();
-    let via_roles: BTreeMap<i64, crate::store::RoleInfo> = state
-        .store
-        .roles_by_ids(&via_ids)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r))
-        .collect();
-    let mut results = Vec::with_capacity(users.len());
-    for u in &users {
-        let admin = super::users::may_admin(&state, &caller, u).await?;
-        let mut item = super::render::user(u, &caller, admin);
-        let (direct, indirect) =
-            access_entries(u, cred.id, &paths, &via_roles, caller.is_superuser);
+    let (page, req, access) = credential_access::list_access(&state.ctx, &caller, &id, &q).await?;
+    let mut results = Vec::with_capacity(access.users.rows.len());
+    for (u, admin) in access.users.rows.iter().zip(&access.users.administrable) {
+        let mut item = super::render::user(u, &caller, *admin);
+        let (direct, indirect) = access_entries(u, &access, caller.is_superuser);
         if let Some(summary) = item
             .get_mut("summary_fields")
             .and_then(Value::as_object_mut)
@@ -170,12 +121,12 @@ async fn access_list(
 }
 
 fn access_entries(
-    u: &crate::store::UserRow,
-    credential_id: i64,
-    paths: &[crate::store::AccessPath],
-    via_roles: &BTreeMap<i64, crate::store::RoleInfo>,
+    u: &UserRow,
+    access: &AccessList,
     caller_is_superuser: bool,
 ) -> (Vec<Value>, Vec<Value>) {
+    let (credential_id, paths, via_roles) =
+        (access.credential_id, &access.paths, &access.via_roles);
     let mut direct = Vec::new();
     let mut indirect = Vec::new();
     for system in [

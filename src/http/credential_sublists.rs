@@ -2,20 +2,17 @@
 //! accept: the owner comes from the URL.
 
 use super::auth::Auth;
-use super::credentials::{
-    create_credential, list_credentials, list_credentials_without_organization, render_detail,
-    visibility,
-};
-use super::error::{ApiError, ApiResult};
+use super::credentials::{render_page, written};
+use super::error::ApiResult;
 use super::extract::{JsonObject, QueryPairs};
 use super::{created, method_not_allowed, AppState};
 use crate::domain::rbac::Caller;
-use crate::store::sql::{and_all, Bind, Sql};
+use crate::service::credentials::{self, OwnerRef};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -37,23 +34,6 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// Credentials user `user_id` may read (all of them for superusers and auditors).
-async fn readable_by(state: &AppState, user_id: i64) -> ApiResult<Sql> {
-    let user = state
-        .store
-        .user(user_id)
-        .await?
-        .ok_or(ApiError::NotFound("User"))?;
-    if user.is_superuser || user.is_system_auditor {
-        return Ok(Sql::raw("1=1"));
-    }
-    Ok(crate::store::readable_sql(
-        "credentials.id",
-        "credential",
-        user_id,
-    ))
-}
-
 /// Credentials readable by both the caller and the user in the URL.
 async fn user_list(
     State(state): State<AppState>,
@@ -62,16 +42,13 @@ async fn user_list(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let user = super::users::load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = and_all(vec![
-        visibility(&caller),
-        readable_by(&state, user.id).await?,
-    ]);
-    list_credentials_without_organization(&state, &caller, uri.path(), &q, scope).await
+    let listed = credentials::list_of_user(&state.ctx, &caller, &id, &q).await?;
+    let page = render_page(uri.path(), &q, &caller, listed)?;
+    Ok(without_keys(page, &["organization"]))
 }
 
-/// Credentials granted to the team: their use role (or admin role) hangs under the team.
+/// Credentials granted to the team in the URL.
 async fn team_list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -79,27 +56,13 @@ async fn team_list(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let team = super::teams::load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let granted = Sql::with(
-        "credentials.id IN (SELECT r.object_id FROM roles r JOIN role_parents rp ON rp.role_id = r.id \
-         JOIN roles p ON p.id = rp.parent_id WHERE r.content_type = 'credential' \
-         AND r.role_field IN ('use_role', 'admin_role') AND p.content_type = 'team' AND p.object_id = ? \
-         AND p.role_field IN ('member_role', 'admin_role'))",
-        vec![Bind::Int(team.id)],
-    );
-    let scope = and_all(vec![visibility(&caller), granted]);
-    let Json(mut page) =
-        list_credentials_without_organization(&state, &caller, uri.path(), &q, scope).await?;
-    if let Some(items) = page.get_mut("results").and_then(Value::as_array_mut) {
-        for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            item.remove("user");
-        }
-    }
-    Ok(Json(page))
+    let listed = credentials::list_of_team(&state.ctx, &caller, &id, &q).await?;
+    let page = render_page(uri.path(), &q, &caller, listed)?;
+    Ok(without_keys(page, &["organization", "user"]))
 }
 
-/// Credentials of the organization that the caller may read.
+/// Credentials of the organization in the URL that the caller may read.
 async fn org_list(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -107,33 +70,33 @@ async fn org_list(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let org = super::organizations::load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = and_all(vec![
-        visibility(&caller),
-        Sql::with("credentials.organization_id = ?", vec![Bind::Int(org.id)]),
-    ]);
-    list_credentials(&state, &caller, uri.path(), &q, scope).await
+    let listed = credentials::list_of_organization(&state.ctx, &caller, &id, &q).await?;
+    render_page(uri.path(), &q, &caller, listed)
 }
 
-/// Sets the owner from the URL and drops the other owner keys.
-fn with_owner(mut body: Map<String, Value>, key: &str, id: i64) -> Map<String, Value> {
-    for k in ["user", "team", "organization"] {
-        body.remove(k);
+/// Drops top-level keys from every item of a page, as AWX renders the user and team
+/// credential lists (without `organization`; the team's also without `user`).
+fn without_keys(Json(mut page): Json<Value>, keys: &[&str]) -> Json<Value> {
+    if let Some(items) = page.get_mut("results").and_then(Value::as_array_mut) {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            for key in keys {
+                item.remove(*key);
+            }
+        }
     }
-    body.insert(key.to_string(), json!(id));
-    body
+    Json(page)
 }
 
 async fn create_and_render(
     state: &AppState,
     caller: &Caller,
+    owner: OwnerRef<'_>,
     body: Map<String, Value>,
-    drop_organization: bool,
 ) -> ApiResult<Response> {
-    let id = create_credential(state, caller, &body, false).await?;
-    let mut item = render_detail(state, caller, id).await?;
-    if drop_organization {
+    let id = credentials::create_owned(&state.ctx, caller, owner, body).await?;
+    let mut item = written(state, caller, id).await?;
+    if !matches!(owner, OwnerRef::Organization(_)) {
         // As on the user and team lists, AWX's answer has no top-level organization.
         if let Some(map) = item.as_object_mut() {
             map.remove("organization");
@@ -149,8 +112,7 @@ async fn user_create(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    let user = super::users::load_visible(&state, &caller, &id).await?;
-    create_and_render(&state, &caller, with_owner(body, "user", user.id), true).await
+    create_and_render(&state, &caller, OwnerRef::User(&id), body).await
 }
 
 /// A credential owned by the team in the URL (and its organization).
@@ -160,8 +122,7 @@ async fn team_create(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    let team = super::teams::load_visible(&state, &caller, &id).await?;
-    create_and_render(&state, &caller, with_owner(body, "team", team.id), true).await
+    create_and_render(&state, &caller, OwnerRef::Team(&id), body).await
 }
 
 /// A credential of the organization in the URL.
@@ -171,12 +132,5 @@ async fn org_create(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    let org = super::organizations::load_visible(&state, &caller, &id).await?;
-    create_and_render(
-        &state,
-        &caller,
-        with_owner(body, "organization", org.id),
-        false,
-    )
-    .await
+    create_and_render(&state, &caller, OwnerRef::Organization(&id), body).await
 }

@@ -1,7 +1,8 @@
 //! The one place where failures become AWX-shaped HTTP responses.
 
 use crate::crypto::CryptoError;
-use crate::domain::errors::{DomainError, FieldErrors};
+use crate::domain::errors::DomainError;
+use crate::service::Error as ServiceError;
 use crate::store::StoreError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -113,54 +114,34 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<DomainError> for ApiError {
-    fn from(e: DomainError) -> Self {
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
         match e {
-            DomainError::Validation(errors) => ApiError::Validation(errors.into_json()),
-            DomainError::BadRequest(v) => ApiError::BadRequest(v),
-            DomainError::Forbidden(msg) => ApiError::Forbidden(msg),
-            DomainError::NotFound(model) => ApiError::NotFound(model),
+            ServiceError::Unauthorized => ApiError::Unauthorized,
+            ServiceError::Forbidden(msg) => ApiError::Forbidden(msg),
+            ServiceError::NotFound(model) => ApiError::NotFound(model),
+            ServiceError::InvalidPage => ApiError::InvalidPage,
+            ServiceError::Validation(v) => ApiError::Validation(v),
+            ServiceError::BadRequest(v) => ApiError::BadRequest(v),
+            ServiceError::Conflict => ApiError::Conflict,
+            ServiceError::Throttled(seconds) => ApiError::TooManyRequests(seconds),
+            ServiceError::Internal(detail) => ApiError::Internal(detail),
         }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        let unique = |msg: &str| ApiError::Validation(FieldErrors::one("__all__", msg).into_json());
-        match e {
-            StoreError::Unique("credential_name") => unique(
-                "Credential with this Organization, Name and Credential type already exists.",
-            ),
-            StoreError::Unique("credential_type_name") => {
-                unique("Credential type with this Name and Kind already exists.")
+/// Lower layers' errors reach a response through the service's mapping, the one place
+/// that knows AWX's messages for them.
+macro_rules! through_service {
+    ($($source:ty),*) => {$(
+        impl From<$source> for ApiError {
+            fn from(e: $source) -> Self {
+                ServiceError::from(e).into()
             }
-            StoreError::Unique("input_source_field") => unique(
-                "Credential input source with this Target credential and Input field name already exists.",
-            ),
-            StoreError::Unique("team_name") => {
-                unique("Team with this Organization and Name already exists.")
-            }
-            StoreError::Unique("organization_name") => ApiError::Validation(
-                FieldErrors::one("name", "organization with this name already exists.").into_json(),
-            ),
-            StoreError::Unique("username") => ApiError::Validation(
-                FieldErrors::one("username", "A user with that username already exists.")
-                    .into_json(),
-            ),
-            StoreError::Gone => ApiError::Conflict,
-            StoreError::Unrepresentable => ApiError::BadRequest(Value::from(
-                "The database cannot store or match this value (text may not contain NUL characters).",
-            )),
-            other => ApiError::Internal(other.to_string()),
         }
-    }
+    )*};
 }
-
-impl From<CryptoError> for ApiError {
-    fn from(e: CryptoError) -> Self {
-        ApiError::Internal(e.to_string())
-    }
-}
+through_service!(DomainError, StoreError, CryptoError);
 
 /// Result alias for handlers.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -77,28 +77,7 @@ fn describe_json_error(e: &serde_json::Error) -> String {
     format!("{what}: line {} column {}", e.line(), e.column())
 }
 
-/// The decoded query string as ordered pairs.
-pub struct QueryPairs(pub Vec<(String, String)>);
-
-impl QueryPairs {
-    /// Parses a raw query string.
-    pub fn parse(raw: Option<&str>) -> Self {
-        QueryPairs(
-            form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
-    }
-
-    /// The last value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
+pub use crate::service::lists::QueryPairs;
 
 /// Parses an `{id}` path segment; anything but a positive integer is a 404.
 pub fn parse_id(raw: &str, model: &'static str) -> Result<i64, ApiError> {

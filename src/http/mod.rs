@@ -1,5 +1,5 @@
 //! HTTP: routing, extractors, authentication, error mapping and pagination. Handlers are
-//! thin: they extract, authorize, call `service`/`store`, and serialize.
+//! thin: they extract, call one `service` function, and render its answer.
 
 mod activity_stream;
 pub mod auth;
@@ -12,7 +12,6 @@ pub mod error;
 pub mod extract;
 mod input_sources;
 mod lookups;
-mod named;
 mod options;
 mod organizations;
 pub mod pagination;
@@ -21,16 +20,13 @@ mod roles;
 mod root;
 mod session;
 mod teams;
-mod throttle;
 mod tokens;
 mod users;
 
-use crate::crypto::KeyRing;
-use crate::domain::filter::{parse_filter, parse_order};
-use crate::domain::resource::Resource;
-use crate::store::sql::Sql;
-use crate::store::{Page, Store};
-use auth::{Auth, AuthCache};
+use crate::service::lists::PageRequest;
+use crate::service::Context;
+use crate::store::Page;
+use auth::Auth;
 use axum::extract::{OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -38,7 +34,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use error::{ApiError, ApiResult};
 use extract::QueryPairs;
-use pagination::PageRequest;
 use std::sync::Arc;
 
 /// The AWX version credstore reports; clients check its major number.
@@ -47,13 +42,10 @@ pub const AWX_VERSION: &str = "24.6.1";
 /// Everything a request handler needs; cloned per request (all fields are shared).
 #[derive(Clone, Debug)]
 pub struct AppState {
-    pub store: Store,
-    pub keys: Arc<KeyRing>,
-    pub auth: Arc<AuthCache>,
+    /// What the use cases need; handlers pass it to `service` functions.
+    pub ctx: Context,
     /// Rendered credential answers for repeated reads.
     pub responses: Arc<cache::ResponseCache>,
-    /// Parsed credential type schemas, for validating inputs.
-    pub schemas: Arc<cache::SchemaCache>,
     /// Identifies this installation in `/api/v2/ping/`.
     pub install_uuid: Arc<str>,
 }
@@ -235,53 +227,6 @@ async fn method_not_allowed(
         return options::respond(&state, &caller, uri.path()).await;
     }
     Err(ApiError::MethodNotAllowed(method.to_string()))
-}
-
-/// Parses filter, ordering and page from the query and fetches one page of ids.
-pub(crate) async fn list_ids(
-    state: &AppState,
-    resource: &'static Resource,
-    scope: Sql,
-    q: &QueryPairs,
-) -> ApiResult<(Page, PageRequest)> {
-    let filter = parse_filter(resource, &q.0)?;
-    let order = parse_order(resource, q.get("order_by").or_else(|| q.get("order")))?;
-    let req = PageRequest::from_query(q)?;
-    let page = state
-        .store
-        .list_ids(resource, scope, &filter, &order, req.size, req.page)
-        .await?;
-    if page.page.is_none() {
-        return Err(ApiError::InvalidPage);
-    }
-    Ok((page, req))
-}
-
-/// `?role_level=<role>`: only objects on which the caller holds that role (superusers
-/// hold every role). Unknown role names are a 400, not AWX's 500.
-pub(crate) fn role_level_scope(
-    caller: &crate::domain::rbac::Caller,
-    q: &QueryPairs,
-    column: &str,
-    content_type: &str,
-) -> ApiResult<Sql> {
-    let Some(level) = q.get("role_level") else {
-        return Ok(Sql::raw("1=1"));
-    };
-    if !crate::domain::rbac::is_role_field(level) {
-        return Err(ApiError::BadRequest(serde_json::Value::String(format!(
-            "Invalid role_level: {level}"
-        ))));
-    }
-    if caller.is_superuser {
-        return Ok(Sql::raw("1=1"));
-    }
-    Ok(crate::store::holding_sql(
-        column,
-        content_type,
-        level,
-        caller.user_id,
-    ))
 }
 
 /// Wraps rendered rows into the pagination envelope.

@@ -11,6 +11,7 @@ use crate::domain::resource::{
     Access, ApiMeta, Choices, DefaultValue, FieldSpec, Help, Resource, ACTIVITY, CREDENTIAL,
     CREDENTIAL_TYPE, INPUT_SOURCE, ORGANIZATION, ROLE, TEAM, TOKEN, USER,
 };
+use crate::service::capabilities;
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
@@ -79,70 +80,6 @@ fn title(resource: &Resource) -> String {
         .join(" ")
 }
 
-/// May the caller create objects of this resource through its main list?
-async fn may_post(state: &AppState, caller: &Caller, resource: &Resource) -> ApiResult<bool> {
-    Ok(match resource.key {
-        "credential" | "o_auth2_access_token" | "credential_input_source" => true,
-        "credential_type" | "organization" => caller.is_superuser,
-        "user" | "team" => {
-            caller.is_superuser
-                || state
-                    .store
-                    .administers_any_organization(caller.user_id)
-                    .await?
-        }
-        _ => false,
-    })
-}
-
-/// May the caller change this object? (Missing objects: no.)
-async fn may_put(
-    state: &AppState,
-    caller: &Caller,
-    resource: &Resource,
-    raw_id: &str,
-) -> ApiResult<bool> {
-    let Ok(id) = raw_id.parse::<i64>() else {
-        return Ok(false);
-    };
-    let store = &state.store;
-    Ok(match resource.key {
-        "credential" => match store.credential(id).await? {
-            Some(c) if !c.managed => {
-                caller.is_superuser
-                    || store
-                        .holds_role(caller.user_id, "credential", id, "admin_role")
-                        .await?
-            }
-            _ => false,
-        },
-        "credential_type" => caller.is_superuser && store.credential_type(id).await?.is_some(),
-        "organization" => {
-            store.organization(id).await?.is_some()
-                && (caller.is_superuser
-                    || store
-                        .holds_role(caller.user_id, "organization", id, "admin_role")
-                        .await?)
-        }
-        "team" => {
-            store.team(id).await?.is_some()
-                && (caller.is_superuser
-                    || store
-                        .holds_role(caller.user_id, "team", id, "admin_role")
-                        .await?)
-        }
-        "user" => match store.user(id).await? {
-            Some(u) => u.id == caller.user_id || super::users::may_admin(state, caller, &u).await?,
-            None => false,
-        },
-        "o_auth2_access_token" => match store.token(id).await? {
-            Some(t) => t.user_id == caller.user_id || caller.is_superuser,
-            None => false,
-        },
-        _ => false,
-    })
-}
-
 async fn view_for(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Option<View>> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     Ok(match segments.as_slice() {
@@ -155,7 +92,7 @@ async fn view_for(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Op
                     format!("{} List", title(r))
                 },
                 detail: false,
-                post: may_post(state, caller, r).await?,
+                post: capabilities::may_create(&state.ctx, caller, r).await?,
                 put: false,
             }),
             None => None,
@@ -166,7 +103,7 @@ async fn view_for(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Op
                 name: format!("{} Detail", title(r)),
                 detail: true,
                 post: false,
-                put: may_put(state, caller, r, id).await?,
+                put: capabilities::may_change(&state.ctx, caller, r, id).await?,
             }),
             None => None,
         },
@@ -357,7 +294,7 @@ fn body(view: &View) -> Value {
     if !view.detail {
         out.insert(
             "max_page_size".into(),
-            json!(super::pagination::MAX_PAGE_SIZE),
+            json!(crate::service::lists::MAX_PAGE_SIZE),
         );
     }
     Value::Object(out)

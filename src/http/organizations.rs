@@ -4,24 +4,17 @@
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonObject, QueryPairs};
-use super::named::resolve;
-use super::render::{self, People};
-use super::roles::{association_id, is_disassociate};
-use super::{created, list_ids, method_not_allowed, page_response, AppState};
-use crate::domain::activity::{organization_fields, ActivityRecord};
-use crate::domain::credential_type::{optional_string, required_string};
-use crate::domain::errors::FieldErrors;
-use crate::domain::named_url::NamedKind;
+use super::render;
+use super::{created, method_not_allowed, page_response, AppState};
 use crate::domain::rbac::Caller;
-use crate::domain::resource::ORGANIZATION;
-use crate::store::sql::{Bind, Sql};
-use crate::store::OrganizationRow;
+use crate::service::organizations::{self, Membership, Organizations};
+use crate::service::teams;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -51,55 +44,28 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// Organizations the caller may see.
-pub(super) fn visibility(caller: &Caller) -> Sql {
-    if caller.sees_everything() {
-        Sql::raw("1=1")
-    } else {
-        crate::store::readable_sql("organizations.id", "organization", caller.user_id)
-    }
+fn render_all(orgs: &Organizations, caller: &Caller) -> Vec<Value> {
+    orgs.rows
+        .iter()
+        .map(|o| {
+            render::organization(
+                o,
+                &orgs.people,
+                orgs.roles.get(&o.id).map(Vec::as_slice).unwrap_or_default(),
+                orgs.counts.get(&o.id).copied().unwrap_or_default(),
+                orgs.administrable.get(&o.id).copied().unwrap_or(false),
+                caller.is_superuser,
+            )
+        })
+        .collect()
 }
 
-async fn is_admin(state: &AppState, caller: &Caller, org: i64) -> ApiResult<bool> {
-    Ok(caller.is_superuser
-        || state
-            .store
-            .holds_role(caller.user_id, "organization", org, "admin_role")
-            .await?)
-}
-
-async fn render_many(state: &AppState, ids: &[i64], caller: &Caller) -> ApiResult<Vec<Value>> {
-    let rows = state.store.organizations_by_ids(ids).await?;
-    let people = People::load(
-        &state.store,
-        rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
-    )
-    .await?;
-    let roles = state.store.object_roles("organization", ids).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for o in &rows {
-        let mine: Vec<_> = roles
-            .iter()
-            .filter(|r| r.object_id == o.id)
-            .cloned()
-            .collect();
-        let edit = is_admin(state, caller, o.id).await?;
-        let (users, admins, teams) = state.store.organization_counts(o.id).await?;
-        let counts = render::OrgCounts {
-            users,
-            admins,
-            teams,
-        };
-        out.push(render::organization(
-            o,
-            &people,
-            &mine,
-            counts,
-            edit,
-            caller.is_superuser,
-        ));
-    }
-    Ok(out)
+/// The detail form of the one organization loaded.
+fn render_one(orgs: &Organizations, caller: &Caller) -> ApiResult<Value> {
+    render_all(orgs, caller)
+        .pop()
+        .map(render::detail)
+        .ok_or(ApiError::NotFound("Organization"))
 }
 
 async fn list(
@@ -109,35 +75,9 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
-    let level = super::role_level_scope(&caller, &q, "organizations.id", "organization")?;
-    let scope = crate::store::sql::and_all(vec![visibility(&caller), level]);
-    let (page, req) = list_ids(&state, &ORGANIZATION, scope, &q).await?;
-    let results = render_many(&state, &page.ids, &caller).await?;
+    let (page, req, orgs) = organizations::list(&state.ctx, &caller, &q).await?;
+    let results = render_all(&orgs, &caller);
     Ok(page_response(uri.path(), &q, &page, &req, results))
-}
-
-/// Loads an organization the caller can see: 404 when missing, 403 when hidden.
-pub(super) async fn load_visible(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-) -> ApiResult<OrganizationRow> {
-    let resolved = resolve(state, NamedKind::Organization, raw, "Organization").await?;
-    let id = resolved.id;
-    let org = state
-        .store
-        .organization(id)
-        .await?
-        .ok_or(ApiError::NotFound("Organization"))?;
-    if !caller.sees_everything()
-        && !state
-            .store
-            .holds_role(caller.user_id, "organization", id, "read_role")
-            .await?
-    {
-        return Err(resolved.hide(ApiError::Forbidden(None), "Organization"));
-    }
-    Ok(org)
 }
 
 /// AWX's organization detail view (only) counts hosts too; credstore has none.
@@ -156,30 +96,8 @@ async fn detail(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let o = load_visible(&state, &caller, &id).await?;
-    let mut out = render_many(&state, &[o.id], &caller).await?;
-    out.pop()
-        .map(render::detail)
-        .map(with_host_count)
-        .map(Json)
-        .ok_or(ApiError::NotFound("Organization"))
-}
-
-fn parse_body(
-    body: &Map<String, Value>,
-    current: Option<&OrganizationRow>,
-) -> ApiResult<(String, String)> {
-    let mut errors = FieldErrors::new();
-    let name = match (body.get("name"), current) {
-        (None, Some(c)) => Some(c.name.clone()),
-        (v, _) => required_string(&mut errors, "name", v.cloned()),
-    };
-    let description = optional_string(&mut errors, "description", body.get("description").cloned())
-        .or_else(|| current.map(|c| c.description.clone()))
-        .unwrap_or_default();
-    crate::domain::resource::ORGANIZATION.check_announced_lengths(body, &mut errors);
-    errors.into_result()?;
-    Ok((name.unwrap_or_default(), description))
+    let orgs = organizations::detail(&state.ctx, &caller, &id).await?;
+    Ok(Json(with_host_count(render_one(&orgs, &caller)?)))
 }
 
 async fn create(
@@ -187,60 +105,12 @@ async fn create(
     Auth(caller): Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    if !caller.is_superuser {
-        return Err(ApiError::Forbidden(None));
-    }
-    let (name, description) = parse_body(&body, None)?;
-    let record = ActivityRecord::create(
-        Some(caller.user_id),
-        "organization",
-        organization_fields(&name, &description),
-    );
-    let id = state
-        .store
-        .create_organization(&name, &description, Some(caller.user_id), &record)
-        .await?;
-    let mut out = render_many(&state, &[id], &caller).await?;
+    let orgs = organizations::create(&state.ctx, &caller, &body).await?;
+    let item = render_one(&orgs, &caller)?;
     Ok(created(
-        &format!("/api/v2/organizations/{id}/"),
-        render::detail(out.pop().unwrap_or_default()),
+        &format!("/api/v2/organizations/{}/", item["id"]),
+        item,
     ))
-}
-
-async fn update(
-    state: AppState,
-    caller: Caller,
-    id: &str,
-    body: Map<String, Value>,
-    partial: bool,
-) -> ApiResult<Json<Value>> {
-    let o = load_visible(&state, &caller, id).await?;
-    if !is_admin(&state, &caller, o.id).await? {
-        return Err(ApiError::Forbidden(None));
-    }
-    let (name, description) = parse_body(&body, partial.then_some(&o))?;
-    let record = ActivityRecord::update(
-        Some(caller.user_id),
-        "organization",
-        o.id,
-        &organization_fields(&o.name, &o.description),
-        &organization_fields(&name, &description),
-    );
-    state
-        .store
-        .update_organization(
-            o.id,
-            &name,
-            &description,
-            Some(caller.user_id),
-            record.as_ref(),
-        )
-        .await?;
-    let mut out = render_many(&state, &[o.id], &caller).await?;
-    out.pop()
-        .map(render::detail)
-        .map(Json)
-        .ok_or(ApiError::NotFound("Organization"))
 }
 
 async fn put(
@@ -249,7 +119,8 @@ async fn put(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    update(state, caller, &id, body, false).await
+    let orgs = organizations::update(&state.ctx, &caller, &id, &body, false).await?;
+    Ok(Json(render_one(&orgs, &caller)?))
 }
 
 async fn patch(
@@ -258,7 +129,8 @@ async fn patch(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    update(state, caller, &id, body, true).await
+    let orgs = organizations::update(&state.ctx, &caller, &id, &body, true).await?;
+    Ok(Json(render_one(&orgs, &caller)?))
 }
 
 async fn delete(
@@ -266,26 +138,21 @@ async fn delete(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let o = load_visible(&state, &caller, &id).await?;
-    if !caller.is_superuser {
-        return Err(ApiError::Forbidden(None));
-    }
-    let record = ActivityRecord::delete(
-        Some(caller.user_id),
-        "organization",
-        o.id,
-        organization_fields(&o.name, &o.description),
-    );
-    state.store.delete_organization(o.id, &record).await?;
+    organizations::delete(&state.ctx, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn role_members_scope(org: i64, field: &str) -> Sql {
-    Sql::with(
-        "users.id IN (SELECT m.user_id FROM role_members m JOIN roles r ON r.id = m.role_id \
-         WHERE r.content_type = 'organization' AND r.object_id = ? AND r.role_field = ?)",
-        vec![Bind::Int(org), Bind::Text(field.to_string())],
-    )
+async fn list_members(
+    state: AppState,
+    caller: Caller,
+    id: &str,
+    which: Membership,
+    path: &str,
+    raw: Option<String>,
+) -> ApiResult<Json<Value>> {
+    let q = QueryPairs::parse(raw.as_deref());
+    let listed = organizations::list_members(&state.ctx, &caller, id, which, &q).await?;
+    Ok(super::users::render_page(path, &q, &caller, listed))
 }
 
 async fn members(
@@ -295,16 +162,7 @@ async fn members(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let o = load_visible(&state, &caller, &id).await?;
-    let q = QueryPairs::parse(raw.as_deref());
-    super::users::list_users(
-        &state,
-        &caller,
-        uri.path(),
-        &q,
-        role_members_scope(o.id, "member_role"),
-    )
-    .await
+    list_members(state, caller, &id, Membership::Members, uri.path(), raw).await
 }
 
 async fn admins(
@@ -314,49 +172,7 @@ async fn admins(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let o = load_visible(&state, &caller, &id).await?;
-    let q = QueryPairs::parse(raw.as_deref());
-    super::users::list_users(
-        &state,
-        &caller,
-        uri.path(),
-        &q,
-        role_members_scope(o.id, "admin_role"),
-    )
-    .await
-}
-
-/// `{"id": N}` puts user N in the role; `"disassociate": true` takes them out.
-async fn change_role(
-    state: AppState,
-    caller: Caller,
-    id: &str,
-    body: Map<String, Value>,
-    field: &str,
-) -> ApiResult<StatusCode> {
-    let o = load_visible(&state, &caller, id).await?;
-    let user_id = association_id(&body, "User")?;
-    if !is_admin(&state, &caller, o.id).await? {
-        return Err(ApiError::Forbidden(None));
-    }
-    if state.store.user(user_id).await?.is_none() {
-        return Err(ApiError::BadRequest(json!(
-            "User matching query does not exist."
-        )));
-    }
-    let grant = !is_disassociate(&body);
-    state
-        .store
-        .set_organization_role(o.id, field, user_id, grant, Some(caller.user_id))
-        .await?;
-    if grant && field == "admin_role" {
-        // AWX makes organization admins members as well.
-        state
-            .store
-            .set_organization_role(o.id, "member_role", user_id, true, Some(caller.user_id))
-            .await?;
-    }
-    Ok(StatusCode::NO_CONTENT)
+    list_members(state, caller, &id, Membership::Admins, uri.path(), raw).await
 }
 
 async fn post_members(
@@ -365,7 +181,8 @@ async fn post_members(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    change_role(state, caller, &id, body, "member_role").await
+    organizations::change_member(&state.ctx, &caller, &id, Membership::Members, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn post_admins(
@@ -374,7 +191,8 @@ async fn post_admins(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    change_role(state, caller, &id, body, "admin_role").await
+    organizations::change_member(&state.ctx, &caller, &id, Membership::Admins, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn teams(
@@ -384,11 +202,9 @@ async fn teams(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let o = load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with("teams.organization_id = ?", vec![Bind::Int(o.id)]);
-    let scope = crate::store::sql::and_all(vec![scope, super::teams::visibility(&caller)]);
-    super::teams::list_teams(&state, &caller, uri.path(), &q, scope).await
+    let listed = teams::list_of_organization(&state.ctx, &caller, &id, &q).await?;
+    Ok(super::teams::render_page(uri.path(), &q, listed))
 }
 
 /// Creates a team in this organization (the organization comes from the URL).
@@ -396,9 +212,8 @@ async fn post_team(
     State(state): State<AppState>,
     Auth(caller): Auth,
     Path(id): Path<String>,
-    JsonObject(mut body): JsonObject,
+    JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    let o = load_visible(&state, &caller, &id).await?;
-    body.insert("organization".into(), json!(o.id));
-    super::teams::create_team(&state, &caller, &body).await
+    let created_team = teams::create_in_organization(&state.ctx, &caller, &id, body).await?;
+    super::teams::render_created(&created_team)
 }

@@ -1,54 +1,7 @@
 //! The AWX pagination envelope: `count`, relative `next`/`previous`, `results`.
 
-use super::error::ApiError;
-use super::extract::QueryPairs;
+use crate::service::lists::{PageRequest, QueryPairs, MAX_PAGE_SIZE};
 use serde_json::{json, Value};
-
-/// Default and maximum page sizes.
-pub const DEFAULT_PAGE_SIZE: i64 = 25;
-pub const MAX_PAGE_SIZE: i64 = 200;
-
-/// The page a request asks for.
-#[derive(Debug, Clone, Copy)]
-pub struct PageRequest {
-    /// 1-based; `None` means `last`.
-    pub page: Option<i64>,
-    pub size: i64,
-    /// The client asked for more than the maximum (rewritten in links).
-    pub capped: bool,
-}
-
-impl PageRequest {
-    /// Reads `page` and `page_size`; a bad `page` is a 404 as in AWX.
-    pub fn from_query(q: &QueryPairs) -> Result<Self, ApiError> {
-        let (size, capped) = match q.get("page_size").and_then(|s| s.parse::<i64>().ok()) {
-            Some(n) if n > MAX_PAGE_SIZE => (MAX_PAGE_SIZE, true),
-            Some(n) if n > 0 => (n, false),
-            _ => (DEFAULT_PAGE_SIZE, false),
-        };
-        let page = match q.get("page") {
-            None => Some(1),
-            Some("last") => None,
-            Some(p) => Some(
-                p.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or(ApiError::InvalidPage)?,
-            ),
-        };
-        Ok(PageRequest { page, size, capped })
-    }
-
-    /// The page number to serve for `count` rows; errors when out of range.
-    pub fn resolve(&self, count: i64) -> Result<i64, ApiError> {
-        let pages = ((count + self.size - 1) / self.size).max(1);
-        let page = self.page.unwrap_or(pages);
-        if page > pages {
-            return Err(ApiError::InvalidPage);
-        }
-        Ok(page)
-    }
-}
 
 /// Characters escaped in link query values: everything but unreserved characters and the
 /// comma, which AWX leaves readable in `order_by=-kind,name`.
@@ -115,27 +68,5 @@ mod tests {
         let r2 = PageRequest::from_query(&q2).unwrap();
         let env2 = envelope("/api/v2/x/", &q2, &r2, 2, 5, vec![]);
         assert_eq!(env2["previous"], "/api/v2/x/?page=1&page_size=2");
-    }
-
-    #[test]
-    fn bad_pages() {
-        assert!(PageRequest::from_query(&QueryPairs::parse(Some("page=abc"))).is_err());
-        assert!(PageRequest::from_query(&QueryPairs::parse(Some("page=0"))).is_err());
-        let r = PageRequest::from_query(&QueryPairs::parse(Some("page=3&page_size=2"))).unwrap();
-        assert!(r.resolve(4).is_err());
-        assert_eq!(r.resolve(5).unwrap(), 3);
-        assert_eq!(
-            PageRequest::from_query(&QueryPairs::parse(Some("page_size=0")))
-                .unwrap()
-                .size,
-            25
-        );
-        assert_eq!(
-            PageRequest::from_query(&QueryPairs::parse(Some("page=last&page_size=2")))
-                .unwrap()
-                .resolve(5)
-                .unwrap(),
-            3
-        );
     }
 }

@@ -3,43 +3,27 @@
 use crate::domain::credential::mask_inputs;
 use crate::domain::named_url::escape;
 use crate::domain::rbac::{
-    credential_capabilities, effective_level, Caller, Level, RoleDef, CREDENTIAL_ROLES,
-    ORGANIZATION_ROLES, TEAM_ROLES, USER_ONLY_ORG_ROLES,
+    credential_capabilities, Caller, RoleDef, CREDENTIAL_ROLES, ORGANIZATION_ROLES, TEAM_ROLES,
+    USER_ONLY_ORG_ROLES,
 };
+use crate::service::organizations::Counts;
+use crate::service::related::{Credentials, People};
 use crate::store::{
-    CredentialRow, CredentialTypeRow, OrganizationRow, OwnerSummary, RoleRef, Store, StoreError,
-    TeamRow, UserRow,
+    CredentialRow, CredentialTypeRow, OrganizationRow, OwnerSummary, RoleRef, StoreError, TeamRow,
+    UserRow,
 };
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 
-/// Users referenced by `created_by`/`modified_by`, loaded once per response.
-pub struct People(HashMap<i64, UserRow>);
-
-impl People {
-    /// Loads every user id that appears.
-    pub async fn load(
-        store: &Store,
-        ids: impl IntoIterator<Item = Option<i64>>,
-    ) -> Result<People, StoreError> {
-        let mut wanted: Vec<i64> = ids.into_iter().flatten().collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let rows = store.users_by_ids(&wanted).await?;
-        Ok(People(rows.into_iter().map(|u| (u.id, u)).collect()))
-    }
-
-    /// `{id, username, first_name, last_name}` of a referenced user.
-    pub fn summary(&self, id: Option<i64>) -> Option<Value> {
-        let u = self.0.get(&id?)?;
-        Some(
-            json!({"id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name}),
-        )
-    }
+/// `{id, username, first_name, last_name}` of a referenced user that still exists.
+fn person(people: &People, id: Option<i64>) -> Option<Value> {
+    let u = people.get(id)?;
+    Some(
+        json!({"id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name}),
+    )
 }
 
 /// Adds `created_by`/`modified_by` links and summaries when set.
-fn audit_fields(
+pub(super) fn audit_fields(
     related: &mut Map<String, Value>,
     summary: &mut Map<String, Value>,
     people: &People,
@@ -47,7 +31,7 @@ fn audit_fields(
     modified_by: Option<i64>,
 ) {
     for (key, id) in [("created_by", created_by), ("modified_by", modified_by)] {
-        if let Some(s) = people.summary(id) {
+        if let Some(s) = person(people, id) {
             related.insert(
                 key.into(),
                 Value::String(format!("/api/v2/users/{}/", s["id"])),
@@ -146,20 +130,12 @@ const ORGANIZATION_RELATED: [&str; 20] = [
     "galaxy_credentials",
 ];
 
-/// Member, admin and team counts of an organization (`related_field_counts`).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OrgCounts {
-    pub users: i64,
-    pub admins: i64,
-    pub teams: i64,
-}
-
 /// An organization.
 pub fn organization(
     o: &OrganizationRow,
     people: &People,
     roles: &[RoleRef],
-    counts: OrgCounts,
+    counts: Counts,
     edit: bool,
     delete: bool,
 ) -> Value {
@@ -261,7 +237,7 @@ pub fn credential_type(
     people: &People,
     caller: &Caller,
     detail: bool,
-) -> Value {
+) -> Result<Value, StoreError> {
     let base = format!("/api/v2/credential_types/{}/", t.id);
     let mut related = Map::new();
     let mut summary = Map::new();
@@ -294,71 +270,23 @@ pub fn credential_type(
         "user_capabilities".into(),
         json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
     );
-    let inputs: Value = serde_json::from_str(&t.inputs).unwrap_or_else(|_| json!({}));
-    let injectors: Value = serde_json::from_str(&t.injectors).unwrap_or_else(|_| json!({}));
-    json!({
+    let inputs = t.inputs_json()?;
+    let injectors = t.injectors_json()?;
+    Ok(json!({
         "id": t.id, "type": "credential_type", "url": base, "related": related, "summary_fields": summary,
         "created": t.created, "modified": t.modified, "name": t.name, "description": t.description,
         "kind": t.kind, "namespace": t.namespace, "managed": t.managed, "inputs": inputs, "injectors": injectors,
-    })
-}
-
-/// What credential representations need beyond their rows, loaded in batches.
-pub struct CredentialContext {
-    pub people: People,
-    pub roles: HashMap<i64, Vec<RoleRef>>,
-    pub owners: HashMap<i64, Vec<OwnerSummary>>,
-    pub levels: HashMap<i64, Level>,
-}
-
-impl CredentialContext {
-    /// Loads users, roles, owners and the caller's levels for these credentials.
-    pub async fn load(
-        store: &Store,
-        rows: &[CredentialRow],
-        caller: &Caller,
-    ) -> Result<Self, StoreError> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let people = People::load(
-            store,
-            rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
-        )
-        .await?;
-        let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
-        for r in store.object_roles("credential", &ids).await? {
-            roles.entry(r.object_id).or_default().push(r);
-        }
-        let mut owners: HashMap<i64, Vec<OwnerSummary>> = HashMap::new();
-        for o in store.credential_owners(&ids).await? {
-            owners.entry(o.credential_id).or_default().push(o);
-        }
-        let levels = if caller.is_superuser {
-            HashMap::new()
-        } else {
-            store.credential_levels(caller.user_id, &ids).await?
-        };
-        Ok(CredentialContext {
-            people,
-            roles,
-            owners,
-            levels,
-        })
-    }
-
-    /// The caller's effective level on one credential.
-    pub fn level(&self, caller: &Caller, id: i64) -> Level {
-        effective_level(caller, self.levels.get(&id).copied().unwrap_or(Level::None))
-    }
+    }))
 }
 
 /// A credential. `detail` adds `related.named_url`; `with_org` is false on the user and
 /// team sub-lists, which AWX renders without the top-level `organization`.
 pub fn credential(
     c: &CredentialRow,
-    ctx: &CredentialContext,
+    ctx: &Credentials,
     caller: &Caller,
     detail: bool,
-) -> Value {
+) -> Result<Value, StoreError> {
     let base = format!("/api/v2/credentials/{}/", c.id);
     let mut related = Map::new();
     let mut summary = Map::new();
@@ -431,12 +359,8 @@ pub fn credential(
         "owners".into(),
         Value::Array(owners.iter().map(owner_json).collect()),
     );
-    let inputs = serde_json::from_str::<Map<String, Value>>(&c.inputs)
-        .map(|mut m| {
-            mask_inputs(&mut m);
-            m
-        })
-        .unwrap_or_default();
+    let mut inputs = c.public_inputs()?;
+    mask_inputs(&mut inputs);
     let kind = c.type_namespace.clone();
     // The nested maps are moved in after the fact: `json!` would serialize a deep copy of
     // each (a tenth of a credential's rendering cost). Replacing a key keeps its place.
@@ -449,7 +373,7 @@ pub fn credential(
     out["related"] = Value::Object(related);
     out["summary_fields"] = Value::Object(summary);
     out["inputs"] = Value::Object(inputs);
-    out
+    Ok(out)
 }
 
 /// AWX's one "owner link": the first owning organization or team, else the first user.

@@ -2,13 +2,14 @@
 //! grants seen from `/users/{id}/roles/` and `/teams/{id}/roles/`.
 
 use super::auth::Auth;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::{parse_id, JsonObject, QueryPairs};
-use super::{list_ids, method_not_allowed, page_response, AppState};
-use crate::domain::rbac::{check_grant, granting_role, role_display, Caller, Grantee, RoleOwner};
-use crate::domain::resource::ROLE;
-use crate::store::sql::{and_all, Bind, Sql};
-use crate::store::RoleInfo;
+use super::{method_not_allowed, page_response, AppState};
+use crate::domain::rbac::role_display;
+use crate::service::lists::PageRequest;
+use crate::service::roles::{self, GranteeRef, Roles};
+use crate::service::{teams, users};
+use crate::store::{Page, RoleInfo};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -46,21 +47,6 @@ pub(super) fn routes() -> Router<AppState> {
                 .post(post_team_roles)
                 .fallback(method_not_allowed),
         )
-}
-
-/// Roles the caller may see: system roles, and roles of objects the caller holds any
-/// role on.
-pub(super) fn visible_roles(caller: &Caller) -> Sql {
-    if caller.sees_everything() {
-        return Sql::raw("1=1");
-    }
-    let mut sql = Sql::raw(
-        "(roles.content_type IS NULL OR EXISTS (SELECT 1 FROM roles h WHERE h.content_type = roles.content_type \
-         AND h.object_id = roles.object_id AND h.id IN (",
-    );
-    sql.push(crate::store::roles_held_sql(caller.user_id));
-    sql.text.push_str(")))");
-    sql
 }
 
 fn display_type(content_type: &str) -> &'static str {
@@ -101,44 +87,19 @@ pub(super) fn render_role(r: &RoleInfo, unattach: Option<bool>) -> Value {
            "name": name, "description": description})
 }
 
-async fn load_role(state: &AppState, caller: &Caller, raw: &str) -> ApiResult<RoleInfo> {
-    let id = parse_id(raw, "Role")?;
-    let role = state
-        .store
-        .role(id)
-        .await?
-        .ok_or(ApiError::NotFound("Role"))?;
-    let scope = and_all(vec![
-        Sql::with("roles.id = ?", vec![Bind::Int(id)]),
-        visible_roles(caller),
-    ]);
-    let (page, _) = list_ids(state, &ROLE, scope, &QueryPairs(Vec::new())).await?;
-    if page.count == 0 {
-        return Err(ApiError::Forbidden(None));
-    }
-    Ok(role)
-}
-
-async fn render_roles(
-    state: &AppState,
-    caller: &Caller,
+/// A page of roles in AWX's envelope.
+pub(super) fn render_page(
     path: &str,
     q: &QueryPairs,
-    scope: Sql,
-    with_unattach: bool,
-) -> ApiResult<Json<Value>> {
-    let (page, req) = list_ids(state, &ROLE, scope, q).await?;
-    let rows = state.store.roles_by_ids(&page.ids).await?;
-    let mut results = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let unattach = if with_unattach {
-            Some(may_manage(state, caller, r).await?)
-        } else {
-            None
-        };
-        results.push(render_role(r, unattach));
-    }
-    Ok(page_response(path, q, &page, &req, results))
+    (page, req, roles): (Page, PageRequest, Roles),
+) -> Json<Value> {
+    let results = roles
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| render_role(r, roles.unattach.as_ref().map(|u| u[i])))
+        .collect();
+    page_response(path, q, &page, &req, results)
 }
 
 async fn list(
@@ -148,15 +109,8 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
-    render_roles(
-        &state,
-        &caller,
-        uri.path(),
-        &q,
-        visible_roles(&caller),
-        false,
-    )
-    .await
+    let listed = roles::list(&state.ctx, &caller, &q).await?;
+    Ok(render_page(uri.path(), &q, listed))
 }
 
 async fn detail(
@@ -164,7 +118,7 @@ async fn detail(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let role = load_role(&state, &caller, &id).await?;
+    let role = roles::get(&state.ctx, &caller, parse_id(&id, "Role")?).await?;
     Ok(Json(render_role(&role, None)))
 }
 
@@ -175,13 +129,10 @@ async fn role_users(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let role = load_role(&state, &caller, &id).await?;
+    let id = parse_id(&id, "Role")?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "users.id IN (SELECT user_id FROM role_members WHERE role_id = ?)",
-        vec![Bind::Int(role.id)],
-    );
-    super::users::list_users(&state, &caller, uri.path(), &q, scope).await
+    let listed = users::list_granted_role(&state.ctx, &caller, id, &q).await?;
+    Ok(super::users::render_page(uri.path(), &q, &caller, listed))
 }
 
 async fn role_teams(
@@ -191,14 +142,10 @@ async fn role_teams(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let role = load_role(&state, &caller, &id).await?;
+    let id = parse_id(&id, "Role")?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "teams.id IN (SELECT p.object_id FROM role_parents rp JOIN roles p ON p.id = rp.parent_id \
-         WHERE rp.role_id = ? AND p.content_type = 'team' AND p.role_field = 'member_role')",
-        vec![Bind::Int(role.id)],
-    );
-    super::teams::list_teams(&state, &caller, uri.path(), &q, scope).await
+    let listed = teams::list_granted_role(&state.ctx, &caller, id, &q).await?;
+    Ok(super::teams::render_page(uri.path(), &q, listed))
 }
 
 async fn user_roles(
@@ -208,16 +155,9 @@ async fn user_roles(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let user = super::users::load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = and_all(vec![
-        Sql::with(
-            "roles.id IN (SELECT role_id FROM role_members WHERE user_id = ?)",
-            vec![Bind::Int(user.id)],
-        ),
-        visible_roles(&caller),
-    ]);
-    render_roles(&state, &caller, uri.path(), &q, scope, true).await
+    let listed = roles::list_of_user(&state.ctx, &caller, &id, &q).await?;
+    Ok(render_page(uri.path(), &q, listed))
 }
 
 async fn team_roles(
@@ -227,134 +167,9 @@ async fn team_roles(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let team = super::teams::load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = and_all(vec![
-        Sql::with(
-            "roles.id IN (SELECT rp.role_id FROM role_parents rp JOIN roles p ON p.id = rp.parent_id \
-             WHERE p.content_type = 'team' AND p.object_id = ? AND p.role_field = 'member_role') \
-             AND NOT (roles.content_type = 'team' AND roles.object_id = ?)",
-            vec![Bind::Int(team.id), Bind::Int(team.id)],
-        ),
-        visible_roles(&caller),
-    ]);
-    render_roles(&state, &caller, uri.path(), &q, scope, true).await
-}
-
-/// Reads `{"id": N}` of an association POST with AWX's messages.
-pub(super) fn association_id(body: &Map<String, Value>, model: &str) -> ApiResult<i64> {
-    match body.get("id") {
-        None | Some(Value::Null) => Err(ApiError::Validation(
-            json!({"msg": format!("{model} 'id' field is missing.")}),
-        )),
-        Some(v) => v
-            .as_i64()
-            .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            .ok_or_else(|| {
-                ApiError::Validation(json!({"msg": "\"id\" field must be an integer."}))
-            }),
-    }
-}
-
-/// True for `"disassociate": true` (or 1, "true").
-pub(super) fn is_disassociate(body: &Map<String, Value>) -> bool {
-    match body.get("disassociate") {
-        Some(Value::Bool(b)) => *b,
-        Some(Value::Number(n)) => n.as_i64() == Some(1),
-        Some(Value::String(s)) => crate::domain::filter::parse_bool(s).unwrap_or(false),
-        _ => false,
-    }
-}
-
-fn owner_of(role: &RoleInfo) -> RoleOwner {
-    match (role.content_type.as_deref(), role.object_id) {
-        (Some("credential"), Some(_)) => RoleOwner::Credential {
-            organization: role.object_organization,
-        },
-        (Some("organization"), Some(id)) => RoleOwner::Organization(id),
-        (Some("team"), Some(_)) => RoleOwner::Team {
-            organization: role.object_organization.unwrap_or_default(),
-        },
-        _ => RoleOwner::System,
-    }
-}
-
-/// Superusers, and holders of the admin role of the role's object, manage its members.
-async fn may_manage(state: &AppState, caller: &Caller, role: &RoleInfo) -> ApiResult<bool> {
-    if caller.is_superuser {
-        return Ok(true);
-    }
-    match (granting_role(owner_of(role)), role.object_id) {
-        (Some((ct, field)), Some(oid)) => Ok(state
-            .store
-            .holds_role(caller.user_id, ct, oid, field)
-            .await?),
-        _ => Ok(false),
-    }
-}
-
-enum Target {
-    User(i64),
-    Team(i64),
-}
-
-/// The one path every grant and revoke takes: rules, permission, then the change.
-async fn change(
-    state: &AppState,
-    caller: &Caller,
-    role: &RoleInfo,
-    target: Target,
-    revoke: bool,
-) -> ApiResult<StatusCode> {
-    let grantee = match target {
-        Target::User(u) => {
-            if state.store.user(u).await?.is_none() {
-                return Err(ApiError::BadRequest(json!(
-                    "User matching query does not exist."
-                )));
-            }
-            Grantee::User {
-                member_of: state.store.user_organizations(u).await?,
-            }
-        }
-        Target::Team(t) => match state.store.team(t).await? {
-            Some(team) => Grantee::Team {
-                organization: team.organization_id,
-            },
-            None => {
-                return Err(ApiError::BadRequest(json!(
-                    "Team matching query does not exist."
-                )))
-            }
-        },
-    };
-    check_grant(caller, &role.role_field, owner_of(role), &grantee, revoke)?;
-    if !may_manage(state, caller, role).await? {
-        return Err(ApiError::Forbidden(None));
-    }
-    match target {
-        Target::User(u) => {
-            state
-                .store
-                .set_user_role(role.id, u, !revoke, Some(caller.user_id))
-                .await?
-        }
-        Target::Team(t) => {
-            state
-                .store
-                .set_team_role(role.id, t, !revoke, Some(caller.user_id))
-                .await?
-        }
-    }
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn role_for_grant(state: &AppState, id: i64) -> ApiResult<RoleInfo> {
-    state
-        .store
-        .role(id)
-        .await?
-        .ok_or_else(|| ApiError::BadRequest(json!("Role matching query does not exist.")))
+    let listed = roles::list_of_team(&state.ctx, &caller, &id, &q).await?;
+    Ok(render_page(uri.path(), &q, listed))
 }
 
 async fn post_role_users(
@@ -363,20 +178,9 @@ async fn post_role_users(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    let role = state
-        .store
-        .role(parse_id(&id, "Role")?)
-        .await?
-        .ok_or(ApiError::NotFound("Role"))?;
-    let user = association_id(&body, "User")?;
-    change(
-        &state,
-        &caller,
-        &role,
-        Target::User(user),
-        is_disassociate(&body),
-    )
-    .await
+    let id = parse_id(&id, "Role")?;
+    roles::change_members(&state.ctx, &caller, id, false, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn post_role_teams(
@@ -385,20 +189,9 @@ async fn post_role_teams(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    let role = state
-        .store
-        .role(parse_id(&id, "Role")?)
-        .await?
-        .ok_or(ApiError::NotFound("Role"))?;
-    let team = association_id(&body, "Team")?;
-    change(
-        &state,
-        &caller,
-        &role,
-        Target::Team(team),
-        is_disassociate(&body),
-    )
-    .await
+    let id = parse_id(&id, "Role")?;
+    roles::change_members(&state.ctx, &caller, id, true, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn post_user_roles(
@@ -407,16 +200,8 @@ async fn post_user_roles(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    let user = super::users::load_visible(&state, &caller, &id).await?;
-    let role = role_for_grant(&state, association_id(&body, "Role")?).await?;
-    change(
-        &state,
-        &caller,
-        &role,
-        Target::User(user.id),
-        is_disassociate(&body),
-    )
-    .await
+    roles::change_roles_of(&state.ctx, &caller, GranteeRef::User(&id), &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn post_team_roles(
@@ -425,14 +210,6 @@ async fn post_team_roles(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    let team = super::teams::load_visible(&state, &caller, &id).await?;
-    let role = role_for_grant(&state, association_id(&body, "Role")?).await?;
-    change(
-        &state,
-        &caller,
-        &role,
-        Target::Team(team.id),
-        is_disassociate(&body),
-    )
-    .await
+    roles::change_roles_of(&state.ctx, &caller, GranteeRef::Team(&id), &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -102,10 +102,12 @@ async fn me(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let _ = QueryPairs::parse(raw.as_deref());
-    let users = state.store.users_by_ids(&[caller.user_id]).await?;
-    let results: Vec<Value> = users
+    let me = crate::service::users::me(&state.ctx, &caller).await?;
+    let results: Vec<Value> = me
+        .rows
         .iter()
-        .map(|u| render::user(u, &caller, caller.is_superuser))
+        .zip(&me.administrable)
+        .map(|(u, admin)| render::user(u, &caller, *admin))
         .collect();
     Ok(Json(
         json!({"count": results.len(), "next": null, "previous": null, "results": results}),

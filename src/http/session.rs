@@ -2,11 +2,12 @@
 //! username and password. Writes under a session must echo the CSRF cookie.
 
 use super::auth::{
-    authenticate_basic, check_csrf, client_address, cookie, digest, log_failed_login,
-    random_secret, CSRF_COOKIE, SESSION_COOKIE,
+    check_csrf, client_address, cookie, log_failed_login, random_secret, CSRF_COOKIE,
+    SESSION_COOKIE,
 };
 use super::error::{ApiError, ApiResult};
 use super::AppState;
+use crate::service::auth;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,9 +16,6 @@ use axum::{Form, Json, Router};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
-
-/// How long a login session lasts.
-const SESSION_HOURS: i64 = 12;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -83,9 +81,7 @@ async fn login(
     let username = form.username.unwrap_or_default();
     let password = SecretString::from(form.password.unwrap_or_default());
     let client = client_address(&extensions).map(|a| a.ip());
-    let generation = state.store.generation()?;
-    let Some(caller) = authenticate_basic(&state, &username, password, generation, client).await?
-    else {
+    let Some(session) = auth::login(&state.ctx, &username, password, client).await? else {
         log_failed_login(&username, &extensions);
         return Ok((
             StatusCode::UNAUTHORIZED,
@@ -93,15 +89,6 @@ async fn login(
         )
             .into_response());
     };
-    let session = random_secret(48);
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(SESSION_HOURS))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string();
-    state
-        .store
-        .create_session(&digest(&session), caller.user_id, &expires)
-        .await?;
-    state.store.touch_last_login(caller.user_id).await?;
     let mut r = (StatusCode::FOUND, [(header::LOCATION, next.to_string())]).into_response();
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -124,7 +111,7 @@ async fn login(
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(session) = cookie(&headers, SESSION_COOKIE) {
         check_csrf(&headers)?;
-        state.store.delete_session(&digest(session)).await?;
+        auth::logout(&state.ctx, session).await?;
     }
     let mut r = (StatusCode::FOUND, [(header::LOCATION, "/api/")]).into_response();
     r.headers_mut().append(

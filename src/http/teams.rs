@@ -4,25 +4,17 @@
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonObject, QueryPairs};
-use super::named::resolve;
-use super::render::{self, People};
-use super::roles::{association_id, is_disassociate};
-use super::{created, list_ids, method_not_allowed, page_response, AppState};
-use crate::domain::activity::{team_fields, ActivityRecord};
-use crate::domain::credential::{parse_pk, PkValue};
-use crate::domain::credential_type::{optional_string, required_string};
-use crate::domain::errors::FieldErrors;
-use crate::domain::named_url::NamedKind;
-use crate::domain::rbac::Caller;
-use crate::domain::resource::TEAM;
-use crate::store::sql::{Bind, Sql};
-use crate::store::TeamRow;
+use super::render;
+use super::{created, method_not_allowed, page_response, AppState};
+use crate::service::lists::PageRequest;
+use crate::service::teams::{self, Teams};
+use crate::store::Page;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -44,60 +36,46 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-/// Teams the caller may see.
-pub(super) fn visibility(caller: &Caller) -> Sql {
-    if caller.sees_everything() {
-        Sql::raw("1=1")
-    } else {
-        crate::store::readable_sql("teams.id", "team", caller.user_id)
-    }
+fn render_all(teams: &Teams) -> Vec<Value> {
+    teams
+        .rows
+        .iter()
+        .map(|t| {
+            render::team(
+                t,
+                teams.organizations.get(&t.organization_id),
+                &teams.people,
+                teams
+                    .roles
+                    .get(&t.id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default(),
+                teams.administrable.get(&t.id).copied().unwrap_or(false),
+            )
+        })
+        .collect()
 }
 
-async fn is_admin(state: &AppState, caller: &Caller, team: i64) -> ApiResult<bool> {
-    Ok(caller.is_superuser
-        || state
-            .store
-            .holds_role(caller.user_id, "team", team, "admin_role")
-            .await?)
-}
-
-async fn render_many(state: &AppState, ids: &[i64], caller: &Caller) -> ApiResult<Vec<Value>> {
-    let rows = state.store.teams_by_ids(ids).await?;
-    let people = People::load(
-        &state.store,
-        rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
-    )
-    .await?;
-    let org_ids: Vec<i64> = rows.iter().map(|t| t.organization_id).collect();
-    let orgs = state.store.organizations_by_ids(&org_ids).await?;
-    let roles = state.store.object_roles("team", ids).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for t in &rows {
-        let mine: Vec<_> = roles
-            .iter()
-            .filter(|r| r.object_id == t.id)
-            .cloned()
-            .collect();
-        let org = orgs.iter().find(|o| o.id == t.organization_id);
-        let admin = is_admin(state, caller, t.id).await?;
-        out.push(render::team(t, org, &people, &mine, admin));
-    }
-    Ok(out)
-}
-
-/// A page of teams within `scope`.
-pub(super) async fn list_teams(
-    state: &AppState,
-    caller: &Caller,
+/// A page of teams in AWX's envelope.
+pub(super) fn render_page(
     path: &str,
     q: &QueryPairs,
-    scope: Sql,
-) -> ApiResult<Json<Value>> {
-    let level = super::role_level_scope(caller, q, "teams.id", "team")?;
-    let scope = crate::store::sql::and_all(vec![scope, level]);
-    let (page, req) = list_ids(state, &TEAM, scope, q).await?;
-    let results = render_many(state, &page.ids, caller).await?;
-    Ok(page_response(path, q, &page, &req, results))
+    (page, req, teams): (Page, PageRequest, Teams),
+) -> Json<Value> {
+    page_response(path, q, &page, &req, render_all(&teams))
+}
+
+fn render_one(teams: &Teams) -> ApiResult<Value> {
+    render_all(teams)
+        .pop()
+        .map(render::detail)
+        .ok_or(ApiError::NotFound("Team"))
+}
+
+/// The 201 answer to a team create.
+pub(super) fn render_created(teams: &Teams) -> ApiResult<Response> {
+    let item = render_one(teams)?;
+    Ok(created(&format!("/api/v2/teams/{}/", item["id"]), item))
 }
 
 async fn list(
@@ -107,31 +85,8 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
-    list_teams(&state, &caller, uri.path(), &q, visibility(&caller)).await
-}
-
-/// Loads a team the caller can see: 404 when missing, 403 when hidden.
-pub(super) async fn load_visible(
-    state: &AppState,
-    caller: &Caller,
-    raw: &str,
-) -> ApiResult<TeamRow> {
-    let resolved = resolve(state, NamedKind::Team, raw, "Team").await?;
-    let id = resolved.id;
-    let team = state
-        .store
-        .team(id)
-        .await?
-        .ok_or(ApiError::NotFound("Team"))?;
-    if !caller.sees_everything()
-        && !state
-            .store
-            .holds_role(caller.user_id, "team", id, "read_role")
-            .await?
-    {
-        return Err(resolved.hide(ApiError::Forbidden(None), "Team"));
-    }
-    Ok(team)
+    let listed = teams::list(&state.ctx, &caller, &q).await?;
+    Ok(render_page(uri.path(), &q, listed))
 }
 
 async fn detail(
@@ -139,101 +94,8 @@ async fn detail(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let t = load_visible(&state, &caller, &id).await?;
-    let mut out = render_many(&state, &[t.id], &caller).await?;
-    out.pop()
-        .map(render::detail)
-        .map(Json)
-        .ok_or(ApiError::NotFound("Team"))
-}
-
-async fn parse_body(
-    state: &AppState,
-    body: &Map<String, Value>,
-    current: Option<&TeamRow>,
-) -> ApiResult<(String, String, i64)> {
-    let mut errors = FieldErrors::new();
-    let name = match (body.get("name"), current) {
-        (None, Some(c)) => Some(c.name.clone()),
-        (v, _) => required_string(&mut errors, "name", v.cloned()),
-    };
-    let description = optional_string(&mut errors, "description", body.get("description").cloned())
-        .or_else(|| current.map(|c| c.description.clone()))
-        .unwrap_or_default();
-    let org = match (body.get("organization"), current) {
-        (None, Some(c)) => Some(c.organization_id),
-        (v, _) => match parse_pk(&mut errors, "organization", v) {
-            PkValue::Id(id) => Some(id),
-            PkValue::None => {
-                if !errors.has("organization") {
-                    errors.add("organization", "This field is required.");
-                }
-                None
-            }
-        },
-    };
-    if let Some(o) = org {
-        if state.store.organization(o).await?.is_none() {
-            errors.add(
-                "organization",
-                format!("Invalid pk \"{o}\" - object does not exist."),
-            );
-        }
-    }
-    crate::domain::resource::TEAM.check_announced_lengths(body, &mut errors);
-    errors.into_result()?;
-    Ok((
-        name.unwrap_or_default(),
-        description,
-        org.unwrap_or_default(),
-    ))
-}
-
-/// The name of an organization, for activity entries.
-async fn org_name(state: &AppState, org: i64) -> ApiResult<String> {
-    Ok(state
-        .store
-        .organization(org)
-        .await?
-        .map(|o| o.name)
-        .unwrap_or_default())
-}
-
-/// Creates a team: superusers anywhere, organization admins in their organization.
-pub(super) async fn create_team(
-    state: &AppState,
-    caller: &Caller,
-    body: &Map<String, Value>,
-) -> ApiResult<Response> {
-    let claimed_org = body.get("organization").and_then(|v| v.as_i64());
-    let allowed = match claimed_org {
-        _ if caller.is_superuser => true,
-        Some(o) => {
-            state
-                .store
-                .holds_role(caller.user_id, "organization", o, "admin_role")
-                .await?
-        }
-        None => false,
-    };
-    if !allowed {
-        return Err(ApiError::Forbidden(None));
-    }
-    let (name, description, org) = parse_body(state, body, None).await?;
-    let record = ActivityRecord::create(
-        Some(caller.user_id),
-        "team",
-        team_fields(&name, &description, (&org_name(state, org).await?, org)),
-    );
-    let id = state
-        .store
-        .create_team(&name, &description, org, Some(caller.user_id), &record)
-        .await?;
-    let mut out = render_many(state, &[id], caller).await?;
-    Ok(created(
-        &format!("/api/v2/teams/{id}/"),
-        render::detail(out.pop().unwrap_or_default()),
-    ))
+    let found = teams::detail(&state.ctx, &caller, &id).await?;
+    Ok(Json(render_one(&found)?))
 }
 
 async fn create(
@@ -241,56 +103,7 @@ async fn create(
     Auth(caller): Auth,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
-    create_team(&state, &caller, &body).await
-}
-
-async fn update(
-    state: AppState,
-    caller: Caller,
-    id: &str,
-    body: Map<String, Value>,
-    partial: bool,
-) -> ApiResult<Json<Value>> {
-    let t = load_visible(&state, &caller, id).await?;
-    if !is_admin(&state, &caller, t.id).await? {
-        return Err(ApiError::Forbidden(None));
-    }
-    let (name, description, org) = parse_body(&state, &body, partial.then_some(&t)).await?;
-    if org != t.organization_id
-        && !caller.is_superuser
-        && !state
-            .store
-            .holds_role(caller.user_id, "organization", org, "admin_role")
-            .await?
-    {
-        return Err(ApiError::Forbidden(None));
-    }
-    let before = team_fields(
-        &t.name,
-        &t.description,
-        (
-            &org_name(&state, t.organization_id).await?,
-            t.organization_id,
-        ),
-    );
-    let after = team_fields(&name, &description, (&org_name(&state, org).await?, org));
-    let record = ActivityRecord::update(Some(caller.user_id), "team", t.id, &before, &after);
-    state
-        .store
-        .update_team(
-            t.id,
-            &name,
-            &description,
-            org,
-            Some(caller.user_id),
-            record.as_ref(),
-        )
-        .await?;
-    let mut out = render_many(&state, &[t.id], &caller).await?;
-    out.pop()
-        .map(render::detail)
-        .map(Json)
-        .ok_or(ApiError::NotFound("Team"))
+    render_created(&teams::create(&state.ctx, &caller, &body).await?)
 }
 
 async fn put(
@@ -299,7 +112,8 @@ async fn put(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    update(state, caller, &id, body, false).await
+    let updated = teams::update(&state.ctx, &caller, &id, &body, false).await?;
+    Ok(Json(render_one(&updated)?))
 }
 
 async fn patch(
@@ -308,7 +122,8 @@ async fn patch(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
-    update(state, caller, &id, body, true).await
+    let updated = teams::update(&state.ctx, &caller, &id, &body, true).await?;
+    Ok(Json(render_one(&updated)?))
 }
 
 async fn delete(
@@ -316,20 +131,7 @@ async fn delete(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let t = load_visible(&state, &caller, &id).await?;
-    if !is_admin(&state, &caller, t.id).await? {
-        return Err(ApiError::Forbidden(None));
-    }
-    let fields = team_fields(
-        &t.name,
-        &t.description,
-        (
-            &org_name(&state, t.organization_id).await?,
-            t.organization_id,
-        ),
-    );
-    let record = ActivityRecord::delete(Some(caller.user_id), "team", t.id, fields);
-    state.store.delete_team(t.id, &record).await?;
+    teams::delete(&state.ctx, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -340,14 +142,9 @@ async fn members(
     OriginalUri(uri): OriginalUri,
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let t = load_visible(&state, &caller, &id).await?;
     let q = QueryPairs::parse(raw.as_deref());
-    let scope = Sql::with(
-        "users.id IN (SELECT m.user_id FROM role_members m JOIN roles r ON r.id = m.role_id \
-         WHERE r.content_type = 'team' AND r.object_id = ? AND r.role_field = 'member_role')",
-        vec![Bind::Int(t.id)],
-    );
-    super::users::list_users(&state, &caller, uri.path(), &q, scope).await
+    let listed = teams::list_members(&state.ctx, &caller, &id, &q).await?;
+    Ok(super::users::render_page(uri.path(), &q, &caller, listed))
 }
 
 /// `{"id": N}` adds user N to the team; `"disassociate": true` removes them.
@@ -357,19 +154,6 @@ async fn post_members(
     Path(id): Path<String>,
     JsonObject(body): JsonObject,
 ) -> ApiResult<StatusCode> {
-    let t = load_visible(&state, &caller, &id).await?;
-    let user_id = association_id(&body, "User")?;
-    if !is_admin(&state, &caller, t.id).await? {
-        return Err(ApiError::Forbidden(None));
-    }
-    if state.store.user(user_id).await?.is_none() {
-        return Err(ApiError::BadRequest(json!(
-            "User matching query does not exist."
-        )));
-    }
-    state
-        .store
-        .set_team_member(t.id, user_id, !is_disassociate(&body), Some(caller.user_id))
-        .await?;
+    teams::change_member(&state.ctx, &caller, &id, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,4 +1,4 @@
-//! CyberArk Central Credential Provider lookups (`aim`, plugins.md §4.6): one `GET` of
+//! CyberArk Central Credential Provider lookups (`aim`): one `GET` of
 //! `{url}/{webservice_id}/api/Accounts` with the application id and the object query in the
 //! query string, an optional TLS client certificate, and a property picked out of the JSON
 //! answer. Also home of the helpers the Conjur and Vault SSH backends share: Python-compatible

@@ -1,4 +1,4 @@
-//! AWS Secrets Manager lookups (`aws_secretsmanager_credential`, plugins.md §4.4):
+//! AWS Secrets Manager lookups (`aws_secretsmanager_credential`):
 //! `GetSecretValue` over the JSON 1.1 protocol, signed with Signature Version 4 (written
 //! here with `sha2` + `hmac`), with the static access key pair stored on the credential.
 //!
@@ -260,7 +260,7 @@ fn transport_error(e: &reqwest::Error) -> LookupError {
     LookupError::Kind("EndpointConnectionError")
 }
 
-/// Picks the value out of a `GetSecretValue` answer (§4.4).
+/// Picks the value out of a `GetSecretValue` answer.
 fn secret_from(body: &[u8]) -> Result<String, LookupError> {
     let value: Value = serde_json::from_slice(body).map_err(|_| LookupError::Kind("KeyError"))?;
     if let Some(text) = value.get("SecretString").and_then(Value::as_str) {

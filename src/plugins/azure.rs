@@ -1,4 +1,4 @@
-//! Microsoft Azure Key Vault lookups (`azure_kv`, plugins.md §4.5): a secret (latest or a
+//! Microsoft Azure Key Vault lookups (`azure_kv`): a secret (latest or a
 //! given version) read with the Key Vault REST API 7.4, authenticated with a service
 //! principal's client secret or, when tenant/client/secret are not all given, the managed
 //! identity of the Azure VM (IMDS), as awx-plugins-core 0.2.0a0 does.

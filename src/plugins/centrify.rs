@@ -1,4 +1,4 @@
-//! Centrify Vault lookups (`centrify_vault_kv`, plugins.md §4.8): an OAuth2
+//! Centrify Vault lookups (`centrify_vault_kv`): an OAuth2
 //! client-credentials token, a Redrock query for the account's id, then a password
 //! checkout.
 //!

@@ -1,4 +1,4 @@
-//! CyberArk Conjur lookups (`conjur`, plugins.md §4.7): the API key is exchanged for an
+//! CyberArk Conjur lookups (`conjur`): the API key is exchanged for an
 //! access token at `authn/{account}/{login}/authenticate`, then the variable is read from
 //! `secrets/{account}/variable/{id}` with `Authorization: Token token="<base64 token>"`.
 //! Each call that fails with an HTTP error (4xx/5xx) is retried once under `api/` (Conjur

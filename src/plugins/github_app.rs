@@ -1,4 +1,4 @@
-//! GitHub App installation tokens (`github_app_lookup`, plugins.md §4.11): a JWT signed
+//! GitHub App installation tokens (`github_app_lookup`): a JWT signed
 //! with the app's RSA key (RS256; `iat` a minute in the past, `exp` five minutes ahead,
 //! `iss` the app or client id) buys a short-lived installation token at
 //! `POST {github_api_url}/app/installations/{install_id}/access_tokens`.

@@ -120,7 +120,7 @@ pub(super) async fn token(
         .ok_or(LookupError::Kind("KeyError"))
 }
 
-/// The read path of §4.1 for the API version and optional mount.
+/// The read path for the API version and optional mount.
 fn read_path(kw: &Kwargs) -> Result<String, LookupError> {
     let secret_path = kw.require("secret_path")?;
     let backend = kw.non_empty("secret_backend");
@@ -141,7 +141,7 @@ fn read_path(kw: &Kwargs) -> Result<String, LookupError> {
     }
 }
 
-/// Picks the value out of the secret's data (§4.1 "Value extraction").
+/// Picks the value out of the secret's data.
 fn extract(body: &Value, kw: &Kwargs) -> Result<String, LookupError> {
     let v2 = kw.get("api_version") == Some("v2");
     let data = if v2 {

@@ -1,6 +1,6 @@
 //! Thycotic (Delinea) lookups: Secret Server (`thycotic_tss`, the wire protocol of
 //! python-tss-sdk 1.2.2 that AWX pins) and DevOps Secrets Vault (`thycotic_dsv`,
-//! python-dsv-sdk 1.0.4), plugins.md §4.9 and §4.10.
+//! python-dsv-sdk 1.0.4).
 //!
 //! Failures carry the class names the SDKs raise:
 //! * Secret Server: `SecretServerClientError` (any 4xx), `SecretServerServiceError` (any
@@ -132,7 +132,7 @@ async fn tss_json(resp: reqwest::Response) -> Result<Value, LookupError> {
     serde_json::from_slice(&body).map_err(|_| kind("SecretServerError"))
 }
 
-/// Reads one field of a Secret Server secret (plugins.md §4.10).
+/// Reads one field of a Secret Server secret.
 ///
 /// `POST {server_url}/oauth2/token` (form `username`, `password`, `grant_type=password`
 /// and `domain` when one is set) gives `access_token`; `GET
@@ -270,7 +270,7 @@ struct DsvGrant<'a> {
     grant_type: &'static str,
 }
 
-/// Reads one field of a DevOps Secrets Vault secret (plugins.md §4.9).
+/// Reads one field of a DevOps Secrets Vault secret.
 ///
 /// `POST {base}/v1/token` JSON `{"client_id", "client_secret", "grant_type":
 /// "client_credentials"}` gives `accessToken`; `GET {base}/v1/secrets/{path without leading

@@ -1,4 +1,4 @@
-//! HashiCorp Vault signed SSH certificates (`hashivault_ssh`, plugins.md §4.2): the same
+//! HashiCorp Vault signed SSH certificates (`hashivault_ssh`): the same
 //! authentication as the KV backend, then `POST {url}/v1/{secret_path}/sign/{role}` with the
 //! public key (and the principals, when given); the answer's `data.signed_key` is returned
 //! unchanged (trailing newline included).

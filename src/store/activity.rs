@@ -1,8 +1,8 @@
 //! The activity stream's storage: appending entries inside the transaction of the change
 //! they describe, chaining their hashes, and walking the chain to verify it.
 
+use super::query::{fetch_by_ids, order_like};
 use super::query::{query, query_as};
-use super::users::{fetch_by_ids, order_like};
 use super::WriteTx;
 use super::{now, Store, StoreResult};
 use crate::domain::activity::{entry_hash, ActivityRecord, HashInput, GENESIS};
@@ -25,6 +25,26 @@ crate::row_struct! {
         pub objects: String,
         pub prev_hash: String,
         pub hash: String,
+    }
+}
+
+impl ActivityRow {
+    /// The objects the entry mentions, as `(content type, id)` pairs.
+    pub fn mentioned(&self) -> StoreResult<Vec<(String, i64)>> {
+        super::decode_json("activity_stream", "objects", self.id, &self.objects)
+    }
+
+    /// The recorded changes.
+    pub fn changes(&self) -> StoreResult<Value> {
+        super::decode_json("activity_stream", "changes", self.id, &self.changes)
+    }
+
+    /// The actor as it was when the entry was written, if one was recorded.
+    pub fn actor(&self) -> StoreResult<Option<Value>> {
+        self.actor_snapshot
+            .as_deref()
+            .map(|s| super::decode_json("activity_stream", "actor_snapshot", self.id, s))
+            .transpose()
     }
 }
 

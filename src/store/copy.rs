@@ -32,14 +32,7 @@ const TABLES: [&str; 16] = [
 /// PostgreSQL accepts at most 65,535 parameters per statement.
 const MAX_PARAMS: usize = 60_000;
 
-/// How a column's values travel.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Kind {
-    Int,
-    Text,
-    Bool,
-    Bytes,
-}
+pub(crate) use super::value::Kind;
 
 /// One table's row counts after the copy.
 #[derive(Debug, Clone, PartialEq, Eq)]

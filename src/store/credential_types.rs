@@ -1,8 +1,8 @@
 //! Credential types: rows, the start-up synchronisation of managed types, and writes.
 
 use super::activity::append;
+use super::query::{fetch_by_ids, order_like};
 use super::query::{query, query_as, query_scalar};
-use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::managed_types::ManagedType;
@@ -23,6 +23,18 @@ crate::row_struct! {
         pub modified: String,
         pub created_by: Option<i64>,
         pub modified_by: Option<i64>,
+    }
+}
+
+impl CredentialTypeRow {
+    /// The inputs definition, decoded.
+    pub fn inputs_json(&self) -> StoreResult<serde_json::Value> {
+        super::decode_json("credential_types", "inputs", self.id, &self.inputs)
+    }
+
+    /// The injectors definition, decoded.
+    pub fn injectors_json(&self) -> StoreResult<serde_json::Value> {
+        super::decode_json("credential_types", "injectors", self.id, &self.injectors)
     }
 }
 

@@ -2,19 +2,20 @@
 //! wiring of ownership, and writes that commit row, secrets and roles together.
 
 use super::activity::append;
+use super::input_sources::copy_input_sources;
+use super::query::order_like;
 use super::query::{query, query_as, query_scalar};
 use super::roles::{
     create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
     role_id, ParentLinks,
 };
 use super::sql::marks;
-use super::users::order_like;
 use super::WriteTx;
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::credential::Owner;
 use crate::domain::rbac::{
-    CREDENTIAL_ORG_PARENTS, CREDENTIAL_PARENTS, CREDENTIAL_ROLES, CREDENTIAL_TEAM_PARENTS,
+    role, CREDENTIAL_ORG_PARENTS, CREDENTIAL_PARENTS, CREDENTIAL_ROLES, CREDENTIAL_TEAM_PARENTS,
 };
 
 crate::row_struct! {
@@ -40,6 +41,13 @@ crate::row_struct! {
         pub type_description: String,
         pub type_kind: String,
         pub type_namespace: Option<String>,
+    }
+}
+
+impl CredentialRow {
+    /// The public inputs, decoded.
+    pub fn public_inputs(&self) -> StoreResult<serde_json::Map<String, serde_json::Value>> {
+        super::decode_json("credentials", "inputs", self.id, &self.inputs)
     }
 }
 
@@ -129,42 +137,7 @@ impl Store {
         activity: Option<&ActivityRecord>,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
-        let ts = now();
-        let id: i64 = query_scalar(
-            "INSERT INTO credentials (uid, name, description, organization_id, credential_type_id, managed, inputs, \
-             created, modified, created_by, modified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        )
-        .bind(&save.uid)
-        .bind(&save.name)
-        .bind(&save.description)
-        .bind(save.organization_id)
-        .bind(save.credential_type_id)
-        .bind(save.managed)
-        .bind(&save.inputs)
-        .bind(&ts)
-        .bind(&ts)
-        .bind(actor)
-        .bind(actor)
-        .fetch_one(&mut tx)
-        .await?;
-        write_secrets(&mut tx, id, save).await?;
-        let roles = create_object_roles(
-            &mut tx,
-            "credential",
-            id,
-            &CREDENTIAL_ROLES,
-            &credential_links(save.organization_id, owner),
-        )
-        .await?;
-        let owning_user = match owner {
-            Some(Owner::User(u)) => Some(u),
-            _ => None,
-        };
-        if let Some(&admin_role) = roles.get("admin_role") {
-            for user in [owning_user, creator].into_iter().flatten() {
-                grant_user(&mut tx, admin_role, user).await?;
-            }
-        }
+        let id = insert_credential(&mut tx, save, owner, actor, creator).await?;
         if let Some(a) = activity {
             append(&mut tx, a, Some(id)).await?;
         }
@@ -172,7 +145,24 @@ impl Store {
         Ok(id)
     }
 
-    /// Updates a credential; when its organization changes, its roles move with it.
+    /// Writes a copy of credential `from` (sealed anew in `save`) with copies of its
+    /// input sources, in one transaction; `creator` is granted the copy's admin role.
+    pub async fn copy_credential(
+        &self,
+        from: i64,
+        save: &CredentialSave,
+        actor: i64,
+        creator: Option<i64>,
+        activity: &ActivityRecord,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin().await?;
+        let id = insert_credential(&mut tx, save, None, Some(actor), creator).await?;
+        copy_input_sources(&mut tx, from, id, actor).await?;
+        append(&mut tx, activity, Some(id)).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
     pub async fn update_credential(
         &self,
         id: i64,
@@ -442,4 +432,52 @@ fn credential_links(organization: Option<i64>, owner: Option<Owner>) -> Vec<Pare
         });
     }
     links
+}
+
+/// Inserts a credential row, its secrets and its roles (linked to its owner), and grants
+/// the owning user and `creator` its admin role.
+async fn insert_credential(
+    tx: &mut WriteTx,
+    save: &CredentialSave,
+    owner: Option<Owner>,
+    actor: Option<i64>,
+    creator: Option<i64>,
+) -> StoreResult<i64> {
+    let ts = now();
+    let id: i64 = query_scalar(
+        "INSERT INTO credentials (uid, name, description, organization_id, credential_type_id, managed, inputs, \
+         created, modified, created_by, modified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(&save.uid)
+    .bind(&save.name)
+    .bind(&save.description)
+    .bind(save.organization_id)
+    .bind(save.credential_type_id)
+    .bind(save.managed)
+    .bind(&save.inputs)
+    .bind(&ts)
+    .bind(&ts)
+    .bind(actor)
+    .bind(actor)
+    .fetch_one(&mut *tx)
+    .await?;
+    write_secrets(tx, id, save).await?;
+    let roles = create_object_roles(
+        tx,
+        "credential",
+        id,
+        &CREDENTIAL_ROLES,
+        &credential_links(save.organization_id, owner),
+    )
+    .await?;
+    let owning_user = match owner {
+        Some(Owner::User(u)) => Some(u),
+        _ => None,
+    };
+    if let Some(&admin_role) = roles.get(role::ADMIN) {
+        for user in [owning_user, creator].into_iter().flatten() {
+            grant_user(tx, admin_role, user).await?;
+        }
+    }
+    Ok(id)
 }

@@ -1,10 +1,10 @@
 //! Credential input sources.
 
 use super::activity::append;
+use super::query::{fetch_by_ids, order_like};
 use super::query::{query, query_as, query_scalar};
-use super::users::{fetch_by_ids, order_like};
-use super::{now, Store, StoreResult};
-use crate::domain::activity::{input_source_fields, ActivityRecord};
+use super::{now, Store, StoreResult, WriteTx};
+use crate::domain::activity::ActivityRecord;
 
 crate::row_struct! {
     /// An input source row.
@@ -21,6 +21,18 @@ crate::row_struct! {
         pub modified: String,
         pub created_by: Option<i64>,
         pub modified_by: Option<i64>,
+    }
+}
+
+impl InputSourceRow {
+    /// The metadata, decoded.
+    pub fn metadata_json(&self) -> StoreResult<serde_json::Map<String, serde_json::Value>> {
+        super::decode_json(
+            "credential_input_sources",
+            "metadata",
+            self.id,
+            &self.metadata,
+        )
     }
 }
 
@@ -62,8 +74,13 @@ impl Store {
         .await
     }
 
-    /// Creates an input source and records it (linked to both credentials).
-    pub async fn create_input_source(&self, w: &InputSourceWrite, actor: i64) -> StoreResult<i64> {
+    /// Creates an input source and records it.
+    pub async fn create_input_source(
+        &self,
+        w: &InputSourceWrite,
+        actor: i64,
+        activity: &ActivityRecord,
+    ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
         let ts = now();
         let id: i64 = query_scalar(
@@ -82,26 +99,20 @@ impl Store {
         .bind(actor)
         .fetch_one(&mut tx)
         .await?;
-        let record = ActivityRecord::create(Some(actor), "credential_input_source", fields_of(w))
-            .linked("credential", w.target_credential_id)
-            .linked("credential", w.source_credential_id);
-        append(&mut tx, &record, Some(id)).await?;
+        append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    /// Replaces an input source's fields and records what changed.
+    /// Replaces an input source's fields and records what changed (if anything did).
     pub async fn update_input_source(
         &self,
         id: i64,
         w: &InputSourceWrite,
         actor: i64,
+        activity: Option<&ActivityRecord>,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
-        let before: Option<InputSourceRow> = query_as(&format!("{SELECT} WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(&mut tx)
-            .await?;
         query(
             "UPDATE credential_input_sources SET target_credential_id = ?, source_credential_id = ?, \
              input_field_name = ?, metadata = ?, description = ?, modified = ?, modified_by = ? WHERE id = ?",
@@ -116,91 +127,47 @@ impl Store {
         .bind(id)
         .execute(&mut tx)
         .await?;
-        if let Some(b) = before {
-            let old = fields_of(&InputSourceWrite {
-                target_credential_id: b.target_credential_id,
-                source_credential_id: b.source_credential_id,
-                input_field_name: b.input_field_name,
-                metadata: b.metadata,
-                description: b.description,
-            });
-            if let Some(record) = ActivityRecord::update(
-                Some(actor),
-                "credential_input_source",
-                id,
-                &old,
-                &fields_of(w),
-            ) {
-                let record = record
-                    .linked("credential", w.target_credential_id)
-                    .linked("credential", w.source_credential_id);
-                append(&mut tx, &record, None).await?;
-            }
+        if let Some(record) = activity {
+            append(&mut tx, record, None).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
-    /// Deletes an input source and records it against both credentials.
-    pub async fn delete_input_source(&self, row: &InputSourceRow, actor: i64) -> StoreResult<()> {
+    /// Deletes an input source and records it.
+    pub async fn delete_input_source(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         query("DELETE FROM credential_input_sources WHERE id = ?")
-            .bind(row.id)
+            .bind(id)
             .execute(&mut tx)
             .await?;
-        let w = InputSourceWrite {
-            target_credential_id: row.target_credential_id,
-            source_credential_id: row.source_credential_id,
-            input_field_name: row.input_field_name.clone(),
-            metadata: row.metadata.clone(),
-            description: row.description.clone(),
-        };
-        let record = ActivityRecord::delete(
-            Some(actor),
-            "credential_input_source",
-            row.id,
-            fields_of(&w),
-        )
-        .linked("credential", row.target_credential_id)
-        .linked("credential", row.source_credential_id);
-        append(&mut tx, &record, None).await?;
+        append(&mut tx, activity, None).await?;
         tx.commit().await?;
         Ok(())
     }
 }
 
-fn fields_of(w: &InputSourceWrite) -> serde_json::Map<String, serde_json::Value> {
-    let mut m = input_source_fields(
-        &w.input_field_name,
-        w.target_credential_id,
-        w.source_credential_id,
-        &w.description,
-    );
-    m.insert(
-        "metadata".into(),
-        serde_json::from_str(&w.metadata).unwrap_or_default(),
-    );
-    m
-}
-
-impl Store {
-    /// Gives `to` the same input sources as `from` (credential copy).
-    pub async fn copy_input_sources(&self, from: i64, to: i64, actor: i64) -> StoreResult<()> {
-        let ts = now();
-        query(
-            "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
-             metadata, description, created, modified, created_by, modified_by) \
-             SELECT ?, source_credential_id, input_field_name, metadata, description, ?, ?, ?, ? \
-             FROM credential_input_sources WHERE target_credential_id = ?",
-        )
-        .bind(to)
-        .bind(&ts)
-        .bind(&ts)
-        .bind(actor)
-        .bind(actor)
-        .bind(from)
-        .execute_write(self)
-        .await?;
-        Ok(())
-    }
+/// Gives credential `to` a copy of every input source of credential `from`.
+pub(super) async fn copy_input_sources(
+    tx: &mut WriteTx,
+    from: i64,
+    to: i64,
+    actor: i64,
+) -> StoreResult<()> {
+    let ts = now();
+    query(
+        "INSERT INTO credential_input_sources (target_credential_id, source_credential_id, input_field_name, \
+         metadata, description, created, modified, created_by, modified_by) \
+         SELECT ?, source_credential_id, input_field_name, metadata, description, ?, ?, ?, ? \
+         FROM credential_input_sources WHERE target_credential_id = ?",
+    )
+    .bind(to)
+    .bind(&ts)
+    .bind(&ts)
+    .bind(actor)
+    .bind(actor)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }

@@ -11,11 +11,13 @@ mod input_sources;
 mod organizations;
 pub mod query;
 mod roles;
+mod scope;
 pub mod sql;
 pub mod sqlite;
 mod teams;
 mod tokens;
 mod users;
+mod value;
 
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
 pub use credentials::{
@@ -23,7 +25,8 @@ pub use credentials::{
 };
 pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;
-pub use roles::{held_roles_sql as roles_held_sql, holding_sql, readable_sql, RoleInfo, RoleRef};
+pub use roles::{RoleInfo, RoleRef};
+pub use scope::Scope;
 pub use teams::TeamRow;
 pub use tokens::{TokenCaller, TokenRow};
 pub use users::{UserRow, UserWrite};
@@ -176,6 +179,24 @@ fn classify(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Db(e)
+}
+
+/// Decodes a JSON column. Unreadable text is [`StoreError::Corrupt`] naming the table,
+/// column and row (the 500 it becomes is logged), never an empty value that a later write
+/// could store over what was there. The message carries no part of the text.
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(
+    table: &str,
+    column: &str,
+    id: i64,
+    text: &str,
+) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "{table}.{column} of row {id} is not readable JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })
 }
 
 /// Result alias for storage calls.
@@ -475,14 +496,14 @@ impl Store {
     pub async fn list_ids(
         &self,
         resource: &crate::domain::resource::Resource,
-        scope: sql::Sql,
+        scope: &Scope,
         filter: &crate::domain::filter::Filter,
         order: &[crate::domain::filter::OrderKey],
         page_size: i64,
         page: Option<i64>,
     ) -> StoreResult<Page> {
         let mut cond = sql::and_all(vec![
-            scope,
+            scope.sql(resource.table)?,
             sql::filter_sql(self.dialect(), resource, filter),
         ]);
         let table = resource.table;

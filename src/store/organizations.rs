@@ -1,9 +1,9 @@
 //! Organizations and their membership roles.
 
 use super::activity::append;
+use super::query::{fetch_by_ids, order_like};
 use super::query::{query, query_as, query_scalar};
 use super::roles::{create_object_roles, role_id, ParentLinks};
-use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{ORGANIZATION_PARENTS, ORGANIZATION_ROLES};
@@ -123,34 +123,37 @@ impl Store {
         Ok(())
     }
 
-    /// Adds or removes a user in one of the organization's roles (`member_role`, ...).
-    pub async fn set_organization_role(
+    /// Adds or removes a user in some of the organization's roles (`member_role`, ...),
+    /// in one transaction with an activity entry per role; false when a role is missing.
+    pub async fn set_organization_roles(
         &self,
         org: i64,
-        field: &str,
+        fields: &[&str],
         user_id: i64,
         grant: bool,
         actor: Option<i64>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let Some(role) = role_id(&mut tx, "organization", org, field).await? else {
-            return Ok(false);
-        };
-        if grant {
-            super::roles::grant_user(&mut tx, role, user_id).await?;
-        } else {
-            super::roles::revoke_user(&mut tx, role, user_id).await?;
+        for field in fields {
+            let Some(role) = role_id(&mut tx, "organization", org, field).await? else {
+                return Ok(false);
+            };
+            if grant {
+                super::roles::grant_user(&mut tx, role, user_id).await?;
+            } else {
+                super::roles::revoke_user(&mut tx, role, user_id).await?;
+            }
+            let record = ActivityRecord::role_change(
+                actor,
+                grant,
+                ("user", user_id),
+                ("organization", org),
+                "awx.main.models.rbac.Role_members",
+                "organization",
+                role,
+            );
+            append(&mut tx, &record, None).await?;
         }
-        let record = ActivityRecord::role_change(
-            actor,
-            grant,
-            ("user", user_id),
-            ("organization", org),
-            "awx.main.models.rbac.Role_members",
-            "organization",
-            role,
-        );
-        append(&mut tx, &record, None).await?;
         tx.commit().await?;
         Ok(true)
     }

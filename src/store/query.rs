@@ -12,14 +12,7 @@ use sqlx::postgres::{PgConnection, PgPool, PgRow};
 use sqlx::{Arguments, Postgres};
 use std::marker::PhantomData;
 
-/// A bound value, typed so that PostgreSQL receives typed parameters (nulls included).
-#[derive(Debug, Clone)]
-pub enum Value {
-    Int(Option<i64>),
-    Text(Option<String>),
-    Bool(Option<bool>),
-    Bytes(Option<Vec<u8>>),
-}
+pub use super::value::Value;
 
 /// What `.bind` accepts.
 pub trait Param {
@@ -324,4 +317,41 @@ where
             .map(|(v,)| v)
             .collect())
     }
+}
+
+/// Runs `select ... WHERE <table>.id IN (ids)` for any row type.
+pub(crate) async fn fetch_by_ids<T>(store: &Store, select: &str, ids: &[i64]) -> StoreResult<Vec<T>>
+where
+    T: Row,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table_id = select
+        .split_whitespace()
+        .skip_while(|w| !w.eq_ignore_ascii_case("FROM"))
+        .nth(1)
+        .unwrap_or("id");
+    let sql = format!(
+        "{select} WHERE {table_id}.id IN ({})",
+        super::sql::marks(ids.len())
+    );
+    query_as::<T>(&sql)
+        .bind_ids(ids)
+        .fetch_all(store.pool())
+        .await
+}
+
+/// Reorders rows to follow `ids` (the order the list query chose).
+pub(crate) fn order_like<T>(rows: Vec<T>, ids: &[i64], id_of: impl Fn(&T) -> i64) -> Vec<T> {
+    let mut slots: Vec<Option<T>> = Vec::with_capacity(ids.len());
+    slots.resize_with(ids.len(), || None);
+    for row in rows {
+        if let Some(pos) = ids.iter().position(|i| *i == id_of(&row)) {
+            if let Some(slot) = slots.get_mut(pos) {
+                *slot = Some(row);
+            }
+        }
+    }
+    slots.into_iter().flatten().collect()
 }

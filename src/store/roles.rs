@@ -22,7 +22,7 @@ crate::row_struct! {
 
 /// SQL selecting the ids of every role the user holds, directly or by implication: one
 /// indexed join of direct grants with the closure table.
-pub fn held_roles_sql(user_id: i64) -> Sql {
+pub(super) fn held_roles_sql(user_id: i64) -> Sql {
     Sql::with(
         "SELECT a.role_id FROM role_members m CROSS JOIN role_ancestors a ON a.ancestor_id = m.role_id \
          WHERE m.user_id = ?",
@@ -397,7 +397,7 @@ impl Store {
             .bind_ids(ids)
             .fetch_all(self.pool())
             .await?;
-        Ok(super::users::order_like(rows, ids, |r| r.id))
+        Ok(super::query::order_like(rows, ids, |r| r.id))
     }
 
     /// One role.
@@ -494,23 +494,4 @@ impl Store {
             .fetch_optional(self.pool())
             .await
     }
-}
-
-/// `<column> IN (objects of `content_type` the user may read)`: the one shape of list
-/// visibility.
-pub fn readable_sql(column: &str, content_type: &str, user_id: i64) -> Sql {
-    holding_sql(column, content_type, "read_role", user_id)
-}
-
-/// `<column> IN (objects of `content_type` on which the user holds `role_field`)`: one
-/// indexed join of the user's direct grants with the closure table.
-pub fn holding_sql(column: &str, content_type: &str, role_field: &str, user_id: i64) -> Sql {
-    Sql::with(
-        format!(
-            "{column} IN (SELECT ro.object_id FROM role_members rm CROSS JOIN role_ancestors ra ON ra.ancestor_id = rm.role_id \
-             CROSS JOIN roles ro ON ro.id = ra.role_id \
-             WHERE ro.content_type = ? AND ro.role_field = ? AND rm.user_id = ?)"
-        ),
-        vec![Bind::Text(content_type.to_string()), Bind::Text(role_field.to_string()), Bind::Int(user_id)],
-    )
 }

@@ -9,7 +9,7 @@
 //! milliseconds; writes never wait for each other (the store queues writers before
 //! `BEGIN`), only for another process writing the same file (`busy_timeout`).
 
-use super::query::Value;
+use super::value::{Kind, Value};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
@@ -349,9 +349,8 @@ macro_rules! row_struct {
 pub(crate) fn read_values(
     conn: &Connection,
     sql: &str,
-    kinds: &[super::copy::Kind],
+    kinds: &[Kind],
 ) -> rusqlite::Result<Vec<Vec<Value>>> {
-    use super::copy::Kind;
     let mut statement = conn.prepare(sql)?;
     let rows = statement.query_map([], |row| {
         kinds

@@ -1,9 +1,9 @@
 //! Teams: rows, roles, and membership.
 
 use super::activity::append;
+use super::query::{fetch_by_ids, order_like};
 use super::query::{query, query_as, query_scalar};
 use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id, ParentLinks};
-use super::users::{fetch_by_ids, order_like};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::rbac::{TEAM_ORG_PARENTS, TEAM_PARENTS, TEAM_ROLES};

@@ -1,8 +1,7 @@
 //! Users: rows, password hashes, and the list query.
 
 use super::activity::append;
-use super::query::{query, query_as, query_scalar};
-use super::sql::marks;
+use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
 use super::WriteTx;
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -25,15 +24,20 @@ crate::row_struct! {
     }
 }
 
-/// The writable fields of a user.
-#[derive(Debug, Clone)]
-pub struct UserWrite {
-    pub username: String,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: String,
-    pub is_superuser: bool,
-    pub is_system_auditor: bool,
+pub use crate::domain::user::UserWrite;
+
+impl UserRow {
+    /// The writable fields as stored.
+    pub fn fields(&self) -> UserWrite {
+        UserWrite {
+            username: self.username.clone(),
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            email: self.email.clone(),
+            is_superuser: self.is_superuser,
+            is_system_auditor: self.is_system_auditor,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, username, first_name, last_name, email, password_hash, is_superuser, \
@@ -171,40 +175,6 @@ pub async fn insert_user(
     .bind(now())
     .fetch_one(&mut *conn)
     .await
-}
-
-/// Runs `select ... WHERE <table>.id IN (ids)` for any row type.
-pub(crate) async fn fetch_by_ids<T>(store: &Store, select: &str, ids: &[i64]) -> StoreResult<Vec<T>>
-where
-    T: super::query::Row,
-{
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let table_id = select
-        .split_whitespace()
-        .skip_while(|w| !w.eq_ignore_ascii_case("FROM"))
-        .nth(1)
-        .unwrap_or("id");
-    let sql = format!("{select} WHERE {table_id}.id IN ({})", marks(ids.len()));
-    query_as::<T>(&sql)
-        .bind_ids(ids)
-        .fetch_all(store.pool())
-        .await
-}
-
-/// Reorders rows to follow `ids` (the order the list query chose).
-pub(crate) fn order_like<T>(rows: Vec<T>, ids: &[i64], id_of: impl Fn(&T) -> i64) -> Vec<T> {
-    let mut slots: Vec<Option<T>> = Vec::with_capacity(ids.len());
-    slots.resize_with(ids.len(), || None);
-    for row in rows {
-        if let Some(pos) = ids.iter().position(|i| *i == id_of(&row)) {
-            if let Some(slot) = slots.get_mut(pos) {
-                *slot = Some(row);
-            }
-        }
-    }
-    slots.into_iter().flatten().collect()
 }
 
 impl Store {

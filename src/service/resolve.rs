@@ -3,21 +3,18 @@
 //! every use, without caching). Lookups run concurrently, each bounded by a timeout; a
 //! failure names the field and the backend, never a secret.
 
-use crate::crypto::{CryptoError, KeyRing};
+use super::{inputs, Context, Error};
 use crate::domain::credential::ENCRYPTED;
 use crate::plugins::{lookup, Kwargs, LookupError};
-use crate::store::{CredentialRow, Store, StoreError};
+use crate::store::CredentialRow;
 use secrecy::SecretString;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Why effective inputs could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Crypto(#[from] CryptoError),
+    Service(#[from] Error),
     #[error("credential {0} does not exist")]
     Missing(i64),
     /// A lookup failed: which field, through which backend, and AWX's reason.
@@ -27,52 +24,60 @@ pub enum ResolveError {
         backend: String,
         error: LookupError,
     },
+    /// The task running a lookup panicked or was cancelled.
+    #[error("the lookup of input {0} did not finish")]
+    Task(String),
 }
 
 /// Stored values of a credential: public inputs and decrypted secrets.
-async fn stored_values(
-    store: &Store,
-    keys: &KeyRing,
-    cred: &CredentialRow,
-) -> Result<Kwargs, ResolveError> {
+async fn stored_values(ctx: &Context, cred: &CredentialRow) -> Result<Kwargs, ResolveError> {
+    let opened = inputs::open(ctx, cred).await?;
     let mut values = Kwargs::default();
-    let public: Map<String, Value> = serde_json::from_str(&cred.inputs).unwrap_or_default();
-    for (k, v) in public.iter().filter(|(_, v)| v.as_str() != Some(ENCRYPTED)) {
+    for (k, v) in opened
+        .public
+        .iter()
+        .filter(|(_, v)| v.as_str() != Some(ENCRYPTED))
+    {
         values.set_json(k, v);
     }
-    for s in store.credential_secrets(cred.id).await? {
-        values.set_secret(&s.field, keys.open(&cred.uid, &s.field, &s.ciphertext)?);
+    for (field, secret) in opened.secrets {
+        values.set_secret(&field, secret);
     }
     Ok(values)
 }
 
 /// Computes the effective inputs of credential `id`.
 pub async fn effective_inputs(
-    store: &Store,
-    keys: &KeyRing,
+    ctx: &Context,
     id: i64,
 ) -> Result<BTreeMap<String, SecretString>, ResolveError> {
+    let store = &ctx.store;
     let cred = store
         .credential(id)
-        .await?
+        .await
+        .map_err(Error::from)?
         .ok_or(ResolveError::Missing(id))?;
-    let stored = stored_values(store, keys, &cred).await?;
+    let stored = stored_values(ctx, &cred).await?;
     let mut lookups = tokio::task::JoinSet::new();
-    for link in store.input_sources_of(id).await? {
+    for link in store.input_sources_of(id).await.map_err(Error::from)? {
         let source = store
             .credential(link.source_credential_id)
-            .await?
+            .await
+            .map_err(Error::from)?
             .ok_or(ResolveError::Missing(link.source_credential_id))?;
-        let mut kwargs = stored_values(store, keys, &source).await?;
-        kwargs.extend_json(&serde_json::from_str(&link.metadata).unwrap_or_default());
+        let mut kwargs = stored_values(ctx, &source).await?;
+        kwargs.extend_json(&link.metadata_json().map_err(Error::from)?);
         let namespace = source.type_namespace.clone().unwrap_or_default();
         let backend = source.type_name.clone();
         let field = link.input_field_name.clone();
-        lookups.spawn(async move { (field, backend, lookup(&namespace, &kwargs).await) });
+        lookups.spawn(async move {
+            let result = lookup(&namespace, &kwargs).await;
+            (field, backend, result)
+        });
     }
     let mut out: BTreeMap<String, SecretString> = stored.into_inner();
     while let Some(done) = lookups.join_next().await {
-        let (field, backend, result) = done.map_err(|_| ResolveError::Missing(id))?;
+        let (field, backend, result) = done.map_err(|e| ResolveError::Task(e.to_string()))?;
         match result {
             Ok(value) => {
                 out.insert(field, value);

@@ -2,8 +2,7 @@
 //! looked up by name that the caller may not see answer 404 rather than 403, so names do
 //! not leak existence.
 
-use super::error::{ApiError, ApiResult};
-use super::AppState;
+use super::{Context, Error, Result};
 use crate::domain::named_url::{parse, NamedKind};
 
 /// An id and whether it came from a name.
@@ -15,9 +14,9 @@ pub struct Resolved {
 
 impl Resolved {
     /// Maps a visibility refusal to 404 for lookups by name.
-    pub fn hide(&self, e: ApiError, model: &'static str) -> ApiError {
+    pub fn hide(&self, e: Error, model: &'static str) -> Error {
         match e {
-            ApiError::Forbidden(_) if self.by_name => ApiError::NotFound(model),
+            Error::Forbidden(_) if self.by_name => Error::NotFound(model),
             other => other,
         }
     }
@@ -25,23 +24,23 @@ impl Resolved {
 
 /// Resolves a path segment of `kind` (named URLs) to an id.
 pub async fn resolve(
-    state: &AppState,
+    ctx: &Context,
     kind: NamedKind,
     raw: &str,
     model: &'static str,
-) -> ApiResult<Resolved> {
+) -> Result<Resolved> {
     if let Ok(id) = raw.parse::<i64>() {
         return if id > 0 {
             Ok(Resolved { id, by_name: false })
         } else {
-            Err(ApiError::NotFound(model))
+            Err(Error::NotFound(model))
         };
     }
-    let key = parse(kind, raw).ok_or(ApiError::NotFound(model))?;
-    let id = state
+    let key = parse(kind, raw).ok_or(Error::NotFound(model))?;
+    let id = ctx
         .store
         .id_by_natural_key(&key)
         .await?
-        .ok_or(ApiError::NotFound(model))?;
+        .ok_or(Error::NotFound(model))?;
     Ok(Resolved { id, by_name: true })
 }

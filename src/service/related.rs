@@ -1,0 +1,72 @@
+//! What representations need beyond their rows (users named by `created_by`, roles,
+//! owners, the caller's levels), loaded in batches for a whole page at once.
+
+use super::Result;
+use crate::domain::rbac::{effective_level, Caller, Level};
+use crate::store::{CredentialRow, OwnerSummary, RoleRef, Store, UserRow};
+use std::collections::HashMap;
+
+/// Users referenced by `created_by`/`modified_by`, loaded once per response.
+pub struct People(HashMap<i64, UserRow>);
+
+impl People {
+    /// Loads every user id that appears.
+    pub async fn load(store: &Store, ids: impl IntoIterator<Item = Option<i64>>) -> Result<People> {
+        let mut wanted: Vec<i64> = ids.into_iter().flatten().collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let rows = store.users_by_ids(&wanted).await?;
+        Ok(People(rows.into_iter().map(|u| (u.id, u)).collect()))
+    }
+
+    /// The referenced user, when it still exists.
+    pub fn get(&self, id: Option<i64>) -> Option<&UserRow> {
+        self.0.get(&id?)
+    }
+}
+
+/// Credentials, in list order, with what their representations show.
+pub struct Credentials {
+    pub rows: Vec<CredentialRow>,
+    pub people: People,
+    pub roles: HashMap<i64, Vec<RoleRef>>,
+    pub owners: HashMap<i64, Vec<OwnerSummary>>,
+    levels: HashMap<i64, Level>,
+}
+
+impl Credentials {
+    /// Loads users, roles, owners and the caller's levels for these credentials.
+    pub async fn load(store: &Store, rows: Vec<CredentialRow>, caller: &Caller) -> Result<Self> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let people = People::load(
+            store,
+            rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
+        )
+        .await?;
+        let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
+        for r in store.object_roles("credential", &ids).await? {
+            roles.entry(r.object_id).or_default().push(r);
+        }
+        let mut owners: HashMap<i64, Vec<OwnerSummary>> = HashMap::new();
+        for o in store.credential_owners(&ids).await? {
+            owners.entry(o.credential_id).or_default().push(o);
+        }
+        let levels = if caller.is_superuser {
+            HashMap::new()
+        } else {
+            store.credential_levels(caller.user_id, &ids).await?
+        };
+        Ok(Credentials {
+            rows,
+            people,
+            roles,
+            owners,
+            levels,
+        })
+    }
+
+    /// The caller's effective level on one of these credentials.
+    pub fn level(&self, caller: &Caller, id: i64) -> Level {
+        effective_level(caller, self.levels.get(&id).copied().unwrap_or(Level::None))
+    }
+}
