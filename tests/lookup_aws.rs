@@ -13,7 +13,7 @@
 //! purpose, set `CREDSTORE_SKIP_MOTO=1`: every test then returns early and says so.
 //!
 //! The plugin reads `AWS_ENDPOINT_URL_SECRETS_MANAGER` / `AWS_ENDPOINT_URL` per lookup;
-//! the tests set them, so they run one at a time (`SERIAL`).
+//! the tests set them, so they run one at a time (`common::lookup_env`).
 
 mod common;
 
@@ -27,9 +27,6 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// The tests change process-wide environment variables: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const STRING_SECRET: (&str, &str) = ("awx/test/db", "s3cr3t-value");
 const TEXT_BINARY: (&str, &str) = ("awx/test/bin", "binary ünïcode ✓");
@@ -218,7 +215,7 @@ struct World {
     org: i64,
     aws_type: i64,
     moto: Moto,
-    _serial: tokio::sync::MutexGuard<'static, ()>,
+    _serial: common::LookupEnv,
 }
 
 /// A fresh app and moto server with the plugin pointed at it; `None` when skipped.
@@ -226,7 +223,7 @@ async fn world() -> Option<World> {
     if skipped() {
         return None;
     }
-    let serial = SERIAL.lock().await;
+    let serial = common::lookup_env().await;
     let moto = Moto::start();
     point_plugin_at(Some(&moto.url), None);
     let app = TestApp::new().await;

@@ -6,7 +6,7 @@
 //! server certificate with the `openssl` CLI and serves the double over rustls; the plugin
 //! trusts that CA through `REQUESTS_CA_BUNDLE` and sends its token requests to the double
 //! through `CREDSTORE_AZURE_AUTHORITY_HOST` (IMDS: `AZURE_POD_IDENTITY_AUTHORITY_HOST`).
-//! Those are process-wide variables, so the tests run one at a time (`SERIAL`).
+//! Those are process-wide variables, so the tests run one at a time (`common::lookup_env`).
 //!
 //! The vault answers at `https://127.0.0.1:PORT`; its challenge names the resource
 //! `https://0.0.1:PORT`, because the SDK accepts a resource only when the vault's host is
@@ -33,9 +33,6 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
-
-/// The tests change process-wide environment variables: one at a time.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const TENANT: &str = "tenant-1";
 const CLIENT: &str = "client-1";
@@ -385,11 +382,11 @@ struct World {
     azure_type: i64,
     certs: Certs,
     vault: Running,
-    _serial: tokio::sync::MutexGuard<'static, ()>,
+    _serial: common::LookupEnv,
 }
 
 async fn world() -> World {
-    let serial = SERIAL.lock().await;
+    let serial = common::lookup_env().await;
     let certs = Certs::new();
     let vault = start(&certs, None, TENANT).await;
     point_plugin_at(&vault, &certs.ca());

@@ -2,8 +2,8 @@
 //! against an in-repo test double. The backend's base URL is normally
 //! `https://{tenant}.secretsvaultcloud.{tld}`; the tests aim it at the double through
 //! `CREDSTORE_DSV_BASE_URL=http://127.0.0.1:PORT/{tenant}/{tld}`, so the double also sees
-//! which tenant and TLD were used. The variable is process-wide: every test holds `ENV`
-//! while it sets it and runs lookups.
+//! which tenant and TLD were used. The variable is process-wide: every test holds
+//! `common::lookup_env` while it sets it and runs lookups.
 
 mod common;
 
@@ -24,9 +24,6 @@ const CLIENT_SECRET: &str = "Dsv-Client-Secret";
 const TOKEN: &str = "dsv-token-1";
 const KEY_TEXT: &str =
     "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----\n";
-
-/// Serializes the tests: the base-URL override is an environment variable.
-static ENV: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Makes credential names unique within one app.
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -157,11 +154,11 @@ struct World {
     org: i64,
     ty: i64,
     log: Log,
-    _env: tokio::sync::MutexGuard<'static, ()>,
+    _env: common::LookupEnv,
 }
 
 async fn world() -> World {
-    let env = ENV.lock().await;
+    let env = common::lookup_env().await;
     let (template, log) = vault().await;
     std::env::set_var("CREDSTORE_DSV_BASE_URL", template);
     let app = TestApp::new().await;

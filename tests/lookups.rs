@@ -492,6 +492,7 @@ async fn https_with_a_custom_ca_and_tls_certificate_login() {
 
 #[tokio::test]
 async fn kubernetes_login_reads_the_service_account_token_file() {
+    let _env = common::lookup_env().await;
     let w = world().await;
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
@@ -519,8 +520,8 @@ async fn kubernetes_login_reads_the_service_account_token_file() {
 
 /// Inputs that make each backend call `base` (http or https) first.
 fn inputs_for_every_backend(base: &str, rsa: &str) -> Vec<(&'static str, Value)> {
-    // The backends addressed by environment rather than by an input (this test binary
-    // has no other AWS or DSV test).
+    // The backends addressed by environment rather than by an input (the caller holds
+    // `common::lookup_env`).
     std::env::set_var("AWS_ENDPOINT_URL_SECRETS_MANAGER", base);
     std::env::set_var(
         "CREDSTORE_DSV_BASE_URL",
@@ -601,6 +602,7 @@ async fn lookup_with(
 /// in `RuntimeError`).
 #[tokio::test]
 async fn every_backend_reports_timeouts_and_untrusted_certificates() {
+    let _env = common::lookup_env().await;
     let rsa = common::rsa_private_key();
     let silent = common::silent_server().await;
     for (namespace, inputs) in inputs_for_every_backend(&silent, &rsa) {

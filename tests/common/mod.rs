@@ -342,3 +342,78 @@ pub fn rsa_private_key() -> String {
     );
     String::from_utf8(out.stdout).expect("PEM text")
 }
+
+/// Environment variables the lookup backends read at every lookup: AWS's and DSV's
+/// endpoints, Azure's login and IMDS hosts and managed identity, the CA bundles of AWS and
+/// Azure, the Kubernetes token file of HashiCorp Vault.
+const LOOKUP_ENV: [&str; 13] = [
+    "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+    "AWS_ENDPOINT_URL",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_CA_BUNDLE",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "CREDSTORE_AZURE_AUTHORITY_HOST",
+    "AZURE_AUTHORITY_HOST",
+    "AZURE_POD_IDENTITY_AUTHORITY_HOST",
+    "AZURE_CLIENT_ID",
+    "CREDSTORE_AZURE_MANAGED_IDENTITY",
+    "CREDSTORE_DSV_BASE_URL",
+    "CREDSTORE_K8S_TOKEN_FILE",
+];
+
+static LOOKUP_ENV_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The lookup environment (`LOOKUP_ENV`) for one test at a time. Those variables are
+/// process-wide, and the tests of every backend share one process: a test that sets any
+/// of them holds this for as long as its lookups run. They start unset, so nothing left
+/// by an earlier test (an Azure CA bundle in a deleted directory, say, which AWS reads
+/// too) reaches the next, and are put back as they were when it is dropped.
+pub struct LookupEnv {
+    saved: Vec<(&'static str, Option<std::ffi::OsString>)>,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+pub async fn lookup_env() -> LookupEnv {
+    let serial = LOOKUP_ENV_LOCK.lock().await;
+    let saved = LOOKUP_ENV
+        .iter()
+        .map(|name| (*name, std::env::var_os(name)))
+        .collect();
+    for name in LOOKUP_ENV {
+        std::env::remove_var(name);
+    }
+    LookupEnv {
+        saved,
+        _serial: serial,
+    }
+}
+
+impl Drop for LookupEnv {
+    fn drop(&mut self) {
+        for (name, value) in &self.saved {
+            match value {
+                Some(v) => std::env::set_var(name, v),
+                None => std::env::remove_var(name),
+            }
+        }
+    }
+}
+
+/// Runs the tests whose names contain `filter` in a child process of this test binary,
+/// with the environment variable `flag` set, and fails unless exactly one ran and passed.
+/// For a test that takes something process-wide for itself (a global `tracing`
+/// subscriber): the test checks `flag` and, when it is not set, calls this instead.
+pub fn in_own_process(filter: &str, flag: &str) {
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([filter, "--test-threads=1"])
+        .env(flag, "1")
+        .output()
+        .expect("the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{filter} in its own process:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
