@@ -1,5 +1,9 @@
 //! Plants secrets, drives every credential operation and several errors with debug logging
 //! on, and asserts that the secrets appear in no response and no log line.
+//!
+//! The log capture is the process's global `tracing` subscriber at trace level: the test
+//! runs in a child process of its own (`common::in_own_process`), so that it sees the
+//! logs of its app only and other tests do not run with trace logging.
 
 mod common;
 
@@ -10,6 +14,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 const SECRET: &str = "PLANTED-leak-check-4d2a";
+/// Set in the child process that runs the check.
+const CHILD: &str = "CREDSTORE_TEST_SECRETS_CHILD";
 
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<u8>>>);
@@ -55,6 +61,9 @@ fn assert_clean(r: &Reply, what: &str) {
 
 #[tokio::test]
 async fn planted_secrets_never_leave_the_store() {
+    if std::env::var_os(CHILD).is_none() {
+        return common::in_own_process("planted_secrets_never_leave_the_store", CHILD);
+    }
     let logs = capture();
     let app = TestApp::new().await;
     let org = app.org("o").await;
