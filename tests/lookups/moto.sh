@@ -1,7 +1,7 @@
 #!/bin/sh
-# Prepares the moto server used by tests/lookup_aws.rs (plugins.md §5.1): creates, or reuses
-# when it already works, a Python virtual environment holding `moto[server]` (which brings
-# boto3). CI runs this once before `cargo test`; the test also runs it itself.
+# Prepares the moto server used by tests/api/lookup_aws.rs (plugins.md §5.1): creates, or
+# reuses when it already works, a Python virtual environment holding `moto[server]` (which
+# brings boto3). CI runs this once before `cargo test`; the test also runs it itself.
 #
 #   tests/lookups/moto.sh            # venv at target/moto-venv
 #   CREDSTORE_MOTO_VENV=/some/dir tests/lookups/moto.sh

@@ -1,4 +1,4 @@
-"""Seeds a moto server for tests/lookup_aws.rs, then turns on its request checking.
+"""Seeds a moto server for tests/api/lookup_aws.rs, then turns on its request checking.
 
 Usage: moto_setup.py ENDPOINT SECRETS_JSON
   SECRETS_JSON: [[name, "string", text] | [name, "binary", base64], ...]
