@@ -213,18 +213,18 @@ async fn the_chain_reveals_edited_removed_and_truncated_entries() {
         )
         .await;
     }
-    let store = &app.state.store;
+    let store = &app.state.ctx.store;
     let (checked, broken) = store.verify_activity_chain().await.unwrap();
     assert!(checked >= 5);
     assert_eq!(broken, None);
     let ids: Vec<i64> = {
-        let conn = app.state.store.pool();
+        let conn = app.state.ctx.store.pool();
         query_scalar("SELECT id FROM activity_stream ORDER BY id")
             .fetch_all(conn)
             .await
             .unwrap()
     };
-    let conn = app.state.store.pool();
+    let conn = app.state.ctx.store.pool();
     query("UPDATE activity_stream SET changes = '{\"description\": [\"x\", \"y\"]}' WHERE id = ?")
         .bind(ids[3])
         .execute(conn)
@@ -257,7 +257,7 @@ async fn removing_the_newest_entries_is_detected() {
         json!({"description": "z"}),
     )
     .await;
-    let conn = app.state.store.pool();
+    let conn = app.state.ctx.store.pool();
     let last: i64 = query_scalar("SELECT MAX(id) FROM activity_stream")
         .fetch_one(conn)
         .await
@@ -268,7 +268,7 @@ async fn removing_the_newest_entries_is_detected() {
         .await
         .unwrap();
     assert!(matches!(
-        app.state.store.verify_activity_chain().await.unwrap().1,
+        app.state.ctx.store.verify_activity_chain().await.unwrap().1,
         Some(ChainBreak::Truncated { .. })
     ));
 }

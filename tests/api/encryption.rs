@@ -57,7 +57,7 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     let org = app.org("o").await;
     let a = ssh_credential(&app, org, "a", "secret-a").await;
     let b = ssh_credential(&app, org, "b", "secret-b").await;
-    let conn = app.state.store.pool();
+    let conn = app.state.ctx.store.pool();
     let (ct_a,): (Vec<u8>,) = query_as(
         "SELECT ciphertext FROM credential_secrets WHERE credential_id = ? AND field = 'password'",
     )
@@ -67,10 +67,10 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     .unwrap();
     let uid = |id: i64| {
         let app = &app;
-        async move { app.state.store.credential(id).await.unwrap().unwrap().uid }
+        async move { app.state.ctx.store.credential(id).await.unwrap().unwrap().uid }
     };
     let (uid_a, uid_b) = (uid(a).await, uid(b).await);
-    let keys = &app.state.keys;
+    let keys = &app.state.ctx.keys;
     assert!(keys.open(&uid_a, "password", &ct_a).is_ok());
     assert!(
         keys.open(&uid_b, "password", &ct_a).is_err(),
@@ -110,7 +110,7 @@ async fn master_key_file_is_private_and_a_wrong_key_refuses_to_start() {
         assert_eq!(mode, 0o600);
     }
     let dir = app.dir.path().to_path_buf();
-    app.state.store.close().await;
+    app.state.ctx.store.close().await;
     std::fs::remove_file(&key_file).unwrap();
     std::fs::write(
         &key_file,
@@ -138,7 +138,7 @@ async fn restart_with_the_same_key_keeps_secrets_usable() {
     let org = app.org("o").await;
     let id = ssh_credential(&app, org, "c", "keep-me").await;
     let TestApp { dir, state, .. } = app;
-    state.store.close().await;
+    state.ctx.store.close().await;
     let again = TestApp::on_dir(dir).await;
     // Keeping the stored value requires decrypting it under the reloaded key.
     let r = again
@@ -151,7 +151,7 @@ async fn restart_with_the_same_key_keeps_secrets_usable() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert_eq!(r.body["inputs"]["password"], "$encrypted$");
     let count: i64 = {
-        let conn = again.state.store.pool();
+        let conn = again.state.ctx.store.pool();
         query_scalar("SELECT COUNT(*) FROM credential_types WHERE managed = TRUE")
             .fetch_one(conn)
             .await

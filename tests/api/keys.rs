@@ -39,13 +39,13 @@ async fn rotation_reencrypts_everything_and_retires_the_old_key() {
     let app = TestApp::new().await;
     let ids = credentials(&app, 5).await;
     let config = config_for(app.dir.path().to_path_buf());
-    let report = credstore::keys::rotate(&config, &app.state.store, None)
+    let report = credstore::keys::rotate(&config, &app.state.ctx.store, None)
         .await
         .unwrap();
     assert_eq!(report.new_version, 2);
     assert_eq!(report.reencrypted, 10);
     assert_eq!(report.retired, vec![1]);
-    let status = credstore::keys::status(&config, &app.state.store)
+    let status = credstore::keys::status(&config, &app.state.ctx.store)
         .await
         .unwrap();
     assert_eq!(status.current, 2);
@@ -64,12 +64,12 @@ async fn an_interrupted_rotation_resumes_and_loses_nothing() {
     let app = TestApp::new().await;
     let ids = credentials(&app, 150).await;
     let config = config_for(app.dir.path().to_path_buf());
-    let first = credstore::keys::rotate(&config, &app.state.store, Some(1))
+    let first = credstore::keys::rotate(&config, &app.state.ctx.store, Some(1))
         .await
         .unwrap();
     assert_eq!(first.reencrypted, 100, "stopped after one batch");
     assert!(first.retired.is_empty());
-    let mid = credstore::keys::status(&config, &app.state.store)
+    let mid = credstore::keys::status(&config, &app.state.ctx.store)
         .await
         .unwrap();
     assert_eq!(mid.versions.iter().map(|v| v.secrets).sum::<i64>(), 300);
@@ -79,7 +79,7 @@ async fn an_interrupted_rotation_resumes_and_loses_nothing() {
     );
     // The running server reads both versions meanwhile.
     all_decrypt(&app, &ids[..3]).await;
-    let second = credstore::keys::rotate(&config, &app.state.store, None)
+    let second = credstore::keys::rotate(&config, &app.state.ctx.store, None)
         .await
         .unwrap();
     assert!(
@@ -111,7 +111,7 @@ async fn the_service_keeps_writing_during_a_rotation() {
     rotation.await.unwrap().unwrap();
     // A second run re-encrypts whatever the server sealed with the old key meanwhile.
     let config = config_for(app.dir.path().to_path_buf());
-    credstore::keys::rotate(&config, &app.state.store, None)
+    credstore::keys::rotate(&config, &app.state.ctx.store, None)
         .await
         .unwrap();
     all_decrypt(&app, &ids).await;
@@ -125,7 +125,7 @@ async fn backups_restore_with_the_same_key_only() {
     if common::postgres_server().is_some() {
         let refused = app
             .state
-            .store
+            .ctx.store
             .backup_to(&backup.display().to_string())
             .await
             .expect_err("SQLite backups only");
@@ -133,7 +133,7 @@ async fn backups_restore_with_the_same_key_only() {
         return;
     }
     app.state
-        .store
+        .ctx.store
         .backup_to(&backup.display().to_string())
         .await
         .unwrap();
@@ -193,7 +193,7 @@ fn the_commands_take_the_serve_options() {
     rt.block_on(async {
         let app = TestApp::on_dir_path(&data).await;
         credentials(&app, 2).await;
-        app.state.store.close().await;
+        app.state.ctx.store.close().await;
     });
     let status = run(&["keys", "status"]);
     assert!(
@@ -271,7 +271,7 @@ async fn a_backup_from_before_two_rotations_restores_with_todays_key_file() {
     let app = TestApp::on_dir_path(data.path()).await;
     let before = credentials(&app, 2).await;
     app.state
-        .store
+        .ctx.store
         .backup_to(&backup.display().to_string())
         .await
         .unwrap();
@@ -283,7 +283,7 @@ async fn a_backup_from_before_two_rotations_restores_with_todays_key_file() {
         )
         .await;
     for _ in 0..2 {
-        credstore::keys::rotate(&config, &app.state.store, None)
+        credstore::keys::rotate(&config, &app.state.ctx.store, None)
             .await
             .unwrap();
     }
@@ -327,20 +327,20 @@ async fn purging_retired_keys_says_what_it_costs_and_only_then_removes() {
     let app = TestApp::on_dir_path(data.path()).await;
     credentials(&app, 1).await;
     app.state
-        .store
+        .ctx.store
         .backup_to(&backup.display().to_string())
         .await
         .unwrap();
-    credstore::keys::rotate(&config, &app.state.store, None)
+    credstore::keys::rotate(&config, &app.state.ctx.store, None)
         .await
         .unwrap();
-    let asked = credstore::keys::purge_retired(&config, &app.state.store, false)
+    let asked = credstore::keys::purge_retired(&config, &app.state.ctx.store, false)
         .await
         .unwrap();
     assert!(!asked.removed);
     assert_eq!(asked.versions.len(), 1);
     assert_eq!(asked.versions[0].0, 1);
-    let status = credstore::keys::status(&config, &app.state.store)
+    let status = credstore::keys::status(&config, &app.state.ctx.store)
         .await
         .unwrap();
     assert_eq!(
@@ -348,7 +348,7 @@ async fn purging_retired_keys_says_what_it_costs_and_only_then_removes() {
         2,
         "nothing removed without confirmation"
     );
-    let done = credstore::keys::purge_retired(&config, &app.state.store, true)
+    let done = credstore::keys::purge_retired(&config, &app.state.ctx.store, true)
         .await
         .unwrap();
     assert!(done.removed);

@@ -379,7 +379,7 @@ async fn tls_with_a_client_certificate() {
         .await;
     assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     let effective =
-        credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
             .await
             .unwrap();
     assert_eq!(

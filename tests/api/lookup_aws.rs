@@ -304,7 +304,7 @@ async fn string_and_binary_secrets_resolve_to_their_values() {
         assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     }
     let effective =
-        credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
             .await
             .unwrap();
     let value = |k: &str| effective.get(k).map(|s| s.expose_secret().to_string());

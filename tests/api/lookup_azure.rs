@@ -495,7 +495,7 @@ async fn service_principal_reads_latest_and_given_versions() {
         assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     }
     let effective =
-        credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
             .await
             .unwrap();
     let value = |k: &str| effective.get(k).map(|s| s.expose_secret().to_string());

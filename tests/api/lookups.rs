@@ -425,7 +425,7 @@ async fn effective_inputs_fetch_linked_fields() {
         .await;
     assert_eq!(link.status, StatusCode::CREATED);
     let effective =
-        credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
             .await
             .unwrap();
     assert_eq!(
@@ -447,7 +447,7 @@ async fn effective_inputs_fetch_linked_fields() {
             json!({"inputs": {"url": w.url, "token": "hvs.bad"}}),
         )
         .await;
-    let err = credstore::resolve::effective_inputs(&w.app.state.store, &w.app.state.keys, ssh)
+    let err = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
         .await
         .unwrap_err();
     let text = err.to_string();

@@ -101,7 +101,7 @@ async fn everything_moves_and_still_decrypts_under_the_same_key() {
         .get(As::Admin, &format!("/api/v2/credentials/{cred}/"))
         .await
         .body;
-    old.state.store.close().await;
+    old.state.ctx.store.close().await;
 
     let target_dir = tempfile::tempdir().unwrap();
     let target = common::postgres_database_for(target_dir.path()).unwrap();
@@ -130,12 +130,12 @@ async fn everything_moves_and_still_decrypts_under_the_same_key() {
     assert_eq!(after.status, StatusCode::OK);
     assert_eq!(after.body, before, "same representation");
 
-    let row = moved.state.store.credential(cred).await.unwrap().unwrap();
-    let secrets = moved.state.store.credential_secrets(cred).await.unwrap();
+    let row = moved.state.ctx.store.credential(cred).await.unwrap().unwrap();
+    let secrets = moved.state.ctx.store.credential_secrets(cred).await.unwrap();
     let password = secrets.iter().find(|s| s.field == "password").unwrap();
     let plain = moved
         .state
-        .keys
+        .ctx.keys
         .open(&row.uid, "password", &password.ciphertext)
         .unwrap();
     assert_eq!(secrecy::ExposeSecret::expose_secret(&plain), "moved-s3cret");
@@ -162,7 +162,7 @@ async fn everything_moves_and_still_decrypts_under_the_same_key() {
         )
         .await;
     assert_eq!(sources.body["count"], 1);
-    let (checked, broken) = moved.state.store.verify_activity_chain().await.unwrap();
+    let (checked, broken) = moved.state.ctx.store.verify_activity_chain().await.unwrap();
     assert!(checked > 5);
     assert_eq!(broken, None, "the activity chain verifies on the copy");
 
@@ -192,7 +192,7 @@ async fn the_source_must_exist_and_the_target_must_be_postgresql() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no database at"));
 
     let old = sqlite_app().await;
-    old.state.store.close().await;
+    old.state.ctx.store.close().await;
     let source = format!("sqlite://{}", old.db_path().display());
     let to_sqlite = migrate_data(
         &source,

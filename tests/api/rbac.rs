@@ -2018,7 +2018,7 @@ async fn revoking_a_team_org_role_repairs_the_closure_of_hundreds_of_roles() {
 }
 
 async fn assert_closure_matches_edges(app: &TestApp) {
-    let db = app.state.store.pool();
+    let db = app.state.ctx.store.pool();
     let roles: Vec<i64> = query_scalar("SELECT id FROM roles")
         .fetch_all(db)
         .await

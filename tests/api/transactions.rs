@@ -191,7 +191,7 @@ async fn a_write_cancelled_while_it_commits_is_still_committed() {
     if common::postgres_database_for(app.dir.path()).is_some() {
         return;
     }
-    let store = &app.state.store;
+    let store = &app.state.ctx.store;
     let first = writing_meta(store, "cancelled-commit").await;
     // A second writer queues for the slot, then the first one's commit is polled once
     // and dropped: its client went away while the group waited.
@@ -237,7 +237,7 @@ async fn a_token_created_while_a_group_waits_for_its_commit_is_stored() {
         app.get(As::Admin, "/api/v2/me/").await.status,
         StatusCode::OK
     );
-    let first = writing_meta(&app.state.store, "parked-group").await;
+    let first = writing_meta(&app.state.ctx.store, "parked-group").await;
     let mut commit = Box::pin(first.commit());
     let polled = poll_once(commit.as_mut()).await;
     assert!(polled.is_pending(), "the group should wait for its commit");

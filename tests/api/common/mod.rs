@@ -271,7 +271,7 @@ pub async fn stored_bytes(app: &TestApp) -> Vec<u8> {
         }
         return out;
     }
-    let pool = app.state.store.pool();
+    let pool = app.state.ctx.store.pool();
     let tables: Vec<String> = query_scalar(
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'",
     )
