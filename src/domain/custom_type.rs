@@ -14,12 +14,13 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use minijinja::value::{Object, ObjectRepr, Rest, Value as JValue};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value};
+
+use super::python::{py_repr, py_str, py_str_repr, py_type_name};
 
 const DEPENDENCIES_MSG: &str = "'dependencies' is not supported for custom credentials.";
 const ASK_AT_RUNTIME_MSG: &str = "'ask_at_runtime' is not supported for custom credentials.";
@@ -1108,7 +1109,7 @@ fn py_path(path: &[String]) -> String {
 
 /// AWX's rewrite of jsonschema's `type` errors.
 fn type_error(value: &Value, path: &[String], expected: &str) -> String {
-    let found = py_type(value);
+    let found = py_type_name(value);
     if path.is_empty() {
         format!("{found} provided, expected {expected}")
     } else {
@@ -1141,139 +1142,6 @@ fn additional_properties_error(
     format!(
         "Schema validation error in relative path {} ({inner})",
         py_path(path)
-    )
-}
-
-fn py_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
-
-/// Python `str(value)` of the decoded JSON value.
-fn py_str(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => py_repr(other),
-    }
-}
-
-/// Python `repr(value)` of the decoded JSON value.
-fn py_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".to_string(),
-        Value::Bool(true) => "True".to_string(),
-        Value::Bool(false) => "False".to_string(),
-        Value::Number(n) => py_number(n),
-        Value::String(s) => py_str_repr(s),
-        Value::Array(items) => {
-            let items: Vec<String> = items.iter().map(py_repr).collect();
-            format!("[{}]", items.join(", "))
-        }
-        Value::Object(obj) => {
-            let items: Vec<String> = obj
-                .iter()
-                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
-                .collect();
-            format!("{{{}}}", items.join(", "))
-        }
-    }
-}
-
-fn py_number(n: &serde_json::Number) -> String {
-    if let Some(i) = n.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = n.as_u64() {
-        return u.to_string();
-    }
-    match n.as_f64() {
-        Some(f) => py_float(f),
-        None => n.to_string(),
-    }
-}
-
-/// Rust's `{:?}` and Python's `repr` pick the same shortest digits and switch to exponent
-/// notation at the same thresholds; only the exponent spelling differs (`1e16` vs `1e+16`).
-fn py_float(f: f64) -> String {
-    let s = format!("{f:?}");
-    match s.split_once('e') {
-        Some((mantissa, exp)) => {
-            let (sign, digits) = match exp.strip_prefix('-') {
-                Some(digits) => ('-', digits),
-                None => ('+', exp),
-            };
-            format!("{mantissa}e{sign}{digits:0>2}")
-        }
-        None => s,
-    }
-}
-
-/// Python `repr(str)`: single quotes unless the text has `'` and no `"`, escapes for
-/// backslash, the quote, `\t\n\r` and non-printable characters.
-fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(quote);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if py_printable(c) => out.push(c),
-            c => {
-                let n = u32::from(c);
-                let _ = match n {
-                    0..=0xff => write!(out, "\\x{n:02x}"),
-                    0x100..=0xffff => write!(out, "\\u{n:04x}"),
-                    _ => write!(out, "\\U{n:08x}"),
-                };
-            }
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Approximates Python's `str.isprintable` for one character (no Unicode tables at hand:
-/// controls, separators, format characters, surrogates and private use are non-printable).
-fn py_printable(c: char) -> bool {
-    if c == ' ' {
-        return true;
-    }
-    if c.is_control() || c.is_whitespace() {
-        return false;
-    }
-    !matches!(
-        u32::from(c),
-        0xad | 0x600..=0x605
-            | 0x61c
-            | 0x6dd
-            | 0x70f
-            | 0x180e
-            | 0x200b..=0x200f
-            | 0x202a..=0x202e
-            | 0x2060..=0x206f
-            | 0xe000..=0xf8ff
-            | 0xfeff
-            | 0xfff9..=0xfffb
-            | 0xfffe..=0xffff
-            | 0xf0000..
     )
 }
 
@@ -1914,21 +1782,6 @@ mod tests {
         }
         assert!(!inputs_equivalent(&stored, &added));
         assert!(!inputs_equivalent(&stored, &json!({})));
-    }
-
-    #[test]
-    fn python_renderings() {
-        assert_eq!(py_str_repr("it's"), "\"it's\"");
-        assert_eq!(py_str_repr("a'b\"c"), r#"'a\'b"c'"#);
-        assert_eq!(py_str_repr("t\u{0}\u{7f}é\u{a0}\n"), r"'t\x00\x7fé\xa0\n'");
-        assert_eq!(py_float(1e16), "1e+16");
-        assert_eq!(py_float(1.5e-7), "1.5e-07");
-        assert_eq!(py_float(0.5), "0.5");
-        assert_eq!(py_float(2.0), "2.0");
-        assert_eq!(
-            py_repr(&json!({"a": [1, null, true, 2.5]})),
-            "{'a': [1, None, True, 2.5]}"
-        );
     }
 
     fn text() -> impl Strategy<Value = String> {

@@ -9,6 +9,8 @@
 //! same message strings. Everything here is pure (no I/O) and never panics,
 //! whatever the input.
 
+use super::python::py_str_repr;
+
 /// What validating an `ssh_private_key` value found out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PrivateKeyInfo {
@@ -492,7 +494,7 @@ fn check_bracketed_host(host: &str) -> Result<(), String> {
     }
     Err(format!(
         "{} does not appear to be an IPv4 or IPv6 address",
-        py_repr(host)
+        py_str_repr(host)
     ))
 }
 
@@ -577,85 +579,6 @@ fn is_py_ipv6(text: &str) -> bool {
         !part.is_empty() && part.len() <= 4 && part.bytes().all(|b| b.is_ascii_hexdigit())
     };
     parts.iter().take(hi).all(is_hextet) && parts.iter().skip(count - lo).all(is_hextet)
-}
-
-/// Python's `repr()` of a `str`, used in `ipaddress` messages.
-///
-/// Exact for ASCII, controls, separators, format and private-use
-/// characters; unassigned code points are printed as-is (CPython would
-/// escape them).
-fn py_repr(text: &str) -> String {
-    let quote = if text.contains('\'') && !text.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if c == ' ' || !is_py_unprintable(c) => out.push(c),
-            c => {
-                let code = u32::from(c);
-                let escaped = if code <= 0xff {
-                    format!("\\x{code:02x}")
-                } else if code <= 0xffff {
-                    format!("\\u{code:04x}")
-                } else {
-                    format!("\\U{code:08x}")
-                };
-                out.push_str(&escaped);
-            }
-        }
-    }
-    out.push(quote);
-    out
-}
-
-/// Characters that `str.isprintable` rejects (general categories C* and Z*),
-/// minus the unassigned ones.
-fn is_py_unprintable(c: char) -> bool {
-    const FORMAT_AND_PRIVATE: &[(u32, u32)] = &[
-        (0xad, 0xad),
-        (0x600, 0x605),
-        (0x61c, 0x61c),
-        (0x6dd, 0x6dd),
-        (0x70f, 0x70f),
-        (0x890, 0x891),
-        (0x8e2, 0x8e2),
-        (0x180e, 0x180e),
-        (0x200b, 0x200f),
-        (0x202a, 0x202e),
-        (0x2060, 0x2064),
-        (0x2066, 0x206f),
-        (0xe000, 0xf8ff),
-        (0xfdd0, 0xfdef),
-        (0xfeff, 0xfeff),
-        (0xfff9, 0xfffb),
-        (0x110bd, 0x110bd),
-        (0x110cd, 0x110cd),
-        (0x13430, 0x13438),
-        (0x1bca0, 0x1bca3),
-        (0x1d173, 0x1d17a),
-        (0xe0001, 0xe0001),
-        (0xe0020, 0xe007f),
-        (0xf0000, 0x10ffff),
-    ];
-    let code = u32::from(c);
-    c.is_control()
-        || c.is_whitespace()
-        || code & 0xfffe == 0xfffe
-        || FORMAT_AND_PRIVATE
-            .iter()
-            .any(|&(low, high)| (low..=high).contains(&code))
 }
 
 #[cfg(test)]

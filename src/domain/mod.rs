@@ -10,6 +10,7 @@ pub mod formats;
 pub mod input_source;
 pub mod managed_types;
 pub mod named_url;
+pub mod python;
 pub mod rbac;
 pub mod resource;
 pub mod username;
