@@ -14,9 +14,10 @@ use std::fmt::Write as _;
 
 use serde_json::{Number, Value};
 
-/// Python's `repr` of a string: single quotes unless the text contains `'` and no `"`; the
-/// chosen quote, backslash, `\t`, `\n` and `\r` escaped; other non-printable characters as
-/// `\xNN`, `\uNNNN` or `\UNNNNNNNN`.
+/// Python's `repr` of a string, which is how AWX's messages quote names, keys and values:
+/// single quotes unless the text contains `'` and no `"`; the chosen quote, backslash, `\t`,
+/// `\n` and `\r` escaped; other non-printable characters as `\xNN`, `\uNNNN` or
+/// `\UNNNNNNNN`.
 pub fn py_str_repr(text: &str) -> String {
     let quote = if text.contains('\'') && !text.contains('"') {
         '"'
@@ -55,7 +56,8 @@ pub fn py_repr(value: &Value) -> String {
     }
 }
 
-/// Python's `str` of a decoded JSON value: strings bare, everything else as `repr`.
+/// Python's `str` of a decoded JSON value (strings bare, everything else as `repr`), for the
+/// messages AWX builds with f-strings rather than `repr`.
 pub fn py_str(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
