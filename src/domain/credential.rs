@@ -7,8 +7,9 @@
 use super::credential_type::{
     optional_string, required_string, InputField, InputKind, InputSchema,
 };
-use super::errors::{py_repr, py_str_repr, py_type_name, DomainError, FieldErrors};
+use super::errors::{DomainError, FieldErrors};
 use super::formats;
+use super::python::{py_repr, py_str_repr, py_type_name};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;

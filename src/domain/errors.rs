@@ -122,65 +122,10 @@ impl DomainError {
     }
 }
 
-/// Python's name for a JSON value's type, as AWX puts it in messages.
-pub fn py_type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
-
-/// Python's `repr` of a JSON value, as jsonschema puts it in messages (`'yes'`, `5`, `True`).
-pub fn py_repr(v: &Value) -> String {
-    match v {
-        Value::Null => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => py_str_repr(s),
-        Value::Array(items) => {
-            let inner: Vec<String> = items.iter().map(py_repr).collect();
-            format!("[{}]", inner.join(", "))
-        }
-        Value::Object(map) => {
-            let inner: Vec<String> = map
-                .iter()
-                .map(|(k, v)| format!("{}: {}", py_str_repr(k), py_repr(v)))
-                .collect();
-            format!("{{{}}}", inner.join(", "))
-        }
-    }
-}
-
-/// Python's repr of a string: single quotes unless the text contains one.
-pub fn py_str_repr(s: &str) -> String {
-    if s.contains('\'') && !s.contains('"') {
-        format!("\"{s}\"")
-    } else {
-        format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn python_reprs() {
-        assert_eq!(py_repr(&json!("yes")), "'yes'");
-        assert_eq!(py_repr(&json!(5)), "5");
-        assert_eq!(py_repr(&json!(true)), "True");
-        assert_eq!(py_repr(&json!(null)), "None");
-        assert_eq!(py_repr(&json!(["a", 1])), "['a', 1]");
-        assert_eq!(py_type_name(&json!("x")), "str");
-        assert_eq!(py_type_name(&json!([1])), "list");
-    }
 
     #[test]
     fn nested_and_flat_shapes() {

@@ -5,7 +5,8 @@
 use super::credential::{parse_pk, PkValue};
 use super::credential_type::optional_string;
 use super::credential_type::{InputKind, InputSchema};
-use super::errors::{py_repr, py_str_repr, py_type_name, DomainError, FieldErrors};
+use super::errors::{DomainError, FieldErrors};
+use super::python::{py_repr, py_str_repr, py_type_name};
 use serde_json::{json, Map, Value};
 
 /// What the rules need to know about each end of the link.

@@ -12,6 +12,7 @@ pub mod input_source;
 pub mod managed_types;
 pub mod named_url;
 pub mod organization;
+pub mod python;
 pub mod rbac;
 pub mod resource;
 pub mod user;

@@ -67,7 +67,16 @@ async fn ciphertext_moved_to_another_row_or_field_does_not_decrypt() {
     .unwrap();
     let uid = |id: i64| {
         let app = &app;
-        async move { app.state.ctx.store.credential(id).await.unwrap().unwrap().uid }
+        async move {
+            app.state
+                .ctx
+                .store
+                .credential(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .uid
+        }
     };
     let (uid_a, uid_b) = (uid(a).await, uid(b).await);
     let keys = &app.state.ctx.keys;

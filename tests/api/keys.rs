@@ -125,7 +125,8 @@ async fn backups_restore_with_the_same_key_only() {
     if common::postgres_server().is_some() {
         let refused = app
             .state
-            .ctx.store
+            .ctx
+            .store
             .backup_to(&backup.display().to_string())
             .await
             .expect_err("SQLite backups only");
@@ -133,7 +134,8 @@ async fn backups_restore_with_the_same_key_only() {
         return;
     }
     app.state
-        .ctx.store
+        .ctx
+        .store
         .backup_to(&backup.display().to_string())
         .await
         .unwrap();
@@ -271,7 +273,8 @@ async fn a_backup_from_before_two_rotations_restores_with_todays_key_file() {
     let app = TestApp::on_dir_path(data.path()).await;
     let before = credentials(&app, 2).await;
     app.state
-        .ctx.store
+        .ctx
+        .store
         .backup_to(&backup.display().to_string())
         .await
         .unwrap();
@@ -327,7 +330,8 @@ async fn purging_retired_keys_says_what_it_costs_and_only_then_removes() {
     let app = TestApp::on_dir_path(data.path()).await;
     credentials(&app, 1).await;
     app.state
-        .ctx.store
+        .ctx
+        .store
         .backup_to(&backup.display().to_string())
         .await
         .unwrap();

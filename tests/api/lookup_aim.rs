@@ -378,10 +378,9 @@ async fn tls_with_a_client_certificate() {
         )
         .await;
     assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
-    let effective =
-        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-            .await
-            .unwrap();
+    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
+        .await
+        .unwrap();
     assert_eq!(
         effective
             .get("password")

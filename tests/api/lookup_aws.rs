@@ -303,10 +303,9 @@ async fn string_and_binary_secrets_resolve_to_their_values() {
             .await;
         assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     }
-    let effective =
-        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-            .await
-            .unwrap();
+    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
+        .await
+        .unwrap();
     let value = |k: &str| effective.get(k).map(|s| s.expose_secret().to_string());
     assert_eq!(value("password").as_deref(), Some(STRING_SECRET.1));
     assert_eq!(value("become_password").as_deref(), Some(TEXT_BINARY.1));

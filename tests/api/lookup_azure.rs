@@ -494,10 +494,9 @@ async fn service_principal_reads_latest_and_given_versions() {
             .await;
         assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     }
-    let effective =
-        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-            .await
-            .unwrap();
+    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
+        .await
+        .unwrap();
     let value = |k: &str| effective.get(k).map(|s| s.expose_secret().to_string());
     assert_eq!(value("password").as_deref(), Some(NEW_VALUE));
     assert_eq!(value("become_password").as_deref(), Some(OLD_VALUE));

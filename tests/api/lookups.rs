@@ -424,10 +424,9 @@ async fn effective_inputs_fetch_linked_fields() {
               "input_field_name": "password", "metadata": {"secret_path": "/kv/app", "secret_key": "password"}}))
         .await;
     assert_eq!(link.status, StatusCode::CREATED);
-    let effective =
-        credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-            .await
-            .unwrap();
+    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
+        .await
+        .unwrap();
     assert_eq!(
         effective
             .get("password")

@@ -130,12 +130,26 @@ async fn everything_moves_and_still_decrypts_under_the_same_key() {
     assert_eq!(after.status, StatusCode::OK);
     assert_eq!(after.body, before, "same representation");
 
-    let row = moved.state.ctx.store.credential(cred).await.unwrap().unwrap();
-    let secrets = moved.state.ctx.store.credential_secrets(cred).await.unwrap();
+    let row = moved
+        .state
+        .ctx
+        .store
+        .credential(cred)
+        .await
+        .unwrap()
+        .unwrap();
+    let secrets = moved
+        .state
+        .ctx
+        .store
+        .credential_secrets(cred)
+        .await
+        .unwrap();
     let password = secrets.iter().find(|s| s.field == "password").unwrap();
     let plain = moved
         .state
-        .ctx.keys
+        .ctx
+        .keys
         .open(&row.uid, "password", &password.ciphertext)
         .unwrap();
     assert_eq!(secrecy::ExposeSecret::expose_secret(&plain), "moved-s3cret");
