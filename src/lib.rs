@@ -1,9 +1,10 @@
 //! credstore: a credential store that speaks the AWX credentials API.
 //!
-//! Layers: `http` (axum: routing, extractors, error shapes) calls `domain` (pure rules) and
-//! `store` (SQLite through rusqlite, PostgreSQL through sqlx); `crypto` owns the master key
-//! and the AEAD envelope; `startup` wires them together for `credstore serve`; `keys`,
-//! `backup` and `admin` are the operator's commands.
+//! Layers (docs/architecture.md): `http` (axum: extract, render, AWX's error shapes) calls
+//! `service` (one function per use case), which calls `domain` (pure rules), `store`
+//! (SQLite through rusqlite, PostgreSQL through sqlx), `crypto` (master key, AEAD envelope,
+//! password hashes) and `plugins` (external lookups). `startup` wires them together for
+//! `credstore serve`; `keys`, `backup` and `admin` are the operator's commands.
 
 pub mod admin;
 pub mod backup;

@@ -32,6 +32,19 @@ pub enum NamedKind {
     User,
 }
 
+impl NamedKind {
+    /// The content type its roles and activity entries name it by.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            NamedKind::Credential => "credential",
+            NamedKind::CredentialType => "credential_type",
+            NamedKind::Organization => "organization",
+            NamedKind::Team => "team",
+            NamedKind::User => "user",
+        }
+    }
+}
+
 const ESCAPED_PLUS: &str = "[+]";
 const PLACEHOLDER: char = '\u{0}';
 

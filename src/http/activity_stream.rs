@@ -82,7 +82,11 @@ async fn object_list(
     let plural = uri.path().trim_matches('/').split('/').nth(2);
     let about = match plural {
         Some("credentials") => About::Credential(&id),
-        Some("credential_types") => About::CredentialType(&id),
+        // Credential types are looked up by number only here, as in AWX.
+        Some("credential_types") => {
+            parse_id(&id, "CredentialType")?;
+            About::CredentialType(&id)
+        }
         Some("users") => About::User(&id),
         Some("teams") => About::Team(&id),
         _ => About::Organization(&id),
@@ -167,8 +171,8 @@ fn render_entry(entries: &Entries, row: &ActivityRow) -> ApiResult<Value> {
         push(&mut summary, &kind, s);
     }
     if let Some(mut snapshot) = row.actor()? {
-        if !actor_alive {
-            snapshot["id"] = Value::Null;
+        if let (false, Some(actor)) = (actor_alive, snapshot.as_object_mut()) {
+            actor.insert("id".into(), Value::Null);
         }
         summary.insert("actor".into(), snapshot);
     }

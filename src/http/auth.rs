@@ -110,11 +110,11 @@ async fn authenticate_session(
     parts: &Parts,
     session: &str,
 ) -> Result<Caller, ApiError> {
-    let caller = auth::session(&state.ctx, session).await?;
+    let session = auth::session(&state.ctx, session).await?;
     if !is_safe(&parts.method) {
         check_csrf(&parts.headers)?;
     }
-    Ok(caller)
+    Ok(auth::session_caller(&state.ctx, session).await?)
 }
 
 /// A change made under a session cookie must echo the CSRF cookie in `X-CSRFToken`

@@ -93,12 +93,15 @@ pub(super) fn render_page(
     q: &QueryPairs,
     (page, req, roles): (Page, PageRequest, Roles),
 ) -> Json<Value> {
-    let results = roles
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| render_role(r, roles.unattach.as_ref().map(|u| u[i])))
-        .collect();
+    let results = match &roles.unattach {
+        Some(flags) => roles
+            .rows
+            .iter()
+            .zip(flags)
+            .map(|(r, unattach)| render_role(r, Some(*unattach)))
+            .collect(),
+        None => roles.rows.iter().map(|r| render_role(r, None)).collect(),
+    };
     page_response(path, q, &page, &req, results)
 }
 

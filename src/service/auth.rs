@@ -269,14 +269,26 @@ pub fn generation(ctx: &Context) -> Result<Option<i64>> {
     Ok(ctx.store.generation()?)
 }
 
-/// The caller of a session cookie.
-pub async fn session(ctx: &Context, secret: &str) -> Result<Caller> {
+/// The session a cookie names, if it is live. Its caller is [`session_caller`], asked
+/// for once the request has shown it may act under the session (the CSRF echo).
+pub async fn session(ctx: &Context, secret: &str) -> Result<Session> {
     let user_id = ctx
         .store
         .session_user(&digest(secret))
         .await?
         .ok_or(Error::Unauthorized)?;
-    caller_by_id(ctx, user_id).await
+    Ok(Session { user_id })
+}
+
+/// A live login session.
+#[derive(Debug, Clone, Copy)]
+pub struct Session {
+    user_id: i64,
+}
+
+/// The caller of a session, as the user is now.
+pub async fn session_caller(ctx: &Context, session: Session) -> Result<Caller> {
+    caller_by_id(ctx, session.user_id).await
 }
 
 /// How long a login session lasts.

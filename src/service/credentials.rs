@@ -19,18 +19,6 @@ use crate::domain::resource::CREDENTIAL;
 use crate::store::{CredentialRow, CredentialSave, CredentialTypeRow, Page, Scope};
 use serde_json::{json, Map, Value};
 
-/// The credentials the caller may read.
-pub fn visible(caller: &Caller) -> Scope {
-    if caller.sees_everything() {
-        Scope::All
-    } else {
-        Scope::Holding {
-            user: caller.user_id,
-            role: role::READ.into(),
-        }
-    }
-}
-
 /// A page of the credentials within `within` that the caller may read, filtered and
 /// ordered by the query.
 pub async fn list(
@@ -40,7 +28,7 @@ pub async fn list(
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, Credentials)> {
     let scope = within
-        .and(visible(caller))
+        .and(super::lists::readable(caller))
         .and(lists::role_level(caller, q)?);
     let (page, req) = lists::page_of(ctx, &CREDENTIAL, &scope, q).await?;
     let rows = ctx.store.credentials_by_ids(&page.ids).await?;
@@ -177,7 +165,7 @@ pub async fn detail(
     if !lists::passes_filters(ctx, &CREDENTIAL, row.id, q).await? {
         return Err(Error::NotFound("Credential"));
     }
-    Ok(Credentials::load(&ctx.store, vec![row], caller).await?)
+    Credentials::load(&ctx.store, vec![row], caller).await
 }
 
 /// A credential just written, for the answer to its write.
@@ -187,7 +175,7 @@ pub async fn written(ctx: &Context, caller: &Caller, id: i64) -> Result<Credenti
         .credential(id)
         .await?
         .ok_or(Error::NotFound("Credential"))?;
-    Ok(Credentials::load(&ctx.store, vec![row], caller).await?)
+    Credentials::load(&ctx.store, vec![row], caller).await
 }
 
 /// Creates a credential from a request body; returns its id. `creator_grant` is false on

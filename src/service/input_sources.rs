@@ -10,7 +10,7 @@ use super::{Context, Error, Result};
 use crate::domain::activity::{input_source_fields, ActivityRecord};
 use crate::domain::errors::FieldErrors;
 use crate::domain::input_source::{parse_body, validate_link, CurrentSource, LinkEnds};
-use crate::domain::rbac::{role, Caller, Level};
+use crate::domain::rbac::{Caller, Level};
 use crate::domain::resource::INPUT_SOURCE;
 use crate::store::{CredentialRow, InputSourceRow, InputSourceWrite, Page, Scope};
 use serde_json::{json, Map, Value};
@@ -60,17 +60,6 @@ async fn load(ctx: &Context, caller: &Caller, rows: Vec<InputSourceRow>) -> Resu
     })
 }
 
-fn visible(caller: &Caller) -> Scope {
-    if caller.sees_everything() {
-        Scope::All
-    } else {
-        Scope::Holding {
-            user: caller.user_id,
-            role: role::READ.into(),
-        }
-    }
-}
-
 /// A page of the input sources whose target the caller may read.
 pub async fn list(
     ctx: &Context,
@@ -78,7 +67,13 @@ pub async fn list(
     within: Scope,
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, InputSources)> {
-    let (page, req) = page_of(ctx, &INPUT_SOURCE, &within.and(visible(caller)), q).await?;
+    let (page, req) = page_of(
+        ctx,
+        &INPUT_SOURCE,
+        &within.and(super::lists::readable(caller)),
+        q,
+    )
+    .await?;
     let rows = ctx.store.input_sources_by_ids(&page.ids).await?;
     Ok((page, req, load(ctx, caller, rows).await?))
 }

@@ -20,13 +20,23 @@ pub struct Opened {
 /// Opens a credential's inputs. Unreadable stored JSON or an envelope that does not open
 /// is an error naming the row, never an empty value.
 pub async fn open(ctx: &Context, row: &CredentialRow) -> Result<Opened> {
-    let public = row.public_inputs()?;
+    Ok(Opened {
+        public: row.public_inputs()?,
+        secrets: open_secrets(ctx, row).await?,
+    })
+}
+
+/// Decrypts a credential's secrets alone, for a caller that needs them only sometimes.
+pub async fn open_secrets(
+    ctx: &Context,
+    row: &CredentialRow,
+) -> Result<BTreeMap<String, SecretString>> {
     let mut secrets = BTreeMap::new();
     for s in ctx.store.credential_secrets(row.id).await? {
         let value = ctx.keys.open(&row.uid, &s.field, &s.ciphertext)?;
         secrets.insert(s.field, value);
     }
-    Ok(Opened { public, secrets })
+    Ok(secrets)
 }
 
 /// Public inputs as stored, new envelopes, and the secret fields kept as they are.

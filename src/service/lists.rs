@@ -3,7 +3,7 @@
 
 use super::{Context, Error, Result};
 use crate::domain::filter::{parse_filter, parse_order, RESERVED};
-use crate::domain::rbac::{is_role_field, Caller};
+use crate::domain::rbac::{is_role_field, role, Caller};
 use crate::domain::resource::Resource;
 use crate::store::{Page, Scope};
 
@@ -117,6 +117,19 @@ pub async fn passes_filters(
     }
     let (page, _) = page_of(ctx, resource, &Scope::Id(id), q).await?;
     Ok(page.count > 0)
+}
+
+/// The objects (credentials, organizations, teams; input sources by their target) the
+/// caller may read: those it holds the read role of, or all for superusers and auditors.
+pub fn readable(caller: &Caller) -> Scope {
+    if caller.sees_everything() {
+        Scope::All
+    } else {
+        Scope::Holding {
+            user: caller.user_id,
+            role: role::READ.into(),
+        }
+    }
 }
 
 /// `?role_level=<role>`: only objects on which the caller holds that role (superusers

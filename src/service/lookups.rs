@@ -46,21 +46,17 @@ pub async fn test_credential(
         return Err(Error::Forbidden(None));
     }
     let ty = credential_types::get(ctx, &cred.credential_type_id.to_string()).await?;
-    let stored = inputs::open(ctx, &cred).await?;
+    let public = cred.public_inputs()?;
     let requested = object(body, "inputs");
     let schema = ctx.schemas.schema(&ty)?;
-    let changed = changed_public_inputs(&schema, &stored.public, &requested);
+    let changed = changed_public_inputs(&schema, &public, &requested);
     let with_stored_secrets = changed.is_empty() || level >= Level::Admin;
     let mut kwargs = Kwargs::default();
-    for (k, v) in stored
-        .public
-        .iter()
-        .filter(|(_, v)| v.as_str() != Some(ENCRYPTED))
-    {
+    for (k, v) in public.iter().filter(|(_, v)| v.as_str() != Some(ENCRYPTED)) {
         kwargs.set_json(k, v);
     }
     if with_stored_secrets {
-        for (k, v) in stored.secrets {
+        for (k, v) in inputs::open_secrets(ctx, &cred).await? {
             kwargs.set_secret(&k, v);
         }
     }

@@ -4,6 +4,8 @@
 
 use super::{Context, Error, Result};
 use crate::domain::named_url::{parse, NamedKind};
+use crate::domain::rbac::{role, Caller};
+use crate::store::StoreResult;
 
 /// An id and whether it came from a name.
 #[derive(Debug, Clone, Copy)]
@@ -43,4 +45,27 @@ pub async fn resolve(
         .await?
         .ok_or(Error::NotFound(model))?;
     Ok(Resolved { id, by_name: true })
+}
+
+/// The object `raw` names if the caller may read it (holds the read role of it, or sees
+/// everything): 404 when missing, 403 when hidden (404 when asked for by name).
+pub(super) async fn readable<T>(
+    ctx: &Context,
+    caller: &Caller,
+    kind: NamedKind,
+    model: &'static str,
+    raw: &str,
+    fetch: impl AsyncFnOnce(i64) -> StoreResult<Option<T>>,
+) -> Result<T> {
+    let resolved = resolve(ctx, kind, raw, model).await?;
+    let found = fetch(resolved.id).await?.ok_or(Error::NotFound(model))?;
+    if !caller.sees_everything()
+        && !ctx
+            .store
+            .holds_role(caller.user_id, kind.content_type(), resolved.id, role::READ)
+            .await?
+    {
+        return Err(resolved.hide(Error::Forbidden(None), model));
+    }
+    Ok(found)
 }

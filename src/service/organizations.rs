@@ -2,7 +2,7 @@
 //! admins change theirs and manage its members and admins.
 
 use super::lists::{page_of, role_level, PageRequest, QueryPairs};
-use super::named::resolve;
+use super::named::readable;
 use super::related::People;
 use super::users::{self, Users};
 use super::{Context, Error, Result};
@@ -32,18 +32,6 @@ pub struct Organizations {
     pub counts: HashMap<i64, Counts>,
     /// Whether the caller administers each organization, by id.
     pub administrable: HashMap<i64, bool>,
-}
-
-/// The organizations the caller may see.
-pub fn visible(caller: &Caller) -> Scope {
-    if caller.sees_everything() {
-        Scope::All
-    } else {
-        Scope::Holding {
-            user: caller.user_id,
-            role: role::READ.into(),
-        }
-    }
 }
 
 async fn is_admin(ctx: &Context, caller: &Caller, org: i64) -> Result<bool> {
@@ -94,7 +82,7 @@ pub async fn list(
     caller: &Caller,
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, Organizations)> {
-    let scope = visible(caller).and(role_level(caller, q)?);
+    let scope = super::lists::readable(caller).and(role_level(caller, q)?);
     let (page, req) = page_of(ctx, &ORGANIZATION, &scope, q).await?;
     let rows = ctx.store.organizations_by_ids(&page.ids).await?;
     Ok((page, req, load(ctx, caller, rows).await?))
@@ -103,21 +91,16 @@ pub async fn list(
 /// The organization that `raw` (an id or a named URL) names, if the caller may see it:
 /// 404 when missing, 403 when hidden (404 when asked for by name).
 pub async fn get(ctx: &Context, caller: &Caller, raw: &str) -> Result<OrganizationRow> {
-    let resolved = resolve(ctx, NamedKind::Organization, raw, "Organization").await?;
-    let org = ctx
-        .store
-        .organization(resolved.id)
-        .await?
-        .ok_or(Error::NotFound("Organization"))?;
-    if !caller.sees_everything()
-        && !ctx
-            .store
-            .holds_role(caller.user_id, "organization", org.id, role::READ)
-            .await?
-    {
-        return Err(resolved.hide(Error::Forbidden(None), "Organization"));
-    }
-    Ok(org)
+    let fetch = async |id| ctx.store.organization(id).await;
+    readable(
+        ctx,
+        caller,
+        NamedKind::Organization,
+        "Organization",
+        raw,
+        fetch,
+    )
+    .await
 }
 
 /// One organization for its answer.

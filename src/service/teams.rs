@@ -2,7 +2,7 @@
 //! (and so organization admins) change and delete them and manage their members.
 
 use super::lists::{page_of, role_level, PageRequest, QueryPairs};
-use super::named::resolve;
+use super::named::readable;
 use super::related::People;
 use super::{organizations, Context, Error, Result};
 use crate::domain::activity::{team_fields, ActivityRecord};
@@ -25,18 +25,6 @@ pub struct Teams {
     pub roles: HashMap<i64, Vec<RoleRef>>,
     /// Whether the caller administers each team, by id.
     pub administrable: HashMap<i64, bool>,
-}
-
-/// The teams the caller may see.
-pub fn visible(caller: &Caller) -> Scope {
-    if caller.sees_everything() {
-        Scope::All
-    } else {
-        Scope::Holding {
-            user: caller.user_id,
-            role: role::READ.into(),
-        }
-    }
 }
 
 async fn is_admin(ctx: &Context, caller: &Caller, team: i64) -> Result<bool> {
@@ -85,7 +73,7 @@ pub async fn list(
     caller: &Caller,
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, Teams)> {
-    page(ctx, caller, visible(caller), q).await
+    page(ctx, caller, super::lists::readable(caller), q).await
 }
 
 /// The teams of the organization `raw` names that the caller may see.
@@ -99,7 +87,7 @@ pub async fn list_of_organization(
     page(
         ctx,
         caller,
-        Scope::InOrganization(org.id).and(visible(caller)),
+        Scope::InOrganization(org.id).and(super::lists::readable(caller)),
         q,
     )
     .await
@@ -143,21 +131,8 @@ async fn page(
 /// The team that `raw` (an id or a named URL) names, if the caller may see it: 404 when
 /// missing, 403 when hidden (404 when asked for by name).
 pub async fn get(ctx: &Context, caller: &Caller, raw: &str) -> Result<TeamRow> {
-    let resolved = resolve(ctx, NamedKind::Team, raw, "Team").await?;
-    let team = ctx
-        .store
-        .team(resolved.id)
-        .await?
-        .ok_or(Error::NotFound("Team"))?;
-    if !caller.sees_everything()
-        && !ctx
-            .store
-            .holds_role(caller.user_id, "team", team.id, role::READ)
-            .await?
-    {
-        return Err(resolved.hide(Error::Forbidden(None), "Team"));
-    }
-    Ok(team)
+    let fetch = async |id| ctx.store.team(id).await;
+    readable(ctx, caller, NamedKind::Team, "Team", raw, fetch).await
 }
 
 /// One team for its answer.

@@ -37,6 +37,7 @@ mod response_cache;
 mod root;
 mod secrets;
 mod session;
+mod stored_data;
 mod teams;
 mod tokens;
 mod transactions;

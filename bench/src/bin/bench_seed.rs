@@ -23,10 +23,10 @@
 
 use clap::Parser;
 use credstore::config::Config;
+use credstore::crypto::password::hash as hash_password;
 use credstore::domain::activity::{organization_fields, team_fields, user_fields, ActivityRecord};
 use credstore::domain::credential::Owner;
 use credstore::domain::managed_types::managed_types;
-use credstore::http::auth::hash_password;
 use credstore::store::{CredentialSave, Store, UserWrite};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -333,16 +333,16 @@ async fn build_world(store: &Store, a: &Args) -> Res<World> {
     for (i, u) in users.iter().enumerate() {
         let org = orgs[i % a.organizations].id;
         store
-            .set_organization_role(org, "member_role", *u, true, Some(admin))
+            .set_organization_roles(org, &["member_role"], *u, true, Some(admin))
             .await?;
         let rank = i / a.organizations;
         if rank == 1 {
             store
-                .set_organization_role(org, "admin_role", *u, true, Some(admin))
+                .set_organization_roles(org, &["admin_role"], *u, true, Some(admin))
                 .await?;
         } else if rank == 2 && i % 2 == 0 {
             store
-                .set_organization_role(org, "auditor_role", *u, true, Some(admin))
+                .set_organization_roles(org, &["auditor_role"], *u, true, Some(admin))
                 .await?;
         }
     }
@@ -477,9 +477,11 @@ async fn next_id(store: &Store, table: &str) -> Res<i64> {
 fn seal(state: &credstore::AppState, row: &Row) -> Res<Vec<(String, u32, Vec<u8>)>> {
     let mut out = Vec::new();
     for (field, value) in &row.secrets {
-        let (version, ct) = state
-            .keys
-            .seal(&row.uid, field, &SecretString::from(value.clone()))?;
+        let (version, ct) =
+            state
+                .ctx
+                .keys
+                .seal(&row.uid, field, &SecretString::from(value.clone()))?;
         out.push((field.to_string(), version, ct));
     }
     Ok(out)
@@ -491,7 +493,7 @@ async fn write_credentials_sql(
     a: &Args,
     rng: &mut StdRng,
 ) -> Res<()> {
-    let store = &state.store;
+    let store = &state.ctx.store;
     let mut next_cred = next_id(store, "credentials").await?;
     let mut next_role = next_id(store, "roles").await?;
     let mut j = 0;
@@ -592,7 +594,7 @@ async fn write_credentials_store(
     a: &Args,
     rng: &mut StdRng,
 ) -> Res<()> {
-    let store = &state.store;
+    let store = &state.ctx.store;
     let mut next_cred = next_id(store, "credentials").await?;
     for j in 0..a.credentials {
         let row = make_row(j, next_cred, w, a, rng);
@@ -704,7 +706,7 @@ async fn seed(a: &Args, dir: &std::path::Path) -> Res<Vec<(String, String)>> {
     let prepared = credstore::startup::prepare(&config).await?;
     let state = prepared.state;
     let mut rng = StdRng::seed_from_u64(9);
-    let world = build_world(&state.store, a).await?;
+    let world = build_world(&state.ctx.store, a).await?;
     let world_secs = started.elapsed().as_secs_f64();
     let creds_started = Instant::now();
     if a.via_store {
@@ -713,10 +715,10 @@ async fn seed(a: &Args, dir: &std::path::Path) -> Res<Vec<(String, String)>> {
         write_credentials_sql(&state, &world, a, &mut rng).await?;
     }
     let creds_secs = creds_started.elapsed().as_secs_f64();
-    write_grants(&state.store, &world, a, &mut rng).await?;
+    write_grants(&state.ctx.store, &world, a, &mut rng).await?;
     let facts = facts(&state, &world, a).await?;
     // Closing the last connection checkpoints the WAL into the database file.
-    state.store.close().await;
+    state.ctx.store.close().await;
     let mut out = vec![
         ("world_seconds".to_string(), format!("{world_secs:.1}")),
         (
@@ -735,7 +737,7 @@ async fn seed(a: &Args, dir: &std::path::Path) -> Res<Vec<(String, String)>> {
 
 /// Ids and counts for the benchmark, and a round trip through one sealed secret.
 async fn facts(state: &credstore::AppState, w: &World, a: &Args) -> Res<Vec<(String, String)>> {
-    let store = &state.store;
+    let store = &state.ctx.store;
     let mut tx = begin(store).await?;
     let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM credentials")
         .fetch_one(&mut *tx)
@@ -765,7 +767,7 @@ async fn facts(state: &credstore::AppState, w: &World, a: &Args) -> Res<Vec<(Str
     .fetch_one(&mut *tx)
     .await?;
     tx.rollback().await?;
-    state.keys.open(&uid, &field, &ct)?;
+    state.ctx.keys.open(&uid, &field, &ct)?;
     // A team-owned credential in the middle: its detail shows owners and roles.
     let detail = (a.credentials / 2..a.credentials)
         .find(|j| matches!(plan(*j, a), Plan::Team(_)))
