@@ -188,15 +188,13 @@ fn redact_secret(field: &InputField, value: &Value, msg: String) -> String {
 }
 
 /// One field's type, choices and format. `$encrypted$` on update means "keep" and is not
-/// checked here; any other value starting with the marker is refused (AWX would store it
-/// unencrypted).
+/// checked here. As in AWX, the marker is special only as the whole value of a secret
+/// field: a secret that merely starts with it is a secret like any other, and a public
+/// field may hold it literally.
 fn check_value(field: &InputField, value: &Value, updating: bool) -> Result<(), String> {
     if let Some(s) = value.as_str() {
         if s == ENCRYPTED && updating && field.secret {
             return Ok(());
-        }
-        if s.starts_with(ENCRYPTED) {
-            return Err(format!("{ENCRYPTED} is reserved and cannot start a value."));
         }
         if s == ASK && field.ask_at_runtime {
             return Ok(());
@@ -321,11 +319,20 @@ fn split_secrets(
     Ok(PreparedInputs { public, secrets })
 }
 
-/// Replaces anything that looks like a stored secret with the placeholder, for output.
-/// Stored public inputs already hold only markers; this guards the rule in one place.
+/// AWX's own ciphertexts (`$encrypted$UTF8$AESCBC$...`, `$encrypted$AESCBC$...`), which
+/// an import from AWX could carry into public inputs.
+const AWX_CIPHERTEXT: [&str; 2] = ["$encrypted$UTF8$", "$encrypted$AES"];
+
+/// Replaces anything that looks like AWX's stored ciphertext with the placeholder, for
+/// output. Stored public inputs hold only markers for secrets; this guards the rule in
+/// one place. Other values, `$encrypted$...` in a public field included, are shown as
+/// they were sent, as AWX shows them.
 pub fn mask_inputs(public: &mut Map<String, Value>) {
     for value in public.values_mut() {
-        if value.as_str().is_some_and(|s| s.starts_with(ENCRYPTED)) {
+        let looks_sealed = value
+            .as_str()
+            .is_some_and(|s| AWX_CIPHERTEXT.iter().any(|p| s.starts_with(p)));
+        if looks_sealed {
             *value = Value::String(ENCRYPTED.into());
         }
     }

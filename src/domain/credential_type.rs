@@ -218,19 +218,25 @@ pub fn validate_type_write(
         return Err(DomainError::Validation(FieldErrors::new()));
     };
 
+    let in_use_refusal = || {
+        DomainError::forbidden(
+            "Modifications to inputs are not allowed for credential types that are in use",
+        )
+    };
+    let frozen = current.filter(|_| in_use);
+    // A type in use refuses an inputs definition that does not parse as a change, before
+    // saying what is wrong with it (AWX); injectors that the new inputs would break are
+    // still reported first (recorded: 400 before the 403).
     let inputs = match custom_type::normalize_custom_inputs(&raw_inputs) {
         Ok(v) => v,
+        Err(_) if frozen.is_some() => return Err(in_use_refusal()),
         Err(messages) => return Err(list_error("inputs", messages)),
     };
     if let Err(messages) = custom_type::validate_injectors(&raw_injectors, &inputs) {
         return Err(list_error("injectors", messages));
     }
-    if let Some(c) = current {
-        if in_use && !custom_type::inputs_equivalent(&c.inputs, &inputs) {
-            return Err(DomainError::forbidden(
-                "Modifications to inputs are not allowed for credential types that are in use",
-            ));
-        }
+    if frozen.is_some_and(|c| !custom_type::inputs_equivalent(&c.inputs, &inputs)) {
+        return Err(in_use_refusal());
     }
     if !WRITABLE_KINDS.iter().any(|(k, _)| *k == kind) {
         return Err(DomainError::Validation(FieldErrors::one(
@@ -398,6 +404,16 @@ mod tests {
             Err(DomainError::Forbidden(Some(_)))
         ));
         assert!(validate_type_write(&changed, Some(&current), true, false).is_ok());
+        // Refused as a change before the new definition is checked at all.
+        let invalid = obj(json!({"inputs": {"fields": [{"id": "b"}]}}));
+        assert!(matches!(
+            validate_type_write(&invalid, Some(&current), true, true),
+            Err(DomainError::Forbidden(Some(_)))
+        ));
+        assert!(matches!(
+            validate_type_write(&invalid, Some(&current), true, false),
+            Err(DomainError::Validation(_))
+        ));
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum ApiError {
     Forbidden(Option<String>),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// An object asked for by a name the caller may not see: 404 `{"detail": "Not
+    /// found."}` without the API's product and `Allow` headers, as AWX answers it.
+    #[error("not found")]
+    Hidden,
     #[error("invalid page")]
     InvalidPage,
     #[error("method {0} not allowed")]
@@ -44,6 +48,10 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// Marks a response that goes out without the API's product and `Allow` headers.
+#[derive(Debug, Clone, Copy)]
+pub struct WithoutApiHeaders;
+
 /// The 401 text AWX sends for missing and for wrong credentials alike.
 pub const NOT_AUTHENTICATED: &str =
     "Authentication credentials were not provided. To establish a login session, visit /api/login/.";
@@ -64,6 +72,7 @@ impl IntoResponse for ApiError {
                 json!({"detail": format!("No {model} matches the given query.")}),
             ),
             ApiError::InvalidPage => (StatusCode::NOT_FOUND, json!({"detail": "Invalid page."})),
+            ApiError::Hidden => (StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
             ApiError::MethodNotAllowed(m) => (
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"detail": format!("Method \"{m}\" not allowed.")}),
@@ -104,6 +113,9 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if matches!(self, ApiError::Hidden) {
+            response.extensions_mut().insert(WithoutApiHeaders);
+        }
         if matches!(self, ApiError::Unauthorized) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -121,6 +133,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden(msg) => ApiError::Forbidden(msg),
             ServiceError::NotFound(model) => ApiError::NotFound(model),
             ServiceError::InvalidPage => ApiError::InvalidPage,
+            ServiceError::Hidden => ApiError::Hidden,
             ServiceError::Validation(v) => ApiError::Validation(v),
             ServiceError::BadRequest(v) => ApiError::BadRequest(v),
             ServiceError::Conflict => ApiError::Conflict,

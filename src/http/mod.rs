@@ -148,12 +148,18 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
         client = client.map(|a| a.ip().to_string()).as_deref(),
         "request"
     );
+    let bare = response
+        .extensions()
+        .get::<error::WithoutApiHeaders>()
+        .is_some();
     let headers = response.headers_mut();
-    headers.insert("x-api-product-name", HeaderValue::from_static("AWX"));
+    if !bare {
+        headers.insert("x-api-product-name", HeaderValue::from_static("AWX"));
+    }
     if let Ok(v) = HeaderValue::from_str(&format!("{:.3}s", elapsed.as_secs_f64())) {
         headers.insert("x-api-time", v);
     }
-    if authenticated && status != StatusCode::UNAUTHORIZED {
+    if authenticated && status != StatusCode::UNAUTHORIZED && !bare {
         headers.insert(
             "x-api-product-version",
             HeaderValue::from_static(AWX_VERSION),
@@ -168,7 +174,7 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
             HeaderValue::from_static("299 awx \"This resource has been deprecated and will be removed in a future release.\""),
         );
     }
-    if let Some(allow) = allow {
+    if let (Some(allow), false) = (allow, bare) {
         headers
             .entry(header::ALLOW)
             .or_insert(HeaderValue::from_static(allow));

@@ -43,6 +43,8 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// A token. `refresh_token` is always null: personal tokens belong to no OAuth2
+/// application, and AWX has a refresh token only for those.
 fn render_token(tokens: &Tokens, t: &TokenRow, secret: Option<&str>) -> Value {
     let summary = tokens.owners.get(&t.user_id).map(
         |u| json!({"id": u.id, "username": u.username, "first_name": u.first_name, "last_name": u.last_name}),
@@ -52,7 +54,7 @@ fn render_token(tokens: &Tokens, t: &TokenRow, secret: Option<&str>) -> Value {
         "related": {"user": format!("/api/v2/users/{}/", t.user_id), "activity_stream": format!("/api/v2/tokens/{}/activity_stream/", t.id)},
         "summary_fields": {"user": summary},
         "created": t.created, "modified": t.modified, "description": t.description, "user": t.user_id,
-        "token": secret.unwrap_or("************"), "refresh_token": if secret.is_some() { Value::Null } else { json!("************") },
+        "token": secret.unwrap_or("************"), "refresh_token": null,
         "application": null, "expires": t.expires, "scope": t.scope,
     })
 }

@@ -2,7 +2,7 @@
 //! rules the use cases apply, asked without doing anything.
 
 use super::{users, Context, Result};
-use crate::domain::rbac::{role, Caller};
+use crate::domain::rbac::{role, Caller, Level};
 use crate::domain::resource::Resource;
 
 /// May the caller create objects of this resource through its main list?
@@ -59,6 +59,13 @@ pub async fn may_change(
         }
         "user" => match store.user(id).await? {
             Some(u) => u.id == caller.user_id || users::may_admin(ctx, caller, &u).await?,
+            None => false,
+        },
+        "credential_input_source" => match store.input_source(id).await? {
+            Some(source) => {
+                super::credentials::level_on(ctx, caller, source.target_credential_id).await?
+                    >= Level::Admin
+            }
             None => false,
         },
         "o_auth2_access_token" => match store.token(id).await? {

@@ -149,7 +149,7 @@ pub async fn get(ctx: &Context, caller: &Caller, raw: &str) -> Result<(Credentia
         .ok_or(Error::NotFound("Credential"))?;
     let level = level_on(ctx, caller, row.id).await?;
     if level == Level::None {
-        return Err(resolved.hide(Error::Forbidden(None), "Credential"));
+        return Err(resolved.refusal());
     }
     Ok((row, level))
 }
@@ -220,10 +220,11 @@ pub async fn create(
         organization,
         ty.id,
     );
+    // A team's admins (the only non-superusers who may create for it) reach the new
+    // credential through the team; AWX adds no direct grant, and so lists no user owner.
     let needs_grant = match owner {
         Owner::User(u) => u != caller.user_id,
-        Owner::Team(_) => true,
-        Owner::Organization(_) => false,
+        Owner::Team(_) | Owner::Organization(_) => false,
     };
     let creator = (creator_grant && !caller.is_superuser && needs_grant).then_some(caller.user_id);
     let record = ActivityRecord::create(
@@ -364,7 +365,6 @@ pub async fn copy(
         row.organization_id,
         row.credential_type_id,
     );
-    let creator = (!caller.is_superuser).then_some(caller.user_id);
     let ty = ctx
         .store
         .credential_type(row.credential_type_id)
@@ -377,7 +377,7 @@ pub async fn copy(
     );
     Ok(ctx
         .store
-        .copy_credential(row.id, &save, caller.user_id, creator, &record)
+        .copy_credential(row.id, &save, caller.user_id, &record)
         .await?)
 }
 

@@ -17,6 +17,9 @@ pub enum Error {
     /// The payload is AWX's model name (`Credential`), as its message names it.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// An object named by its name that the caller may not see: AWX's bare 404.
+    #[error("not found")]
+    Hidden,
     #[error("invalid page")]
     InvalidPage,
     /// Field errors in AWX's `{"field": ["message"]}` shape.

@@ -15,11 +15,14 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// Maps a visibility refusal to 404 for lookups by name.
-    pub fn hide(&self, e: Error, model: &'static str) -> Error {
-        match e {
-            Error::Forbidden(_) if self.by_name => Error::NotFound(model),
-            other => other,
+    /// The refusal for a caller who may not see the object: 403, or for a lookup by name
+    /// AWX's bare 404, which says no more than that nothing was found, so that names do
+    /// not reveal what exists.
+    pub fn refusal(&self) -> Error {
+        if self.by_name {
+            Error::Hidden
+        } else {
+            Error::Forbidden(None)
         }
     }
 }
@@ -65,7 +68,7 @@ pub(super) async fn readable<T>(
             .holds_role(caller.user_id, kind.content_type(), resolved.id, role::READ)
             .await?
     {
-        return Err(resolved.hide(Error::Forbidden(None), model));
+        return Err(resolved.refusal());
     }
     Ok(found)
 }

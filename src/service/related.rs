@@ -51,6 +51,9 @@ impl Credentials {
         for o in store.credential_owners(&ids).await? {
             owners.entry(o.credential_id).or_default().push(o);
         }
+        for list in owners.values_mut() {
+            list.sort_by_key(|o| (owner_rank(&o.kind), o.id));
+        }
         let levels = if caller.is_superuser {
             HashMap::new()
         } else {
@@ -68,5 +71,15 @@ impl Credentials {
     /// The caller's effective level on one of these credentials.
     pub fn level(&self, caller: &Caller, id: i64) -> Level {
         effective_level(caller, self.levels.get(&id).copied().unwrap_or(Level::None))
+    }
+}
+
+/// AWX lists a credential's owners as its admin role's users, then the objects whose roles
+/// hold it, organizations before teams (their content types' order).
+fn owner_rank(kind: &str) -> u8 {
+    match kind {
+        "user" => 0,
+        "organization" => 1,
+        _ => 2,
     }
 }

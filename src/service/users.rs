@@ -223,7 +223,7 @@ pub async fn get(ctx: &Context, caller: &Caller, raw: &str) -> Result<UserRow> {
         let scope = Scope::Id(user.id).and(visible(caller));
         let (page, _) = page_of(ctx, &USER, &scope, &QueryPairs::default()).await?;
         if page.count == 0 {
-            return Err(resolved.hide(Error::Forbidden(None), "User"));
+            return Err(resolved.refusal());
         }
     }
     Ok(user)

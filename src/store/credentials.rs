@@ -146,17 +146,18 @@ impl Store {
     }
 
     /// Writes a copy of credential `from` (sealed anew in `save`) with copies of its
-    /// input sources, in one transaction; `creator` is granted the copy's admin role.
+    /// input sources, in one transaction. Nobody is granted the copy's admin role: whoever
+    /// may copy holds it already (a superuser, or a credential admin of the organization),
+    /// and AWX then adds no grant.
     pub async fn copy_credential(
         &self,
         from: i64,
         save: &CredentialSave,
         actor: i64,
-        creator: Option<i64>,
         activity: &ActivityRecord,
     ) -> StoreResult<i64> {
         let mut tx = self.begin().await?;
-        let id = insert_credential(&mut tx, save, None, Some(actor), creator).await?;
+        let id = insert_credential(&mut tx, save, None, Some(actor), None).await?;
         copy_input_sources(&mut tx, from, id, actor).await?;
         append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;

@@ -45,7 +45,7 @@ pub enum Scope {
     MembersOfRole(i64),
     /// Teams whose members are granted this role.
     TeamsGrantedRole(i64),
-    /// Teams whose admin role owns this credential.
+    /// Teams that own this credential: a role of theirs sits directly above its admin role.
     OwnerTeamsOf(i64),
     /// The roles of one object.
     RolesOf { kind: &'static str, id: i64 },
@@ -232,16 +232,14 @@ fn granted_to_team(team: i64) -> Sql {
     )
 }
 
+/// Teams with any role directly above the credential's admin role: the owning team's
+/// admin role, or the member role of a team granted admin later (AWX lists both).
 fn owner_teams(credential: i64) -> Sql {
     Sql::with(
         "teams.id IN (SELECT p.object_id FROM roles r JOIN role_parents rp ON rp.role_id = r.id \
          JOIN roles p ON p.id = rp.parent_id WHERE r.content_type = 'credential' AND r.object_id = ? \
-         AND r.role_field = ? AND p.content_type = 'team' AND p.role_field = ?)",
-        vec![
-            Bind::Int(credential),
-            Bind::Text(role::ADMIN.into()),
-            Bind::Text(role::ADMIN.into()),
-        ],
+         AND r.role_field = ? AND p.content_type = 'team')",
+        vec![Bind::Int(credential), Bind::Text(role::ADMIN.into())],
     )
 }
 

@@ -37,9 +37,8 @@ const KEPT_HEADERS: [&str; 7] = [
     "warning",
 ];
 /// Lists compared as multisets: AWX orders them differently from one run to the next.
-const SET_KEYS: [&str; 8] = [
+const SET_KEYS: [&str; 7] = [
     "descendant_roles",
-    "owners",
     "search_fields",
     "related_search_fields",
     "renders",

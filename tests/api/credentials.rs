@@ -354,23 +354,30 @@ async fn create_with_encrypted_literal_is_a_reserved_keyword() {
 }
 
 #[tokio::test]
-async fn create_with_value_starting_with_encrypted_is_rejected() {
-    // §13: values that merely start with `$encrypted$` are rejected with 400.
+async fn a_secret_starting_with_encrypted_is_stored_and_a_public_marker_kept_literally() {
+    // AWX: `$encrypted$` is special only as the whole value of a secret field.
     let (app, org, ssh) = setup().await;
     let r = post_cred(
         &app,
-        json!({"name": "p-bad-enc2", "organization": org, "credential_type": ssh,
-               "inputs": {"username": "x", "password": "$encrypted$abc"}}),
+        json!({"name": "p-enc-prefix", "organization": org, "credential_type": ssh,
+               "inputs": {"username": "$encrypted$", "password": "$encrypted$abc"}}),
     )
     .await;
-    status(&r, StatusCode::BAD_REQUEST);
-    assert!(r.body["inputs"]["password"].is_array(), "{}", r.raw);
+    status(&r, StatusCode::CREATED);
     assert_eq!(
-        app.get(As::Admin, "/api/v2/credentials/?name=p-bad-enc2")
-            .await
-            .body["count"],
-        0
+        r.body["inputs"],
+        json!({"username": "$encrypted$", "password": ENC})
     );
+    let id = r.body["id"].as_i64().unwrap();
+    // The password is a stored secret: `$encrypted$` keeps it on the next write.
+    let r = patch_cred(
+        &app,
+        id,
+        json!({"inputs": {"username": "u", "password": ENC}}),
+    )
+    .await;
+    status(&r, StatusCode::OK);
+    assert_eq!(r.body["inputs"], json!({"username": "u", "password": ENC}));
 }
 
 #[tokio::test]
@@ -1897,8 +1904,7 @@ async fn patch_encrypted_for_never_set_secret_is_400() {
 }
 
 #[tokio::test]
-async fn patch_value_starting_with_encrypted_is_rejected() {
-    // §3 quirk / §13: reject instead of storing a pseudo-placeholder
+async fn patch_secret_starting_with_encrypted_replaces_the_secret() {
     let (app, _, _, id) = ssh_fixture().await;
     let r = patch_cred(
         &app,
@@ -1906,11 +1912,12 @@ async fn patch_value_starting_with_encrypted_is_rejected() {
         json!({"inputs": {"username": "deploy", "password": "$encrypted$abc"}}),
     )
     .await;
-    status(&r, StatusCode::BAD_REQUEST);
-    assert!(r.body["inputs"]["password"].is_array(), "{}", r.raw);
+    status(&r, StatusCode::OK);
+    assert_eq!(r.body["inputs"]["password"], ENC, "{}", r.raw);
     assert_eq!(
-        get_cred(&app, id).await.body["inputs"]["become_method"],
-        "sudo"
+        r.body["inputs"].get("become_method"),
+        None,
+        "inputs replaced"
     );
 }
 

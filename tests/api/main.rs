@@ -10,6 +10,7 @@
 mod common;
 
 mod activity_stream;
+mod awx_parity;
 mod cli;
 mod conformance;
 mod credential_types;

@@ -136,14 +136,20 @@ fn encrypted_keeps_stored_value_and_needs_one() {
 }
 
 #[test]
-fn values_starting_with_the_marker_are_refused() {
-    let e = errors_of(prepare_inputs(
+fn a_secret_that_starts_with_the_marker_is_sealed_like_any_other() {
+    let prepared = prepare_inputs(
         &ssh_schema(),
         true,
-        &json!({"password": "$encrypted$abc"}),
+        &json!({"username": "$encrypted$", "password": "$encrypted$abc"}),
         None,
+    )
+    .unwrap();
+    assert_eq!(prepared.public["password"], "$encrypted$");
+    assert_eq!(prepared.public["username"], "$encrypted$", "kept as sent");
+    assert!(matches!(
+        prepared.secrets.as_slice(),
+        [(field, SecretAction::Set(_))] if field == "password"
     ));
-    assert!(e["inputs"]["password"].is_array());
 }
 
 #[test]
@@ -224,8 +230,10 @@ fn output_masking_replaces_only_marker_values() {
         "username": "u",
         "password": "$encrypted$",
         "ssh_key_data": "$encrypted$UTF8$AESGCM$stale",
+        "become_password": "$encrypted$AESCBC$stale",
         "port": 22,
         "note": "ends with $encrypted$",
+        "label": "$encrypted$ as sent",
     });
     let map = inputs.as_object_mut().unwrap();
     mask_inputs(map);
@@ -235,8 +243,10 @@ fn output_masking_replaces_only_marker_values() {
             "username": "u",
             "password": "$encrypted$",
             "ssh_key_data": "$encrypted$",
+            "become_password": "$encrypted$",
             "port": 22,
             "note": "ends with $encrypted$",
+            "label": "$encrypted$ as sent",
         })
     );
 }
