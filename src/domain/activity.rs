@@ -126,6 +126,23 @@ impl ActivityRecord {
         object_type: &'static str,
         role: i64,
     ) -> Self {
+        let mut record = Self::association(actor, grant, object1, object2, relationship, "role");
+        record.object_type = object_type;
+        record.objects.push(("role", role));
+        record
+    }
+
+    /// An object added to (`grant`) or taken from a many-to-many relation of another, as
+    /// AWX records it: `relationship` is the Django through model's dotted name,
+    /// `association` the name AWX derives from it.
+    pub fn association(
+        actor: Option<i64>,
+        grant: bool,
+        object1: (&'static str, i64),
+        object2: (&'static str, i64),
+        relationship: &str,
+        association: &'static str,
+    ) -> Self {
         let action = if grant { "associate" } else { "disassociate" };
         let mut changes = Map::new();
         changes.insert("object1".into(), json!(object1.0));
@@ -139,10 +156,10 @@ impl ActivityRecord {
             operation: action,
             object1: object1.0,
             object2: object2.0,
-            object_association: "role",
-            object_type,
+            object_association: association,
+            object_type: object2.0,
             changes,
-            objects: vec![object1, object2, ("role", role)],
+            objects: vec![object1, object2],
             link_new: false,
         }
     }

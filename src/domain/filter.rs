@@ -216,6 +216,7 @@ fn parse_condition(
             "{key} is not an allowed field name. Must be ascii encodable."
         )));
     }
+    let (key, value) = without_int_suffix(key, value)?;
     let mut parts: Vec<&str> = key.split("__").collect();
     let lookup = match parts.last().and_then(|l| Lookup::parse(l)) {
         Some(l) if parts.len() > 1 => {
@@ -225,13 +226,40 @@ fn parse_condition(
         _ => Lookup::Exact,
     };
     let path = resolve_path(base, &parts)?;
-    let values = coerce_values(&path, lookup, value)?;
+    let values = coerce_values(&path, lookup, &value)?;
     Ok(Condition {
         path,
         lookup,
         values,
         negate,
     })
+}
+
+/// AWX's `__int` suffix: the key without it, and the value read as an integer first.
+fn without_int_suffix<'a>(
+    key: &'a str,
+    value: &'a str,
+) -> Result<(&'a str, std::borrow::Cow<'a, str>), DomainError> {
+    match key.strip_suffix("__int") {
+        Some(stripped) if !stripped.is_empty() => Ok((stripped, int_value(value)?.into())),
+        _ => Ok((key, value.into())),
+    }
+}
+
+/// The value as Python's `int()` reads it (surrounding spaces, a sign, `_` between
+/// digits), written back plainly; anything else is Python's message.
+fn int_value(value: &str) -> Result<String, DomainError> {
+    let trimmed = value.trim();
+    let digits = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
+    let well_placed = !digits.starts_with('_') && !digits.ends_with('_') && !digits.contains("__");
+    let cleaned: String = trimmed.chars().filter(|c| *c != '_').collect();
+    match cleaned.parse::<i64>() {
+        Ok(n) if well_placed => Ok(n.to_string()),
+        _ => Err(DomainError::detail(format!(
+            "invalid literal for int() with base 10: {}",
+            super::python::py_str_repr(value)
+        ))),
+    }
 }
 
 /// Walks `a__b__c` through foreign keys; refuses unknown, forbidden and looping paths.
@@ -503,6 +531,25 @@ mod tests {
         assert!(f.all[1].negate);
         assert_eq!(f.all[1].path.hops.len(), 1);
         assert_eq!(f.search, vec!["a", "b c", "d"]);
+    }
+
+    #[test]
+    fn the_int_suffix_reads_the_value_as_an_integer() {
+        let f = parse_filter(
+            &CREDENTIAL,
+            &pairs(&[("id__int", " +1_0 "), ("organization__gt__int", "-3")]),
+        )
+        .unwrap();
+        assert_eq!(f.all[0].values, vec![Scalar::Int(10)]);
+        assert_eq!(f.all[1].lookup, Lookup::Gt);
+        assert_eq!(f.all[1].values, vec![Scalar::Int(-3)]);
+        for bad in ["x", "1.5", "_1", "1__0", ""] {
+            let e = detail(parse_filter(&CREDENTIAL, &pairs(&[("id__int", bad)])).unwrap_err());
+            assert!(
+                e.starts_with("invalid literal for int() with base 10: "),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

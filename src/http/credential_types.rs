@@ -31,7 +31,9 @@ pub(super) fn routes() -> Router<AppState> {
         )
         .route(
             "/api/v2/credential_types/{id}/credentials/",
-            get(credentials).fallback(method_not_allowed),
+            get(credentials)
+                .post(create_credential)
+                .fallback(method_not_allowed),
         )
 }
 
@@ -120,4 +122,18 @@ async fn credentials(
     let q = QueryPairs::parse(raw.as_deref());
     let listed = credentials::list_of_type(&state.ctx, &caller, &id, &q).await?;
     super::credentials::render_page(uri.path(), &q, &caller, listed)
+}
+
+/// A credential of this type (the type comes from the URL).
+async fn create_credential(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Response> {
+    let id = credentials::create_of_type(&state.ctx, &caller, &id, body).await?;
+    Ok(created(
+        &format!("/api/v2/credentials/{id}/"),
+        super::credentials::written(&state, &caller, id).await?,
+    ))
 }

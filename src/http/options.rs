@@ -53,7 +53,7 @@ struct View {
 
 fn resource_of(segment: &str) -> Option<&'static Resource> {
     Some(match segment {
-        "credentials" => &CREDENTIAL,
+        "credentials" | "galaxy_credentials" => &CREDENTIAL,
         "credential_types" => &CREDENTIAL_TYPE,
         "organizations" => &ORGANIZATION,
         "teams" | "owner_teams" => &TEAM,

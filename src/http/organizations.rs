@@ -39,6 +39,12 @@ pub(super) fn routes() -> Router<AppState> {
             get(admins).post(post_admins).fallback(method_not_allowed),
         )
         .route(
+            "/api/v2/organizations/{id}/galaxy_credentials/",
+            get(galaxy_credentials)
+                .post(post_galaxy_credentials)
+                .fallback(method_not_allowed),
+        )
+        .route(
             "/api/v2/organizations/{id}/teams/",
             get(teams).post(post_team).fallback(method_not_allowed),
         )
@@ -216,4 +222,28 @@ async fn post_team(
 ) -> ApiResult<Response> {
     let created_team = teams::create_in_organization(&state.ctx, &caller, &id, body).await?;
     super::teams::render_created(&created_team)
+}
+
+/// The organization's Galaxy credentials, in the order they are tried.
+async fn galaxy_credentials(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = QueryPairs::parse(raw.as_deref());
+    let listed = organizations::list_galaxy_credentials(&state.ctx, &caller, &id, &q).await?;
+    super::credentials::render_page(uri.path(), &q, &caller, listed)
+}
+
+/// `{"id": N}` attaches Galaxy credential N at the end; `"disassociate": true` detaches it.
+async fn post_galaxy_credentials(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<StatusCode> {
+    organizations::change_galaxy_credential(&state.ctx, &caller, &id, &body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

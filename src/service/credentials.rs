@@ -92,6 +92,18 @@ pub async fn list_of_type(
     list(ctx, caller, Scope::OfCredentialType(ty.id), q).await
 }
 
+/// Creates a credential of the credential type `raw` names (the type comes from the URL).
+pub async fn create_of_type(
+    ctx: &Context,
+    caller: &Caller,
+    raw: &str,
+    mut body: Map<String, Value>,
+) -> Result<i64> {
+    let ty = credential_types::get(ctx, raw).await?;
+    body.insert("credential_type".into(), json!(ty.id));
+    create(ctx, caller, &body, true).await
+}
+
 /// Who a credential created on a sub-list belongs to: the object of the URL.
 #[derive(Debug, Clone, Copy)]
 pub enum OwnerRef<'a> {

@@ -3,7 +3,7 @@
 
 use super::lists::{page_of, role_level, PageRequest, QueryPairs};
 use super::named::readable;
-use super::related::People;
+use super::related::{Credentials, People};
 use super::users::{self, Users};
 use super::{Context, Error, Result};
 use crate::domain::activity::{organization_fields, ActivityRecord};
@@ -249,6 +249,76 @@ pub async fn change_member(
     };
     ctx.store
         .set_organization_roles(o.id, fields, association.id, grant, Some(caller.user_id))
+        .await?;
+    Ok(())
+}
+
+/// The Galaxy credentials of the organization `raw` names, in the order they are tried:
+/// all of them, whoever may read the organization may see them (as in AWX).
+pub async fn list_galaxy_credentials(
+    ctx: &Context,
+    caller: &Caller,
+    raw: &str,
+    q: &QueryPairs,
+) -> Result<(Page, PageRequest, Credentials)> {
+    let o = get(ctx, caller, raw).await?;
+    let ids = ctx.store.galaxy_credential_ids(o.id).await?;
+    let req = PageRequest::from_query(q)?;
+    let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    let number = req.resolve(count)?;
+    let on_page: Vec<i64> = ids
+        .iter()
+        .copied()
+        .skip(usize::try_from((number - 1) * req.size).unwrap_or(usize::MAX))
+        .take(usize::try_from(req.size).unwrap_or(usize::MAX))
+        .collect();
+    let rows = ctx.store.credentials_by_ids(&on_page).await?;
+    let page = Page {
+        count,
+        page: Some(number),
+        ids: on_page,
+    };
+    Ok((
+        page,
+        req,
+        Credentials::load(&ctx.store, rows, caller).await?,
+    ))
+}
+
+/// `{"id": N}` appends Galaxy credential N to the organization's list; `"disassociate":
+/// true` takes it out. Organization admins and superusers; only Galaxy credentials.
+pub async fn change_galaxy_credential(
+    ctx: &Context,
+    caller: &Caller,
+    raw: &str,
+    body: &Map<String, Value>,
+) -> Result<()> {
+    let o = get(ctx, caller, raw).await?;
+    let association = Association::parse(body, "Credential")?;
+    let credential = ctx
+        .store
+        .credential(association.id)
+        .await?
+        .ok_or_else(|| Error::BadRequest(json!("Credential matching query does not exist.")))?;
+    if !is_admin(ctx, caller, o.id).await? {
+        return Err(Error::Forbidden(None));
+    }
+    let attach = !association.disassociate;
+    if attach && credential.type_kind != "galaxy" {
+        return Err(Error::Validation(json!({
+            "msg": format!("Credential must be a Galaxy credential, not {}.", credential.type_name)
+        })));
+    }
+    let record = ActivityRecord::association(
+        Some(caller.user_id),
+        attach,
+        ("organization", o.id),
+        ("credential", credential.id),
+        "awx.main.models.organization.Organization_galaxy_credentials",
+        "galaxy",
+    );
+    ctx.store
+        .set_galaxy_credential(o.id, credential.id, attach, &record)
         .await?;
     Ok(())
 }

@@ -1,8 +1,7 @@
 //! The activity stream's storage: appending entries inside the transaction of the change
 //! they describe, chaining their hashes, and walking the chain to verify it.
 
-use super::query::{fetch_by_ids, order_like};
-use super::query::{query, query_as};
+use super::query::{fetch_by_ids, order_like, query, query_as};
 use super::WriteTx;
 use super::{now, Store, StoreResult};
 use crate::domain::activity::{entry_hash, ActivityRecord, HashInput, GENESIS};

@@ -10,7 +10,7 @@ use super::{Store, StoreError, StoreResult};
 use sqlx::Row;
 
 /// Every table, parents before children.
-const TABLES: [&str; 16] = [
+const TABLES: [&str; 17] = [
     "meta",
     "users",
     "organizations",
@@ -25,6 +25,7 @@ const TABLES: [&str; 16] = [
     "tokens",
     "sessions",
     "credential_input_sources",
+    "organization_galaxy_credentials",
     "activity_stream",
     "activity_stream_objects",
 ];

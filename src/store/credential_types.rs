@@ -1,8 +1,7 @@
 //! Credential types: rows, the start-up synchronisation of managed types, and writes.
 
 use super::activity::append;
-use super::query::{fetch_by_ids, order_like};
-use super::query::{query, query_as, query_scalar};
+use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::managed_types::ManagedType;

@@ -3,8 +3,7 @@
 
 use super::activity::append;
 use super::input_sources::copy_input_sources;
-use super::query::order_like;
-use super::query::{query, query_as, query_scalar};
+use super::query::{order_like, query, query_as, query_scalar};
 use super::roles::{
     create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
     role_id, ParentLinks,

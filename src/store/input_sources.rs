@@ -1,8 +1,7 @@
 //! Credential input sources.
 
 use super::activity::append;
-use super::query::{fetch_by_ids, order_like};
-use super::query::{query, query_as, query_scalar};
+use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
 use super::{now, Store, StoreResult, WriteTx};
 use crate::domain::activity::ActivityRecord;
 

@@ -1,8 +1,7 @@
 //! Organizations and their membership roles.
 
 use super::activity::append;
-use super::query::{fetch_by_ids, order_like};
-use super::query::{query, query_as, query_scalar};
+use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
 use super::roles::{create_object_roles, role_id, ParentLinks};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
@@ -177,5 +176,56 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok((users, admins, teams))
+    }
+}
+
+impl Store {
+    /// The Galaxy credentials of an organization, in the order they were attached.
+    pub async fn galaxy_credential_ids(&self, org: i64) -> StoreResult<Vec<i64>> {
+        query_scalar(
+            "SELECT credential_id FROM organization_galaxy_credentials \
+             WHERE organization_id = ? ORDER BY position",
+        )
+        .bind(org)
+        .fetch_all(self.pool())
+        .await
+    }
+
+    /// Attaches a Galaxy credential at the end of an organization's list, or detaches
+    /// it, with its activity entry; nothing changes, and nothing is recorded, when it is
+    /// attached (or detached) already.
+    pub async fn set_galaxy_credential(
+        &self,
+        org: i64,
+        credential: i64,
+        attach: bool,
+        activity: &ActivityRecord,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        let changed = if attach {
+            query(
+                "INSERT INTO organization_galaxy_credentials (organization_id, credential_id, position) \
+                 SELECT ?, ?, COALESCE(MAX(position), 0) + 1 FROM organization_galaxy_credentials \
+                 WHERE organization_id = ? ON CONFLICT DO NOTHING",
+            )
+            .bind(org)
+            .bind(credential)
+            .bind(org)
+            .execute(&mut tx)
+            .await?
+        } else {
+            query(
+                "DELETE FROM organization_galaxy_credentials \
+                 WHERE organization_id = ? AND credential_id = ?",
+            )
+            .bind(org)
+            .bind(credential)
+            .execute(&mut tx)
+            .await?
+        };
+        if changed > 0 {
+            append(&mut tx, activity, None).await?;
+        }
+        tx.commit().await
     }
 }

@@ -1,8 +1,7 @@
 //! Teams: rows, roles, and membership.
 
 use super::activity::append;
-use super::query::{fetch_by_ids, order_like};
-use super::query::{query, query_as, query_scalar};
+use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
 use super::roles::{create_object_roles, delete_object_roles, link_parents, role_id, ParentLinks};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;

@@ -1,7 +1,6 @@
 //! API tokens and login sessions, stored as SHA-256 digests of their secret values.
 
-use super::query::{fetch_by_ids, order_like};
-use super::query::{query, query_as, query_scalar};
+use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
 use super::{now, Store, StoreResult};
 
 crate::row_struct! {

@@ -250,3 +250,63 @@ async fn options_on_an_input_source_offers_put_to_its_admins() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert!(r.body["actions"]["PUT"].is_object(), "{}", r.raw);
 }
+
+#[tokio::test]
+async fn a_credential_created_under_its_type() {
+    let app = TestApp::new().await;
+    let org = app.org("acme").await;
+    let ty = app.type_id("ssh").await;
+    let r = app
+        .post(
+            As::Admin,
+            &format!("/api/v2/credential_types/{ty}/credentials/"),
+            json!({"name": "under-type", "organization": org, "credential_type": 999_999,
+                   "inputs": {"username": "u"}}),
+        )
+        .await;
+    assert_eq!(
+        created(&r)["credential_type"],
+        ty,
+        "the type comes from the URL"
+    );
+    let listed = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credential_types/{ty}/credentials/"),
+        )
+        .await;
+    assert_eq!(listed.body["count"], 1, "{}", listed.raw);
+    let missing = app
+        .post(
+            As::Admin,
+            "/api/v2/credential_types/999999/credentials/",
+            json!({"name": "x", "organization": org}),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_int_filter_suffix() {
+    let app = TestApp::new().await;
+    let org = app.org("acme").await;
+    let ty = app.type_id("ssh").await;
+    let id = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "c", "credential_type": ty, "organization": org}),
+        )
+        .await;
+    let r = app
+        .get(As::Admin, &format!("/api/v2/credentials/?id__int={id}"))
+        .await;
+    assert_eq!(r.body["count"], 1, "{}", r.raw);
+    let r = app
+        .get(As::Admin, "/api/v2/credentials/?organization__int=x")
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.body,
+        json!({"detail": "invalid literal for int() with base 10: 'x'"})
+    );
+}

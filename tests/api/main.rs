@@ -16,6 +16,7 @@ mod conformance;
 mod credential_types;
 mod credentials;
 mod encryption;
+mod galaxy_credentials;
 mod input_sources;
 mod instances;
 mod keys;
