@@ -225,7 +225,7 @@ fn parse_condition(
         }
         _ => Lookup::Exact,
     };
-    let path = resolve_path(base, &parts)?;
+    let path = through_reverse(resolve_path(base, &parts)?, lookup)?;
     let values = coerce_values(&path, lookup, &value)?;
     Ok(Condition {
         path,
@@ -233,6 +233,28 @@ fn parse_condition(
         values,
         negate,
     })
+}
+
+/// A condition on a reverse relation itself (`input_sources=5`) is one on the related
+/// rows' ids; `__search` stays on the relation and searches the related rows.
+fn through_reverse(mut path: FieldPath, lookup: Lookup) -> Result<FieldPath, DomainError> {
+    let FieldType::Reverse(key) = path.field.ty else {
+        return Ok(path);
+    };
+    if lookup == Lookup::Search {
+        return Ok(path);
+    }
+    let target = resource_by_key(key).ok_or_else(|| {
+        DomainError::detail(format!("No related model for field {}.", path.field.name))
+    })?;
+    path.hops.push(Hop {
+        resource: path.resource,
+        field: path.field,
+        target,
+    });
+    path.resource = target;
+    path.field = field_of(target, "id")?;
+    Ok(path)
 }
 
 /// AWX's `__int` suffix: the key without it, and the value read as an integer first.
@@ -278,7 +300,7 @@ pub fn resolve_path(base: &'static Resource, parts: &[&str]) -> Result<FieldPath
             )));
         }
         seen.push(part);
-        let FieldType::ForeignKey(target_key) = field.ty else {
+        let (FieldType::ForeignKey(target_key) | FieldType::Reverse(target_key)) = field.ty else {
             return Err(DomainError::detail(format!(
                 "No related model for field {part}."
             )));
@@ -339,7 +361,11 @@ fn coerce_values(
             if matches!(lookup, Lookup::Regex | Lookup::IRegex) {
                 check_regex(value)?;
             }
-            if matches!(path.field.ty, FieldType::ForeignKey(_)) && lookup != Lookup::Search {
+            if matches!(
+                path.field.ty,
+                FieldType::ForeignKey(_) | FieldType::Reverse(_)
+            ) && lookup != Lookup::Search
+            {
                 return Err(DomainError::detail(format!(
                     "Related Field got invalid lookup: {}",
                     lookup_name(lookup)
@@ -372,7 +398,7 @@ fn lookup_name(l: Lookup) -> &'static str {
 fn coerce(field: &FieldSpec, value: &str) -> Result<Scalar, DomainError> {
     match field.ty {
         FieldType::Boolean => Ok(Scalar::Bool(parse_bool(value)?)),
-        FieldType::ForeignKey(_) => {
+        FieldType::ForeignKey(_) | FieldType::Reverse(_) => {
             match value.to_ascii_lowercase().as_str() {
                 "null" | "none" => Ok(Scalar::Null),
                 _ => value.trim().parse().map(Scalar::Int).map_err(|_| {
@@ -451,7 +477,14 @@ pub fn parse_order(
                 None => (key.as_str(), false),
             };
             let parts: Vec<&str> = name.split("__").collect();
-            expand_related_order(resolve_path(base, &parts)?, descending)
+            let path = resolve_path(base, &parts)?;
+            let reverse = |f: &FieldSpec| matches!(f.ty, FieldType::Reverse(_));
+            if reverse(path.field) || path.hops.iter().any(|h| reverse(h.field)) {
+                return Err(DomainError::detail(format!(
+                    "Cannot order by {name}: it names many rows."
+                )));
+            }
+            expand_related_order(path, descending)
         })
         .collect::<Result<Vec<Vec<OrderKey>>, DomainError>>()
         .map(|keys| keys.into_iter().flatten().collect())

@@ -18,6 +18,10 @@ pub enum FieldType {
     Json,
     /// A foreign key to the named resource.
     ForeignKey(&'static str),
+    /// The named resource's rows whose column (`FieldSpec::column`, on that resource's
+    /// table) points at this row: a reverse relation, for filters only
+    /// (`input_sources__input_field_name=password`).
+    Reverse(&'static str),
     /// Computed for output only; never filtered.
     Computed,
 }
@@ -339,6 +343,16 @@ pub static CREDENTIAL: Resource = Resource {
         ),
         CREATED_BY,
         MODIFIED_BY,
+        hidden(
+            "input_sources",
+            "target_credential_id",
+            Reverse("credential_input_source"),
+        ),
+        hidden(
+            "target_input_sources",
+            "source_credential_id",
+            Reverse("credential_input_source"),
+        ),
     ],
     search_fields: &["description", "name"],
     // AWX lists every reverse relation of its Credential model, including the job and

@@ -154,15 +154,15 @@ fn condition_sql(dialect: Dialect, c: &Condition) -> Sql {
     }
 }
 
-/// Wraps a predicate on the path's final resource in `fk IN (SELECT id ...)` per hop.
+/// Wraps a predicate on the path's final resource in `fk IN (SELECT id ...)` per hop
+/// (`id IN (SELECT fk ...)` for a reverse relation).
 fn wrap_hops(path: &FieldPath, mut inner: Sql) -> Sql {
     for hop in path.hops.iter().rev() {
-        let mut outer = Sql::raw(format!(
-            "{}.{} IN (SELECT {t}.id FROM {t} WHERE ",
-            hop.resource.table,
-            hop.field.column,
-            t = hop.target.table
-        ));
+        let (from, to, t) = (hop.resource.table, hop.target.table, hop.field.column);
+        let mut outer = Sql::raw(match hop.field.ty {
+            FieldType::Reverse(_) => format!("{from}.id IN (SELECT {to}.{t} FROM {to} WHERE "),
+            _ => format!("{from}.{t} IN (SELECT {to}.id FROM {to} WHERE "),
+        });
         outer.push(inner);
         outer.text.push(')');
         inner = outer;
@@ -249,18 +249,27 @@ fn predicate_sql(dialect: Dialect, c: &Condition) -> Sql {
             sql
         }
         Lookup::Search => match c.path.field.ty {
-            FieldType::ForeignKey(key) => match crate::domain::resource::resource_by_key(key) {
-                Some(target) => {
-                    let mut sql = Sql::raw(format!(
-                        "{col} IN (SELECT {t}.id FROM {t} WHERE ",
-                        t = target.table
-                    ));
-                    sql.push(search_sql(dialect, target, target.table, &text));
-                    sql.text.push(')');
-                    sql
+            FieldType::ForeignKey(key) | FieldType::Reverse(key) => {
+                match crate::domain::resource::resource_by_key(key) {
+                    Some(target) => {
+                        let mut sql = Sql::raw(match c.path.field.ty {
+                            FieldType::Reverse(_) => format!(
+                                "{}.id IN (SELECT {t}.{} FROM {t} WHERE ",
+                                c.path.resource.table,
+                                c.path.field.column,
+                                t = target.table
+                            ),
+                            _ => {
+                                format!("{col} IN (SELECT {t}.id FROM {t} WHERE ", t = target.table)
+                            }
+                        });
+                        sql.push(search_sql(dialect, target, target.table, &text));
+                        sql.text.push(')');
+                        sql
+                    }
+                    None => Sql::raw("1=0"),
                 }
-                None => Sql::raw("1=0"),
-            },
+            }
             _ => matching(Anchor::Anywhere, true),
         },
         Lookup::Regex => Sql::with(format!("{text_col} REGEXP ?"), vec![Bind::Text(text)]),

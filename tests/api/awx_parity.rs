@@ -310,3 +310,77 @@ async fn the_int_filter_suffix() {
         json!({"detail": "invalid literal for int() with base 10: 'x'"})
     );
 }
+
+#[tokio::test]
+async fn credentials_filter_through_their_input_sources() {
+    let app = TestApp::new().await;
+    let ssh = app.type_id("ssh").await;
+    let hv = app.type_id("hashivault_kv").await;
+    let target = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "target", "credential_type": ssh, "user": 1}),
+        )
+        .await;
+    app.create(
+        "/api/v2/credentials/",
+        json!({"name": "unlinked", "credential_type": ssh, "user": 1}),
+    )
+    .await;
+    let source = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "source", "credential_type": hv, "user": 1,
+                   "inputs": {"url": "https://vault.example.com", "token": "t", "api_version": "v2"}}),
+        )
+        .await;
+    let link = app
+        .create(
+            "/api/v2/credential_input_sources/",
+            json!({"target_credential": target, "source_credential": source,
+                   "input_field_name": "password", "description": "from vault",
+                   "metadata": {"secret_path": "/kv/app", "secret_key": "password"}}),
+        )
+        .await;
+    let names = |r: Reply| -> Vec<String> {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+        r.body["results"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|c| c["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        names(list(&app, "input_sources__input_field_name=password".into()).await),
+        ["target"]
+    );
+    assert_eq!(
+        names(list(&app, format!("input_sources={link}")).await),
+        ["target"]
+    );
+    assert_eq!(
+        names(
+            list(
+                &app,
+                "target_input_sources__input_field_name=password".into()
+            )
+            .await
+        ),
+        ["source"]
+    );
+    assert_eq!(
+        names(list(&app, "input_sources__search=vault".into()).await),
+        ["target"]
+    );
+    let r = list(&app, "order_by=input_sources".into()).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+}
+
+async fn list(app: &TestApp, query: String) -> Reply {
+    app.get(As::Admin, &format!("/api/v2/credentials/?{query}"))
+        .await
+}
