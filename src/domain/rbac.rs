@@ -195,6 +195,29 @@ pub fn effective_level(caller: &Caller, held: Level) -> Level {
     }
 }
 
+/// `summary_fields.user_capabilities` of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserCapabilities {
+    pub edit: bool,
+    pub delete: bool,
+}
+
+/// A user's administrators and the user itself edit it; administrators delete it, but
+/// nobody deletes themselves.
+pub fn user_capabilities(caller: &Caller, user_id: i64, administers: bool) -> UserCapabilities {
+    let itself = caller.user_id == user_id;
+    UserCapabilities {
+        edit: administers || itself,
+        delete: administers && !itself,
+    }
+}
+
+/// Whether the caller may take away a role shown in an access list: superusers any, others
+/// the credential's own roles (a team's or an organization's role is managed there).
+pub fn may_unattach_in_access_list(caller: &Caller, role_content_type: &str) -> bool {
+    caller.is_superuser || role_content_type == "credential"
+}
+
 /// `summary_fields.user_capabilities` of a credential: copy is a superuser
 /// privilege in the capability flags, managed credentials are never editable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +252,58 @@ pub fn may_administer_system(caller: &Caller) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn plain(user_id: i64) -> Caller {
+        Caller {
+            user_id,
+            is_superuser: false,
+            is_system_auditor: false,
+        }
+    }
+
+    #[test]
+    fn users_edit_themselves_but_only_administrators_delete_and_never_themselves() {
+        let me = plain(7);
+        assert_eq!(
+            user_capabilities(&me, 7, false),
+            UserCapabilities {
+                edit: true,
+                delete: false
+            }
+        );
+        assert_eq!(
+            user_capabilities(&me, 7, true),
+            UserCapabilities {
+                edit: true,
+                delete: false
+            }
+        );
+        assert_eq!(
+            user_capabilities(&me, 8, true),
+            UserCapabilities {
+                edit: true,
+                delete: true
+            }
+        );
+        assert_eq!(
+            user_capabilities(&me, 8, false),
+            UserCapabilities {
+                edit: false,
+                delete: false
+            }
+        );
+    }
+
+    #[test]
+    fn only_superusers_unattach_roles_held_through_teams_or_organizations() {
+        let superuser = Caller {
+            is_superuser: true,
+            ..plain(1)
+        };
+        assert!(may_unattach_in_access_list(&plain(2), "credential"));
+        assert!(!may_unattach_in_access_list(&plain(2), "team"));
+        assert!(may_unattach_in_access_list(&superuser, "organization"));
+    }
 
     const SU: Caller = Caller {
         user_id: 1,

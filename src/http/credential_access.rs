@@ -60,7 +60,7 @@ async fn owner_users(
 ) -> ApiResult<Json<Value>> {
     let q = with_username_order(QueryPairs::parse(raw.as_deref()));
     let listed = credential_access::list_owner_users(&state.ctx, &caller, &id, &q).await?;
-    Ok(super::users::render_page(uri.path(), &q, &caller, listed))
+    Ok(super::users::render_page(uri.path(), &q, listed))
 }
 
 /// Teams whose admin role owns the credential.
@@ -104,9 +104,9 @@ async fn access_list(
     let q = with_username_order(QueryPairs::parse(raw.as_deref()));
     let (page, req, access) = credential_access::list_access(&state.ctx, &caller, &id, &q).await?;
     let mut results = Vec::with_capacity(access.users.rows.len());
-    for (u, admin) in access.users.rows.iter().zip(&access.users.administrable) {
-        let mut item = super::render::user(u, &caller, *admin);
-        let (direct, indirect) = access_entries(u, &access, caller.is_superuser);
+    for (u, caps) in access.users.rows.iter().zip(&access.users.capabilities) {
+        let mut item = super::render::user(u, *caps);
+        let (direct, indirect) = access_entries(u, &access);
         if let Some(summary) = item
             .get_mut("summary_fields")
             .and_then(Value::as_object_mut)
@@ -120,11 +120,7 @@ async fn access_list(
     Ok(super::page_response(uri.path(), &q, &page, &req, results))
 }
 
-fn access_entries(
-    u: &UserRow,
-    access: &AccessList,
-    caller_is_superuser: bool,
-) -> (Vec<Value>, Vec<Value>) {
+fn access_entries(u: &UserRow, access: &AccessList) -> (Vec<Value>, Vec<Value>) {
     let (credential_id, paths, via_roles) =
         (access.credential_id, &access.paths, &access.via_roles);
     let mut direct = Vec::new();
@@ -167,7 +163,7 @@ fn access_entries(
                 "id": role.id, "name": name, "description": description,
                 "resource_name": role.resource_name, "resource_type": ct,
                 "related": {ct.clone(): format!("/api/v2/{ct}s/{}/", role.object_id.unwrap_or_default())},
-                "user_capabilities": {"unattach": caller_is_superuser || ct == "credential"},
+                "user_capabilities": {"unattach": access.may_unattach(&ct)},
             },
             "descendant_roles": fields,
         });

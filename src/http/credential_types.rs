@@ -37,15 +37,15 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn render_all(types: &CredentialTypes, caller: &Caller, detail: bool) -> ApiResult<Vec<Value>> {
-    let render = |t| render::credential_type(t, &types.people, caller, detail);
+fn render_all(types: &CredentialTypes, detail: bool) -> ApiResult<Vec<Value>> {
+    let render = |t| render::credential_type(t, &types.people, types.changeable, detail);
     Ok(types.rows.iter().map(render).collect::<Result<_, _>>()?)
 }
 
 /// The answer to a read or write of one type.
 async fn render_one(state: &AppState, raw: &str, caller: &Caller) -> ApiResult<Value> {
-    let types = credential_types::detail(&state.ctx, raw).await?;
-    render_all(&types, caller, true)?
+    let types = credential_types::detail(&state.ctx, caller, raw).await?;
+    render_all(&types, true)?
         .pop()
         .ok_or(ApiError::NotFound("CredentialType"))
 }
@@ -57,8 +57,8 @@ async fn list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
-    let (page, req, types) = credential_types::list(&state.ctx, &q).await?;
-    let results = render_all(&types, &caller, false)?;
+    let (page, req, types) = credential_types::list(&state.ctx, &caller, &q).await?;
+    let results = render_all(&types, false)?;
     Ok(page_response(uri.path(), &q, &page, &req, results))
 }
 

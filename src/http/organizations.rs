@@ -50,7 +50,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn render_all(orgs: &Organizations, caller: &Caller) -> Vec<Value> {
+fn render_all(orgs: &Organizations) -> Vec<Value> {
     orgs.rows
         .iter()
         .map(|o| {
@@ -60,15 +60,15 @@ fn render_all(orgs: &Organizations, caller: &Caller) -> Vec<Value> {
                 orgs.roles.get(&o.id).map(Vec::as_slice).unwrap_or_default(),
                 orgs.counts.get(&o.id).copied().unwrap_or_default(),
                 orgs.administrable.get(&o.id).copied().unwrap_or(false),
-                caller.is_superuser,
+                orgs.deletable,
             )
         })
         .collect()
 }
 
 /// The detail form of the one organization loaded.
-fn render_one(orgs: &Organizations, caller: &Caller) -> ApiResult<Value> {
-    render_all(orgs, caller)
+fn render_one(orgs: &Organizations) -> ApiResult<Value> {
+    render_all(orgs)
         .pop()
         .map(render::detail)
         .ok_or(ApiError::NotFound("Organization"))
@@ -82,7 +82,7 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
     let (page, req, orgs) = organizations::list(&state.ctx, &caller, &q).await?;
-    let results = render_all(&orgs, &caller);
+    let results = render_all(&orgs);
     Ok(page_response(uri.path(), &q, &page, &req, results))
 }
 
@@ -103,7 +103,7 @@ async fn detail(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let orgs = organizations::detail(&state.ctx, &caller, &id).await?;
-    Ok(Json(with_host_count(render_one(&orgs, &caller)?)))
+    Ok(Json(with_host_count(render_one(&orgs)?)))
 }
 
 async fn create(
@@ -112,7 +112,7 @@ async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let orgs = organizations::create(&state.ctx, &caller, &body).await?;
-    let item = render_one(&orgs, &caller)?;
+    let item = render_one(&orgs)?;
     Ok(created(
         &format!("/api/v2/organizations/{}/", item["id"]),
         item,
@@ -126,7 +126,7 @@ async fn put(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let orgs = organizations::update(&state.ctx, &caller, &id, &body, false).await?;
-    Ok(Json(render_one(&orgs, &caller)?))
+    Ok(Json(render_one(&orgs)?))
 }
 
 async fn patch(
@@ -136,7 +136,7 @@ async fn patch(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let orgs = organizations::update(&state.ctx, &caller, &id, &body, true).await?;
-    Ok(Json(render_one(&orgs, &caller)?))
+    Ok(Json(render_one(&orgs)?))
 }
 
 async fn delete(
@@ -158,7 +158,7 @@ async fn list_members(
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
     let listed = organizations::list_members(&state.ctx, &caller, id, which, &q).await?;
-    Ok(super::users::render_page(path, &q, &caller, listed))
+    Ok(super::users::render_page(path, &q, listed))
 }
 
 async fn members(

@@ -3,7 +3,7 @@
 use crate::domain::credential::mask_inputs;
 use crate::domain::named_url::escape;
 use crate::domain::rbac::{
-    credential_capabilities, Caller, RoleDef, CREDENTIAL_ROLES, ORGANIZATION_ROLES, TEAM_ROLES,
+    Caller, RoleDef, UserCapabilities, CREDENTIAL_ROLES, ORGANIZATION_ROLES, TEAM_ROLES,
     USER_ONLY_ORG_ROLES,
 };
 use crate::service::organizations::Counts;
@@ -55,9 +55,8 @@ fn object_roles(defs: &[RoleDef], roles: &[RoleRef], user_only: &[&str]) -> Valu
     Value::Object(out)
 }
 
-/// A user; the password is always shown as `$encrypted$`. `admin` says whether the caller
-/// may change this user.
-pub fn user(u: &UserRow, caller: &Caller, admin: bool) -> Value {
+/// A user; the password is always shown as `$encrypted$`.
+pub fn user(u: &UserRow, caps: UserCapabilities) -> Value {
     let base = format!("/api/v2/users/{}/", u.id);
     let related: Map<String, Value> = [
         "teams",
@@ -75,12 +74,11 @@ pub fn user(u: &UserRow, caller: &Caller, admin: bool) -> Value {
     .iter()
     .map(|k| (k.to_string(), Value::String(format!("{base}{k}/"))))
     .collect();
-    let edit = admin || caller.user_id == u.id;
     json!({
         "id": u.id, "type": "user", "url": base, "related": related,
         "summary_fields": {
             "resource": {"ansible_id": resource_uuid("user", u.id, &u.created), "resource_type": "shared.user"},
-            "user_capabilities": {"edit": edit, "delete": admin && caller.user_id != u.id},
+            "user_capabilities": {"edit": caps.edit, "delete": caps.delete},
         },
         // AWX shows a user's `modified` as its last login (null until the first one).
         "created": u.created, "modified": u.last_login,
@@ -235,7 +233,7 @@ pub fn team(
 pub fn credential_type(
     t: &CredentialTypeRow,
     people: &People,
-    caller: &Caller,
+    changeable: bool,
     detail: bool,
 ) -> Result<Value, StoreError> {
     let base = format!("/api/v2/credential_types/{}/", t.id);
@@ -268,7 +266,7 @@ pub fn credential_type(
     );
     summary.insert(
         "user_capabilities".into(),
-        json!({"edit": caller.is_superuser, "delete": caller.is_superuser}),
+        json!({"edit": changeable, "delete": changeable}),
     );
     let inputs = t.inputs_json()?;
     let injectors = t.injectors_json()?;
@@ -350,7 +348,7 @@ pub fn credential(
         "object_roles".into(),
         object_roles(&CREDENTIAL_ROLES, roles, &[]),
     );
-    let caps = credential_capabilities(caller, ctx.level(caller, c.id), c.managed);
+    let caps = ctx.capabilities(caller, c);
     summary.insert(
         "user_capabilities".into(),
         json!({"edit": caps.edit, "delete": caps.delete, "copy": caps.copy, "use": caps.use_}),

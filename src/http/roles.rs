@@ -135,7 +135,7 @@ async fn role_users(
     let id = parse_id(&id, "Role")?;
     let q = QueryPairs::parse(raw.as_deref());
     let listed = users::list_granted_role(&state.ctx, &caller, id, &q).await?;
-    Ok(super::users::render_page(uri.path(), &q, &caller, listed))
+    Ok(super::users::render_page(uri.path(), &q, listed))
 }
 
 async fn role_teams(

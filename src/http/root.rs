@@ -106,8 +106,8 @@ async fn me(
     let results: Vec<Value> = me
         .rows
         .iter()
-        .zip(&me.administrable)
-        .map(|(u, admin)| render::user(u, &caller, *admin))
+        .zip(&me.capabilities)
+        .map(|(u, caps)| render::user(u, *caps))
         .collect();
     Ok(Json(
         json!({"count": results.len(), "next": null, "previous": null, "results": results}),

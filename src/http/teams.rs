@@ -144,7 +144,7 @@ async fn members(
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
     let listed = teams::list_members(&state.ctx, &caller, &id, &q).await?;
-    Ok(super::users::render_page(uri.path(), &q, &caller, listed))
+    Ok(super::users::render_page(uri.path(), &q, listed))
 }
 
 /// `{"id": N}` adds user N to the team; `"disassociate": true` removes them.

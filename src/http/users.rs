@@ -6,7 +6,6 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{JsonObject, QueryPairs};
 use super::render;
 use super::{created, method_not_allowed, page_response, AppState};
-use crate::domain::rbac::Caller;
 use crate::service::lists::PageRequest;
 use crate::service::users::{self, Users};
 use crate::store::Page;
@@ -33,12 +32,12 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn render_all(users: &Users, caller: &Caller) -> Vec<Value> {
+fn render_all(users: &Users) -> Vec<Value> {
     users
         .rows
         .iter()
-        .zip(&users.administrable)
-        .map(|(u, admin)| render::user(u, caller, *admin))
+        .zip(&users.capabilities)
+        .map(|(u, caps)| render::user(u, *caps))
         .collect()
 }
 
@@ -46,14 +45,13 @@ fn render_all(users: &Users, caller: &Caller) -> Vec<Value> {
 pub(super) fn render_page(
     path: &str,
     q: &QueryPairs,
-    caller: &Caller,
     (page, req, users): (Page, PageRequest, Users),
 ) -> Json<Value> {
-    page_response(path, q, &page, &req, render_all(&users, caller))
+    page_response(path, q, &page, &req, render_all(&users))
 }
 
-fn render_one(users: &Users, caller: &Caller) -> ApiResult<Value> {
-    render_all(users, caller)
+fn render_one(users: &Users) -> ApiResult<Value> {
+    render_all(users)
         .pop()
         .map(render::detail)
         .ok_or(ApiError::NotFound("User"))
@@ -67,7 +65,7 @@ async fn list(
 ) -> ApiResult<Json<Value>> {
     let q = QueryPairs::parse(raw.as_deref());
     let listed = users::list(&state.ctx, &caller, &q).await?;
-    Ok(render_page(uri.path(), &q, &caller, listed))
+    Ok(render_page(uri.path(), &q, listed))
 }
 
 async fn detail(
@@ -76,7 +74,7 @@ async fn detail(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let found = users::detail(&state.ctx, &caller, &id).await?;
-    Ok(Json(render_one(&found, &caller)?))
+    Ok(Json(render_one(&found)?))
 }
 
 /// Superusers create any user; organization admins create plain users.
@@ -86,7 +84,7 @@ async fn create(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Response> {
     let made = users::create(&state.ctx, &caller, &body).await?;
-    let item = render_one(&made, &caller)?;
+    let item = render_one(&made)?;
     Ok(created(&format!("/api/v2/users/{}/", item["id"]), item))
 }
 
@@ -97,7 +95,7 @@ async fn put(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let updated = users::update(&state.ctx, &caller, &id, &body, false).await?;
-    Ok(Json(render_one(&updated, &caller)?))
+    Ok(Json(render_one(&updated)?))
 }
 
 async fn patch(
@@ -107,7 +105,7 @@ async fn patch(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let updated = users::update(&state.ctx, &caller, &id, &body, true).await?;
-    Ok(Json(render_one(&updated, &caller)?))
+    Ok(Json(render_one(&updated)?))
 }
 
 async fn delete(

@@ -5,7 +5,7 @@
 use super::lists::{PageRequest, QueryPairs};
 use super::users::{self, Users};
 use super::{credentials, Context, Result};
-use crate::domain::rbac::{role, Caller};
+use crate::domain::rbac::{may_unattach_in_access_list, role, Caller};
 use crate::store::{AccessPath, Page, RoleInfo, Scope};
 use std::collections::BTreeMap;
 
@@ -33,6 +33,14 @@ pub struct AccessList {
     pub paths: Vec<AccessPath>,
     /// The granting roles of `paths`, by id.
     pub via_roles: BTreeMap<i64, RoleInfo>,
+    caller: Caller,
+}
+
+impl AccessList {
+    /// Whether the caller may take away a granting role of this content type.
+    pub fn may_unattach(&self, content_type: &str) -> bool {
+        may_unattach_in_access_list(&self.caller, content_type)
+    }
 }
 
 /// Everyone with access to the credential `raw` names, as far as the caller may see them.
@@ -66,6 +74,7 @@ pub async fn list_access(
             users,
             paths,
             via_roles,
+            caller: *caller,
         },
     ))
 }

@@ -17,22 +17,36 @@ use serde_json::{Map, Value};
 pub struct CredentialTypes {
     pub rows: Vec<CredentialTypeRow>,
     pub people: People,
+    /// Whether the caller may change and delete them (superusers).
+    pub changeable: bool,
 }
 
-async fn with_people(ctx: &Context, rows: Vec<CredentialTypeRow>) -> Result<CredentialTypes> {
+async fn with_people(
+    ctx: &Context,
+    caller: &Caller,
+    rows: Vec<CredentialTypeRow>,
+) -> Result<CredentialTypes> {
     let people = People::load(
         &ctx.store,
         rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
     )
     .await?;
-    Ok(CredentialTypes { rows, people })
+    Ok(CredentialTypes {
+        rows,
+        people,
+        changeable: caller.is_superuser,
+    })
 }
 
 /// A page of credential types, filtered and ordered by the query.
-pub async fn list(ctx: &Context, q: &QueryPairs) -> Result<(Page, PageRequest, CredentialTypes)> {
+pub async fn list(
+    ctx: &Context,
+    caller: &Caller,
+    q: &QueryPairs,
+) -> Result<(Page, PageRequest, CredentialTypes)> {
     let (page, req) = page_of(ctx, &CREDENTIAL_TYPE, &Scope::All, q).await?;
     let rows = ctx.store.credential_types_by_ids(&page.ids).await?;
-    Ok((page, req, with_people(ctx, rows).await?))
+    Ok((page, req, with_people(ctx, caller, rows).await?))
 }
 
 /// The type that `raw` (an id or a named URL) names.
@@ -47,9 +61,9 @@ pub async fn get(ctx: &Context, raw: &str) -> Result<CredentialTypeRow> {
 }
 
 /// One type for its detail answer.
-pub async fn detail(ctx: &Context, raw: &str) -> Result<CredentialTypes> {
+pub async fn detail(ctx: &Context, caller: &Caller, raw: &str) -> Result<CredentialTypes> {
     let row = get(ctx, raw).await?;
-    with_people(ctx, vec![row]).await
+    with_people(ctx, caller, vec![row]).await
 }
 
 /// Creates a custom type (superusers); returns its id.

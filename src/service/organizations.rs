@@ -32,6 +32,8 @@ pub struct Organizations {
     pub counts: HashMap<i64, Counts>,
     /// Whether the caller administers each organization, by id.
     pub administrable: HashMap<i64, bool>,
+    /// Whether the caller may delete them (superusers).
+    pub deletable: bool,
 }
 
 async fn is_admin(ctx: &Context, caller: &Caller, org: i64) -> Result<bool> {
@@ -73,6 +75,7 @@ async fn load(ctx: &Context, caller: &Caller, rows: Vec<OrganizationRow>) -> Res
         roles,
         counts,
         administrable,
+        deletable: caller.is_superuser,
     })
 }
 

@@ -2,7 +2,9 @@
 //! owners, the caller's levels), loaded in batches for a whole page at once.
 
 use super::Result;
-use crate::domain::rbac::{effective_level, Caller, Level};
+use crate::domain::rbac::{
+    credential_capabilities, effective_level, Caller, CredentialCapabilities, Level,
+};
 use crate::store::{CredentialRow, OwnerSummary, RoleRef, Store, UserRow};
 use std::collections::HashMap;
 
@@ -71,6 +73,11 @@ impl Credentials {
     /// The caller's effective level on one of these credentials.
     pub fn level(&self, caller: &Caller, id: i64) -> Level {
         effective_level(caller, self.levels.get(&id).copied().unwrap_or(Level::None))
+    }
+
+    /// What the caller may do to one of these credentials.
+    pub fn capabilities(&self, caller: &Caller, row: &CredentialRow) -> CredentialCapabilities {
+        credential_capabilities(caller, self.level(caller, row.id), row.managed)
     }
 }
 

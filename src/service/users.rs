@@ -8,27 +8,35 @@ use crate::crypto::password;
 use crate::domain::activity::{diff, user_fields, ActivityRecord};
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
-use crate::domain::rbac::{role, Caller};
+use crate::domain::rbac::{role, user_capabilities, Caller, UserCapabilities};
 use crate::domain::resource::USER;
 use crate::domain::user::{parse_user, UserWrite};
 use crate::store::{Page, Scope, UserRow};
 use serde_json::{Map, Value};
 
-/// Users, with whether the caller may administer each.
+/// Users, with what the caller may do to each.
 pub struct Users {
     pub rows: Vec<UserRow>,
-    pub administrable: Vec<bool>,
+    pub capabilities: Vec<UserCapabilities>,
+}
+
+impl Users {
+    fn one(user: UserRow, caller: &Caller, administers: bool) -> Users {
+        let capabilities = vec![user_capabilities(caller, user.id, administers)];
+        Users {
+            rows: vec![user],
+            capabilities,
+        }
+    }
 }
 
 async fn with_rights(ctx: &Context, caller: &Caller, rows: Vec<UserRow>) -> Result<Users> {
-    let mut administrable = Vec::with_capacity(rows.len());
+    let mut capabilities = Vec::with_capacity(rows.len());
     for u in &rows {
-        administrable.push(may_admin(ctx, caller, u).await?);
+        let administers = may_admin(ctx, caller, u).await?;
+        capabilities.push(user_capabilities(caller, u.id, administers));
     }
-    Ok(Users {
-        rows,
-        administrable,
-    })
+    Ok(Users { rows, capabilities })
 }
 
 /// A page of the users the caller may see.
@@ -66,11 +74,11 @@ pub(super) async fn page(
 /// The caller itself, as `/me/` shows it.
 pub async fn me(ctx: &Context, caller: &Caller) -> Result<Users> {
     let rows = ctx.store.users_by_ids(&[caller.user_id]).await?;
-    let administrable = vec![caller.is_superuser; rows.len()];
-    Ok(Users {
-        rows,
-        administrable,
-    })
+    let capabilities = rows
+        .iter()
+        .map(|u| user_capabilities(caller, u.id, caller.is_superuser))
+        .collect();
+    Ok(Users { rows, capabilities })
 }
 
 /// One user for its detail answer.
@@ -102,10 +110,7 @@ pub async fn create(ctx: &Context, caller: &Caller, body: &Map<String, Value>) -
     let id = ctx.store.create_user(&parsed.write, &hash, &record).await?;
     let user = ctx.store.user(id).await?.ok_or(Error::NotFound("User"))?;
     let admin = may_admin(ctx, caller, &user).await? || org_admin;
-    Ok(Users {
-        rows: vec![user],
-        administrable: vec![admin],
-    })
+    Ok(Users::one(user, caller, admin))
 }
 
 /// Replaces (`partial` false) or updates the user `raw` names: its administrators, or the
@@ -147,10 +152,7 @@ pub async fn update(
         .update_user(u.id, &parsed.write, new_hash.as_deref(), record.as_ref())
         .await?;
     let user = ctx.store.user(u.id).await?.ok_or(Error::NotFound("User"))?;
-    Ok(Users {
-        rows: vec![user],
-        administrable: vec![admin],
-    })
+    Ok(Users::one(user, caller, admin))
 }
 
 /// Deletes the user `raw` names (its administrators; never oneself).
