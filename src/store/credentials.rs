@@ -5,8 +5,8 @@ use super::activity::append;
 use super::input_sources::copy_input_sources;
 use super::query::{order_like, query, query_as, query_scalar};
 use super::roles::{
-    create_object_roles, delete_object_roles, grant_user, link_parents, remove_parents_of_type,
-    role_id, ParentLinks,
+    add_parent, create_object_roles, delete_object_roles, grant_user, remove_parent, role_id,
+    ParentLinks,
 };
 use super::sql::marks;
 use super::WriteTx;
@@ -191,24 +191,11 @@ impl Store {
         .execute(&mut tx)
         .await?;
         write_secrets(&mut tx, id, save).await?;
-        if old_org != save.organization_id {
-            for (field, _) in CREDENTIAL_ORG_PARENTS {
-                if let Some(r) = role_id(&mut tx, "credential", id, field).await? {
-                    remove_parents_of_type(&mut tx, r, "organization").await?;
-                }
-            }
-            if let Some(org) = save.organization_id {
-                link_parents(
-                    &mut tx,
-                    ("credential", id),
-                    ("organization", org),
-                    &CREDENTIAL_ORG_PARENTS,
-                )
-                .await?;
-            }
-        }
         if let Some(a) = activity {
             append(&mut tx, a, None).await?;
+        }
+        if old_org != save.organization_id {
+            move_to_organization(&mut tx, id, old_org, save.organization_id, actor).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -480,4 +467,45 @@ async fn insert_credential(
         }
     }
     Ok(id)
+}
+
+/// Moves a credential's roles from one organization's to another's, recording each link
+/// taken away and made as AWX does (after the update's own entry): per credential role,
+/// the old organization's link goes, then the new one's comes; `object2_pk` is the
+/// organization's role, as AWX writes it.
+async fn move_to_organization(
+    tx: &mut WriteTx,
+    credential: i64,
+    from: Option<i64>,
+    to: Option<i64>,
+    actor: Option<i64>,
+) -> StoreResult<()> {
+    for (field, org_field) in CREDENTIAL_ORG_PARENTS {
+        let Some(role) = role_id(tx, "credential", credential, field).await? else {
+            continue;
+        };
+        for (org, link) in [(from, false), (to, true)] {
+            let Some(org) = org else { continue };
+            let Some(parent) = role_id(tx, "organization", org, org_field).await? else {
+                continue;
+            };
+            if link {
+                add_parent(tx, role, parent).await?;
+            } else {
+                remove_parent(tx, role, parent).await?;
+            }
+            let mut record = ActivityRecord::role_change(
+                actor,
+                link,
+                ("credential", credential),
+                ("organization", org),
+                "awx.main.models.rbac.Role_parents",
+                "credential",
+                role,
+            );
+            record.changes.insert("object2_pk".into(), parent.into());
+            append(tx, &record, None).await?;
+        }
+    }
+    Ok(())
 }

@@ -384,3 +384,76 @@ async fn list(app: &TestApp, query: String) -> Reply {
     app.get(As::Admin, &format!("/api/v2/credentials/?{query}"))
         .await
 }
+
+#[tokio::test]
+async fn moving_a_credential_records_the_organization_links_it_loses_and_gains() {
+    let app = TestApp::new().await;
+    let (from, to) = (app.org("from").await, app.org("to").await);
+    let ty = app.type_id("ssh").await;
+    let id = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "c", "credential_type": ty, "organization": from}),
+        )
+        .await;
+    let r = app
+        .patch(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/"),
+            json!({ "organization": to }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    let entries = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/activity_stream/?order_by=id"),
+        )
+        .await;
+    let ops: Vec<(String, Value)> = entries.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["operation"].as_str().unwrap_or_default().to_string(),
+                e["changes"]["object2_pk"].clone(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = ops.iter().map(|(op, _)| op.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "create",
+            "update",
+            "disassociate",
+            "associate",
+            "disassociate",
+            "associate"
+        ],
+        "{}",
+        entries.raw
+    );
+    let from_admin = role_of(
+        &app,
+        &format!("/api/v2/organizations/{from}/"),
+        "credential_admin_role",
+    )
+    .await;
+    let to_admin = role_of(
+        &app,
+        &format!("/api/v2/organizations/{to}/"),
+        "credential_admin_role",
+    )
+    .await;
+    assert_eq!(ops[2].1, from_admin);
+    assert_eq!(ops[3].1, to_admin);
+    let relation = &entries.body["results"][2]["changes"]["relationship"];
+    assert_eq!(relation, "awx.main.models.rbac.Role_parents");
+    // Still one organization's credential, reachable through the new one only.
+    let owners = app
+        .get(As::Admin, &format!("/api/v2/credentials/{id}/"))
+        .await;
+    assert_eq!(owners.body["summary_fields"]["owners"][0]["id"], to);
+}
