@@ -42,16 +42,8 @@ pub async fn set_password(
     let mut changes = serde_json::Map::new();
     changes.insert("password".into(), serde_json::json!(["hidden", "hidden"]));
     let record = ActivityRecord::update_with(None, "user", user.id, changes);
-    let write = UserWrite {
-        username: user.username,
-        first_name: user.first_name,
-        last_name: user.last_name,
-        email: user.email,
-        is_superuser: user.is_superuser,
-        is_system_auditor: user.is_system_auditor,
-    };
     store
-        .update_user(user.id, &write, Some(&hash), record.as_ref())
+        .update_user(user.id, &user.fields(), Some(&hash), record.as_ref())
         .await?;
     Ok(())
 }

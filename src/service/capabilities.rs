@@ -1,8 +1,9 @@
 //! What the caller could do, for OPTIONS answers (`POST`/`PUT` in `actions`): the same
 //! rules the use cases apply, asked without doing anything.
 
+use super::related::administers;
 use super::{users, Context, Result};
-use crate::domain::rbac::{role, Caller, Level};
+use crate::domain::rbac::{Caller, Level};
 use crate::domain::resource::Resource;
 
 /// May the caller create objects of this resource through its main list?
@@ -34,29 +35,15 @@ pub async fn may_change(
     let store = &ctx.store;
     Ok(match resource.key {
         "credential" => match store.credential(id).await? {
-            Some(c) if !c.managed => {
-                caller.is_superuser
-                    || store
-                        .holds_role(caller.user_id, "credential", id, role::ADMIN)
-                        .await?
-            }
+            Some(c) if !c.managed => administers(ctx, caller, "credential", id).await?,
             _ => false,
         },
         "credential_type" => caller.is_superuser && store.credential_type(id).await?.is_some(),
         "organization" => {
             store.organization(id).await?.is_some()
-                && (caller.is_superuser
-                    || store
-                        .holds_role(caller.user_id, "organization", id, role::ADMIN)
-                        .await?)
+                && administers(ctx, caller, "organization", id).await?
         }
-        "team" => {
-            store.team(id).await?.is_some()
-                && (caller.is_superuser
-                    || store
-                        .holds_role(caller.user_id, "team", id, role::ADMIN)
-                        .await?)
-        }
+        "team" => store.team(id).await?.is_some() && administers(ctx, caller, "team", id).await?,
         "user" => match store.user(id).await? {
             Some(u) => u.id == caller.user_id || users::may_admin(ctx, caller, &u).await?,
             None => false,

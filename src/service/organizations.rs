@@ -3,7 +3,7 @@
 
 use super::lists::{page_of, role_level, PageRequest, QueryPairs};
 use super::named::readable;
-use super::related::{Credentials, People};
+use super::related::{administers, roles_by_object, Credentials, People};
 use super::users::{self, Users};
 use super::{Context, Error, Result};
 use crate::domain::activity::{organization_fields, ActivityRecord};
@@ -36,12 +36,8 @@ pub struct Organizations {
     pub deletable: bool,
 }
 
-async fn is_admin(ctx: &Context, caller: &Caller, org: i64) -> Result<bool> {
-    Ok(caller.is_superuser
-        || ctx
-            .store
-            .holds_role(caller.user_id, "organization", org, role::ADMIN)
-            .await?)
+async fn is_admin(ctx: &Context, caller: &Caller, id: i64) -> Result<bool> {
+    administers(ctx, caller, "organization", id).await
 }
 
 async fn load(ctx: &Context, caller: &Caller, rows: Vec<OrganizationRow>) -> Result<Organizations> {
@@ -51,10 +47,7 @@ async fn load(ctx: &Context, caller: &Caller, rows: Vec<OrganizationRow>) -> Res
     )
     .await?;
     let ids: Vec<i64> = rows.iter().map(|o| o.id).collect();
-    let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
-    for r in ctx.store.object_roles("organization", &ids).await? {
-        roles.entry(r.object_id).or_default().push(r);
-    }
+    let roles = roles_by_object(&ctx.store, "organization", &ids).await?;
     let mut counts = HashMap::new();
     let mut administrable = HashMap::new();
     for o in &rows {

@@ -3,7 +3,7 @@
 
 use super::Result;
 use crate::domain::rbac::{
-    credential_capabilities, effective_level, Caller, CredentialCapabilities, Level,
+    credential_capabilities, effective_level, role, Caller, CredentialCapabilities, Level,
 };
 use crate::store::{CredentialRow, OwnerSummary, RoleRef, Store, UserRow};
 use std::collections::HashMap;
@@ -27,6 +27,34 @@ impl People {
     }
 }
 
+/// The roles of these objects of one kind, by object id, for `summary_fields.object_roles`.
+pub async fn roles_by_object(
+    store: &Store,
+    kind: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Vec<RoleRef>>> {
+    let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
+    for r in store.object_roles(kind, ids).await? {
+        roles.entry(r.object_id).or_default().push(r);
+    }
+    Ok(roles)
+}
+
+/// Whether the caller administers this object: a superuser, or a holder of its admin
+/// role (directly or through any role above it).
+pub async fn administers(
+    ctx: &super::Context,
+    caller: &Caller,
+    kind: &str,
+    id: i64,
+) -> Result<bool> {
+    Ok(caller.is_superuser
+        || ctx
+            .store
+            .holds_role(caller.user_id, kind, id, role::ADMIN)
+            .await?)
+}
+
 /// Credentials, in list order, with what their representations show.
 pub struct Credentials {
     pub rows: Vec<CredentialRow>,
@@ -45,10 +73,7 @@ impl Credentials {
             rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
         )
         .await?;
-        let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
-        for r in store.object_roles("credential", &ids).await? {
-            roles.entry(r.object_id).or_default().push(r);
-        }
+        let roles = roles_by_object(store, "credential", &ids).await?;
         let mut owners: HashMap<i64, Vec<OwnerSummary>> = HashMap::new();
         for o in store.credential_owners(&ids).await? {
             owners.entry(o.credential_id).or_default().push(o);

@@ -3,7 +3,7 @@
 
 use super::lists::{page_of, role_level, PageRequest, QueryPairs};
 use super::named::readable;
-use super::related::People;
+use super::related::{administers, roles_by_object, People};
 use super::{organizations, Context, Error, Result};
 use crate::domain::activity::{team_fields, ActivityRecord};
 use crate::domain::association::Association;
@@ -27,12 +27,8 @@ pub struct Teams {
     pub administrable: HashMap<i64, bool>,
 }
 
-async fn is_admin(ctx: &Context, caller: &Caller, team: i64) -> Result<bool> {
-    Ok(caller.is_superuser
-        || ctx
-            .store
-            .holds_role(caller.user_id, "team", team, role::ADMIN)
-            .await?)
+async fn is_admin(ctx: &Context, caller: &Caller, id: i64) -> Result<bool> {
+    administers(ctx, caller, "team", id).await
 }
 
 async fn load(ctx: &Context, caller: &Caller, rows: Vec<TeamRow>) -> Result<Teams> {
@@ -50,10 +46,7 @@ async fn load(ctx: &Context, caller: &Caller, rows: Vec<TeamRow>) -> Result<Team
         .into_iter()
         .map(|o| (o.id, o))
         .collect();
-    let mut roles: HashMap<i64, Vec<RoleRef>> = HashMap::new();
-    for r in ctx.store.object_roles("team", &ids).await? {
-        roles.entry(r.object_id).or_default().push(r);
-    }
+    let roles = roles_by_object(&ctx.store, "team", &ids).await?;
     let mut administrable = HashMap::new();
     for t in &rows {
         administrable.insert(t.id, is_admin(ctx, caller, t.id).await?);
