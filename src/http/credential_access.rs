@@ -9,10 +9,11 @@ use crate::domain::rbac::role_display;
 use crate::service::credential_access::{self, AccessList};
 use crate::service::{roles, teams};
 use crate::store::UserRow;
+use crate::store::{RoleInfo, TeamGrant};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -152,26 +153,71 @@ fn access_entries(u: &UserRow, access: &AccessList) -> (Vec<Value>, Vec<Value>) 
             .or_default()
             .push(p.role_field.as_str());
     }
+    let (mut through_teams, mut through_teams_indirectly) = (Vec::new(), Vec::new());
     for (via, fields) in by_via {
         let Some(role) = via_roles.get(&via) else {
             continue;
         };
-        let (name, description) = role_display(role.content_type.as_deref(), &role.role_field);
-        let ct = role.content_type.clone().unwrap_or_default();
-        let entry = json!({
-            "role": {
-                "id": role.id, "name": name, "description": description,
-                "resource_name": role.resource_name, "resource_type": ct,
-                "related": {ct.clone(): format!("/api/v2/{ct}s/{}/", role.object_id.unwrap_or_default())},
-                "user_capabilities": {"unattach": access.may_unattach(&ct)},
-            },
-            "descendant_roles": fields,
-        });
-        if ct == "credential" && role.object_id == Some(credential_id) {
+        if let Some(grant) = access.team_grants.get(&via) {
+            let entries = team_entries(access, grant);
+            if grant.direct {
+                through_teams.extend(entries);
+            } else {
+                through_teams_indirectly.extend(entries);
+            }
+            continue;
+        }
+        let entry = json!({"role": role_json(access, role, None), "descendant_roles": fields});
+        if role.content_type.as_deref() == Some("credential")
+            && role.object_id == Some(credential_id)
+        {
             direct.push(entry);
         } else {
             indirect.push(entry);
         }
     }
+    // AWX lists a user's own roles on the credential, then the roles held through teams.
+    direct.extend(through_teams);
+    direct.extend(through_teams_indirectly);
     (direct, indirect)
+}
+
+/// A role as the access list shows it; `team` adds the team it is held through.
+fn role_json(access: &AccessList, role: &RoleInfo, team: Option<&TeamGrant>) -> Value {
+    let (name, description) = role_display(role.content_type.as_deref(), &role.role_field);
+    let ct = role.content_type.clone().unwrap_or_default();
+    let mut out = Map::new();
+    out.insert("id".into(), json!(role.id));
+    out.insert("name".into(), json!(name));
+    out.insert("description".into(), json!(description));
+    if let Some(team) = team {
+        out.insert("team_id".into(), json!(team.team_id));
+        out.insert("team_name".into(), json!(team.team_name));
+        out.insert(
+            "team_organization_name".into(),
+            json!(team.team_organization_name),
+        );
+    }
+    out.insert("resource_name".into(), json!(role.resource_name));
+    out.insert("resource_type".into(), json!(ct));
+    out.insert(
+        "related".into(),
+        json!({ct.clone(): format!("/api/v2/{ct}s/{}/", role.object_id.unwrap_or_default())}),
+    );
+    out.insert(
+        "user_capabilities".into(),
+        json!({"unattach": access.may_unattach(&ct)}),
+    );
+    Value::Object(out)
+}
+
+/// The entries of a role held through a team: one per role of the team's member role that
+/// leads to the credential, each naming the team.
+fn team_entries(access: &AccessList, grant: &TeamGrant) -> Vec<Value> {
+    grant
+        .shown
+        .iter()
+        .filter_map(|id| access.shown_roles.get(id))
+        .map(|role| json!({"role": role_json(access, role, Some(grant)), "descendant_roles": grant.implied}))
+        .collect()
 }

@@ -6,7 +6,7 @@ use super::lists::{PageRequest, QueryPairs};
 use super::users::{self, Users};
 use super::{credentials, Context, Result};
 use crate::domain::rbac::{may_unattach_in_access_list, role, Caller};
-use crate::store::{AccessPath, Page, RoleInfo, Scope};
+use crate::store::{AccessPath, Page, RoleInfo, Scope, TeamGrant};
 use std::collections::BTreeMap;
 
 /// The users holding the admin role of the credential `raw` names directly.
@@ -33,6 +33,10 @@ pub struct AccessList {
     pub paths: Vec<AccessPath>,
     /// The granting roles of `paths`, by id.
     pub via_roles: BTreeMap<i64, RoleInfo>,
+    /// For each granting role that is a team's: how it reaches the credential.
+    pub team_grants: BTreeMap<i64, TeamGrant>,
+    /// The roles the team grants name, by id.
+    pub shown_roles: BTreeMap<i64, RoleInfo>,
     caller: Caller,
 }
 
@@ -59,9 +63,28 @@ pub async fn list_access(
     let mut via_ids: Vec<i64> = paths.iter().map(|p| p.via_role).collect();
     via_ids.sort_unstable();
     via_ids.dedup();
-    let via_roles = ctx
+    let via_roles: BTreeMap<i64, RoleInfo> = ctx
         .store
         .roles_by_ids(&via_ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let mut team_grants = BTreeMap::new();
+    for role in via_roles.values() {
+        if let Some(grant) = ctx.store.team_grant(role.id, cred.id).await? {
+            team_grants.insert(role.id, grant);
+        }
+    }
+    let mut shown: Vec<i64> = team_grants
+        .values()
+        .flat_map(|g| g.shown.iter().copied())
+        .collect();
+    shown.sort_unstable();
+    shown.dedup();
+    let shown_roles = ctx
+        .store
+        .roles_by_ids(&shown)
         .await?
         .into_iter()
         .map(|r| (r.id, r))
@@ -74,6 +97,8 @@ pub async fn list_access(
             users,
             paths,
             via_roles,
+            team_grants,
+            shown_roles,
             caller: *caller,
         },
     ))

@@ -75,6 +75,22 @@ pub struct CredentialSave {
     pub kept_secrets: Vec<String>,
 }
 
+/// A team's role that a user holds, seen from one credential.
+#[derive(Debug, Clone)]
+pub struct TeamGrant {
+    pub team_id: i64,
+    pub team_name: String,
+    pub team_organization_name: String,
+    /// Whether the team's role sits directly above one of the credential's roles (rather
+    /// than above an organization role that does).
+    pub direct: bool,
+    /// The roles AWX names for it: the team member role's children among the credential's
+    /// roles (direct), or among the roles above them.
+    pub shown: Vec<i64>,
+    /// The credential's role fields the team's member role implies.
+    pub implied: Vec<String>,
+}
+
 crate::row_struct! {
     /// An owner entry of `summary_fields.owners`.
     #[derive(Debug, Clone)]
@@ -293,6 +309,89 @@ impl Store {
         .bind(credential_id)
         .fetch_all(self.pool())
         .await
+    }
+
+    /// How a team's role that a user holds reaches `credential`, as AWX's access list shows
+    /// it: `None` when the role is not a team's.
+    pub async fn team_grant(
+        &self,
+        team_role: i64,
+        credential: i64,
+    ) -> StoreResult<Option<TeamGrant>> {
+        let found: Option<(i64, String)> = query_as(
+            "SELECT object_id, role_field FROM roles WHERE id = ? AND content_type = 'team'",
+        )
+        .bind(team_role)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((team_id, field)) = found else {
+            return Ok(None);
+        };
+        let (team_name, team_organization_name): (String, String) = query_as(
+            "SELECT t.name, o.name FROM teams t JOIN organizations o ON o.id = t.organization_id \
+             WHERE t.id = ?",
+        )
+        .bind(team_id)
+        .fetch_one(self.pool())
+        .await?;
+        // AWX shows a team admin's access through the team's member role.
+        let member = if field == role::ADMIN {
+            query_scalar(
+                "SELECT id FROM roles WHERE content_type = 'team' AND object_id = ? AND role_field = ?",
+            )
+            .bind(team_id)
+            .bind(role::MEMBER)
+            .fetch_optional(self.pool())
+            .await?
+            .unwrap_or(team_role)
+        } else {
+            team_role
+        };
+        let direct = !self
+            .children_on(team_role, credential, false)
+            .await?
+            .is_empty();
+        let shown = self.children_on(member, credential, !direct).await?;
+        let implied = query_scalar(
+            "SELECT r.role_field FROM roles r JOIN role_ancestors a ON a.role_id = r.id \
+             WHERE r.content_type = 'credential' AND r.object_id = ? AND a.ancestor_id = ? ORDER BY r.id",
+        )
+        .bind(credential)
+        .bind(member)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(Some(TeamGrant {
+            team_id,
+            team_name,
+            team_organization_name,
+            direct,
+            shown,
+            implied,
+        }))
+    }
+
+    /// The roles directly below `parent` that are `credential`'s own, or with `above` the
+    /// ones that sit above them (the credential's roles included).
+    async fn children_on(
+        &self,
+        parent: i64,
+        credential: i64,
+        above: bool,
+    ) -> StoreResult<Vec<i64>> {
+        let sql = if above {
+            "SELECT rp.role_id FROM role_parents rp WHERE rp.parent_id = ? AND rp.role_id IN \
+             (SELECT a.ancestor_id FROM role_ancestors a JOIN roles r ON r.id = a.role_id \
+              WHERE r.content_type = 'credential' AND r.object_id = ?) ORDER BY rp.role_id"
+        } else {
+            "SELECT rp.role_id FROM role_parents rp JOIN roles r ON r.id = rp.role_id \
+             WHERE rp.parent_id = ? AND r.content_type = 'credential' AND r.object_id = ? \
+             ORDER BY rp.role_id"
+        };
+        query_scalar(sql)
+            .bind(parent)
+            .bind(credential)
+            .fetch_all(self.pool())
+            .await
     }
 }
 

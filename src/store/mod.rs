@@ -21,7 +21,7 @@ mod value;
 
 pub use credential_types::{CredentialTypeRow, NewCredentialType};
 pub use credentials::{
-    AccessPath, CredentialRow, CredentialSave, Inventory, OwnerSummary, SecretRow,
+    AccessPath, CredentialRow, CredentialSave, Inventory, OwnerSummary, SecretRow, TeamGrant,
 };
 pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;

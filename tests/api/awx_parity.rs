@@ -457,3 +457,47 @@ async fn moving_a_credential_records_the_organization_links_it_loses_and_gains()
         .await;
     assert_eq!(owners.body["summary_fields"]["owners"][0]["id"], to);
 }
+
+#[tokio::test]
+async fn the_access_list_names_the_team_a_role_is_held_through() {
+    let app = TestApp::new().await;
+    let org = org_with_team(&app, "acme").await;
+    let member = app.user("m").await;
+    associate(
+        &app,
+        &format!("/api/v2/organizations/{}/users/", org.id),
+        member,
+    )
+    .await;
+    associate(&app, &format!("/api/v2/teams/{}/users/", org.team), member).await;
+    let ty = app.type_id("ssh").await;
+    let id = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "c", "credential_type": ty, "organization": org.id}),
+        )
+        .await;
+    let use_role = role_of(&app, &format!("/api/v2/credentials/{id}/"), "use_role").await;
+    associate(&app, &format!("/api/v2/roles/{use_role}/teams/"), org.team).await;
+    let r = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/access_list/?username=m"),
+        )
+        .await;
+    assert_eq!(r.body["count"], 1, "{}", r.raw);
+    let summary = &r.body["results"][0]["summary_fields"];
+    assert_eq!(summary["indirect_access"], json!([]), "{}", r.raw);
+    let entry = &summary["direct_access"][0];
+    assert_eq!(entry["descendant_roles"], json!(["use_role", "read_role"]));
+    assert_eq!(
+        entry["role"],
+        json!({
+            "id": use_role, "name": "Use", "description": "Can use the credential in a job template",
+            "team_id": org.team, "team_name": "acme-team", "team_organization_name": "acme",
+            "resource_name": "c", "resource_type": "credential",
+            "related": {"credential": format!("/api/v2/credentials/{id}/")},
+            "user_capabilities": {"unattach": true},
+        })
+    );
+}
