@@ -43,11 +43,15 @@ fn render_all(types: &CredentialTypes, detail: bool) -> ApiResult<Vec<Value>> {
 }
 
 /// The answer to a read or write of one type.
-async fn render_one(state: &AppState, raw: &str, caller: &Caller) -> ApiResult<Value> {
-    let types = credential_types::detail(&state.ctx, caller, raw).await?;
-    render_all(&types, true)?
+fn render_one(types: &CredentialTypes) -> ApiResult<Value> {
+    render_all(types, true)?
         .pop()
         .ok_or(ApiError::NotFound("CredentialType"))
+}
+
+/// The answer to a write of type `id`.
+async fn render_written(state: &AppState, caller: &Caller, id: i64) -> ApiResult<Value> {
+    render_one(&credential_types::written(&state.ctx, caller, id).await?)
 }
 
 async fn list(
@@ -67,7 +71,8 @@ async fn detail(
     Auth(caller): Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(render_one(&state, &id, &caller).await?))
+    let types = credential_types::detail(&state.ctx, &caller, &id).await?;
+    Ok(Json(render_one(&types)?))
 }
 
 async fn create(
@@ -78,7 +83,7 @@ async fn create(
     let id = credential_types::create(&state.ctx, &caller, &body).await?;
     Ok(created(
         &format!("/api/v2/credential_types/{id}/"),
-        render_one(&state, &id.to_string(), &caller).await?,
+        render_written(&state, &caller, id).await?,
     ))
 }
 
@@ -89,7 +94,7 @@ async fn put(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let id = credential_types::update(&state.ctx, &caller, &id, &body, false).await?;
-    Ok(Json(render_one(&state, &id.to_string(), &caller).await?))
+    Ok(Json(render_written(&state, &caller, id).await?))
 }
 
 async fn patch(
@@ -99,7 +104,7 @@ async fn patch(
     JsonObject(body): JsonObject,
 ) -> ApiResult<Json<Value>> {
     let id = credential_types::update(&state.ctx, &caller, &id, &body, true).await?;
-    Ok(Json(render_one(&state, &id.to_string(), &caller).await?))
+    Ok(Json(render_written(&state, &caller, id).await?))
 }
 
 async fn delete(

@@ -44,7 +44,7 @@ async fn type_get(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = parse_id(&id, "CredentialType")?;
-    credential_types::get(&state.ctx, &id.to_string()).await?;
+    credential_types::by_id(&state.ctx, id).await?;
     Ok(Json(json!({})))
 }
 

@@ -54,10 +54,21 @@ pub async fn get(ctx: &Context, raw: &str) -> Result<CredentialTypeRow> {
     let id = resolve(ctx, NamedKind::CredentialType, raw, "CredentialType")
         .await?
         .id;
+    by_id(ctx, id).await
+}
+
+/// The type with this id.
+pub async fn by_id(ctx: &Context, id: i64) -> Result<CredentialTypeRow> {
     ctx.store
         .credential_type(id)
         .await?
         .ok_or(Error::NotFound("CredentialType"))
+}
+
+/// A type just written, for the answer to its write.
+pub async fn written(ctx: &Context, caller: &Caller, id: i64) -> Result<CredentialTypes> {
+    let row = by_id(ctx, id).await?;
+    with_people(ctx, caller, vec![row]).await
 }
 
 /// One type for its detail answer.

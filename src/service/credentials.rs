@@ -2,10 +2,11 @@
 //! decides the caller's permission, applies `domain::credential`'s rules, seals secrets
 //! through [`super::inputs`] and writes in one store transaction.
 
+use super::auth::caller_of;
 use super::inputs::{self, Sealed};
 use super::lists::{self, PageRequest, QueryPairs};
 use super::named::resolve;
-use super::related::Credentials;
+use super::related::{administers, Credentials};
 use super::{credential_types, organizations, teams, users, Context, Error, Result};
 use crate::domain::activity::{credential_fields, diff, ActivityRecord};
 use crate::domain::credential::{
@@ -28,7 +29,7 @@ pub async fn list(
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, Credentials)> {
     let scope = within
-        .and(super::lists::readable(caller))
+        .and(lists::readable(caller))
         .and(lists::role_level(caller, q)?);
     let (page, req) = lists::page_of(ctx, &CREDENTIAL, &scope, q).await?;
     let rows = ctx.store.credentials_by_ids(&page.ids).await?;
@@ -47,15 +48,7 @@ pub async fn list_of_user(
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, Credentials)> {
     let user = users::get(ctx, caller, raw).await?;
-    let readable = if user.is_superuser || user.is_system_auditor {
-        Scope::All
-    } else {
-        Scope::Holding {
-            user: user.id,
-            role: role::READ.into(),
-        }
-    };
-    list(ctx, caller, readable, q).await
+    list(ctx, caller, lists::readable(&caller_of(&user)), q).await
 }
 
 /// Credentials granted to the team `raw` names: their use or admin role hangs under the
@@ -242,7 +235,7 @@ pub async fn create(
     let record = ActivityRecord::create(
         Some(caller.user_id),
         "credential",
-        recorded(ctx, &save, &ty).await?,
+        recorded(ctx, &save, (&ty.name, ty.id)).await?,
     );
     Ok(ctx
         .store
@@ -321,7 +314,10 @@ pub async fn update(
     };
     let name = parsed.name.unwrap_or_else(|| row.name.clone());
     let save = sealed.into_save(row.uid.clone(), name, description, org, ty.id);
-    let mut changes = diff(&fields_of(&row), &recorded(ctx, &save, &ty).await?);
+    let mut changes = diff(
+        &fields_of(&row),
+        &recorded(ctx, &save, (&ty.name, ty.id)).await?,
+    );
     if inputs_changed {
         changes.insert("inputs".into(), json!(["hidden", "hidden"]));
     }
@@ -377,15 +373,10 @@ pub async fn copy(
         row.organization_id,
         row.credential_type_id,
     );
-    let ty = ctx
-        .store
-        .credential_type(row.credential_type_id)
-        .await?
-        .ok_or(Error::NotFound("CredentialType"))?;
     let record = ActivityRecord::create(
         Some(caller.user_id),
         "credential",
-        recorded(ctx, &save, &ty).await?,
+        recorded(ctx, &save, (&row.type_name, row.credential_type_id)).await?,
     );
     Ok(ctx
         .store
@@ -459,10 +450,7 @@ async fn may_own_for(
         }
         "team" => {
             ctx.store.team(id).await?.ok_or_else(missing)?;
-            Ok(ctx
-                .store
-                .holds_role(caller.user_id, "team", id, role::ADMIN)
-                .await?)
+            administers(ctx, caller, "team", id).await
         }
         _ => {
             let user = ctx.store.user(id).await?.ok_or_else(missing)?;
@@ -524,11 +512,12 @@ fn fields_of(row: &CredentialRow) -> Map<String, Value> {
     )
 }
 
-/// The fields the activity stream records for a credential about to be saved.
+/// The fields the activity stream records for a credential about to be saved, of the type
+/// named `ty` (name, id).
 async fn recorded(
     ctx: &Context,
     save: &CredentialSave,
-    ty: &CredentialTypeRow,
+    ty: (&str, i64),
 ) -> Result<Map<String, Value>> {
     let org = match save.organization_id {
         Some(o) => ctx.store.organization(o).await?.map(|row| (row.name, o)),
@@ -538,7 +527,7 @@ async fn recorded(
         &save.name,
         &save.description,
         org.as_ref().map(|(n, i)| (n.as_str(), *i)),
-        (&ty.name, ty.id),
+        ty,
     ))
 }
 

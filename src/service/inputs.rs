@@ -3,7 +3,8 @@
 //! case that needs stored values (update, copy, lookups, the test endpoint) comes here.
 
 use super::{Context, Result};
-use crate::domain::credential::{PreparedInputs, SecretAction};
+use crate::domain::credential::{PreparedInputs, SecretAction, ENCRYPTED};
+use crate::plugins::Kwargs;
 use crate::store::CredentialRow;
 use secrecy::SecretString;
 use serde_json::{Map, Value};
@@ -37,6 +38,14 @@ pub async fn open_secrets(
         secrets.insert(s.field, value);
     }
     Ok(secrets)
+}
+
+/// Sets public input values as lookup arguments, leaving out `$encrypted$` markers (they
+/// stand for a stored secret, not a value).
+pub fn set_public(kwargs: &mut Kwargs, public: &Map<String, Value>) {
+    for (key, value) in public.iter().filter(|(_, v)| v.as_str() != Some(ENCRYPTED)) {
+        kwargs.set_json(key, value);
+    }
 }
 
 /// Public inputs as stored, new envelopes, and the secret fields kept as they are.

@@ -6,7 +6,7 @@
 
 use super::{credential_types, credentials, inputs, Context, Error, Result};
 use crate::domain::activity::ActivityRecord;
-use crate::domain::credential::{changed_public_inputs, DESTINATION_INPUTS, ENCRYPTED};
+use crate::domain::credential::{changed_public_inputs, DESTINATION_INPUTS};
 use crate::domain::rbac::{Caller, Level};
 use crate::plugins::{lookup, Kwargs, LookupError};
 use serde_json::{Map, Value};
@@ -45,27 +45,20 @@ pub async fn test_credential(
     if level < Level::Use {
         return Err(Error::Forbidden(None));
     }
-    let ty = credential_types::get(ctx, &cred.credential_type_id.to_string()).await?;
+    let ty = credential_types::by_id(ctx, cred.credential_type_id).await?;
     let public = cred.public_inputs()?;
     let requested = object(body, "inputs");
     let schema = ctx.schemas.schema(&ty)?;
     let changed = changed_public_inputs(&schema, &public, &requested);
     let with_stored_secrets = changed.is_empty() || level >= Level::Admin;
     let mut kwargs = Kwargs::default();
-    for (k, v) in public.iter().filter(|(_, v)| v.as_str() != Some(ENCRYPTED)) {
-        kwargs.set_json(k, v);
-    }
+    inputs::set_public(&mut kwargs, &public);
     if with_stored_secrets {
         for (k, v) in inputs::open_secrets(ctx, &cred).await? {
             kwargs.set_secret(&k, v);
         }
     }
-    for (k, v) in requested
-        .iter()
-        .filter(|(_, v)| v.as_str() != Some(ENCRYPTED))
-    {
-        kwargs.set_json(k, v);
-    }
+    inputs::set_public(&mut kwargs, &requested);
     kwargs.extend_json(&object(body, "metadata"));
     let destination = DESTINATION_INPUTS.iter().find_map(|k| kwargs.non_empty(k));
     let record = ActivityRecord::lookup_test(
@@ -92,7 +85,7 @@ pub async fn test_type(
     id: i64,
     body: &Map<String, Value>,
 ) -> Result<Outcome> {
-    let ty = credential_types::get(ctx, &id.to_string()).await?;
+    let ty = credential_types::by_id(ctx, id).await?;
     if !caller.is_superuser {
         return Err(Error::Forbidden(None));
     }

@@ -4,7 +4,6 @@
 //! failure names the field and the backend, never a secret.
 
 use super::{inputs, Context, Error};
-use crate::domain::credential::ENCRYPTED;
 use crate::plugins::{lookup, Kwargs, LookupError};
 use crate::store::CredentialRow;
 use secrecy::SecretString;
@@ -33,13 +32,7 @@ pub enum ResolveError {
 async fn stored_values(ctx: &Context, cred: &CredentialRow) -> Result<Kwargs, ResolveError> {
     let opened = inputs::open(ctx, cred).await?;
     let mut values = Kwargs::default();
-    for (k, v) in opened
-        .public
-        .iter()
-        .filter(|(_, v)| v.as_str() != Some(ENCRYPTED))
-    {
-        values.set_json(k, v);
-    }
+    inputs::set_public(&mut values, &opened.public);
     for (field, secret) in opened.secrets {
         values.set_secret(&field, secret);
     }
