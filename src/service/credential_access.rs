@@ -72,7 +72,7 @@ pub async fn list_access(
         .collect();
     let mut team_grants = BTreeMap::new();
     for role in via_roles.values() {
-        if let Some(grant) = ctx.store.team_grant(role.id, cred.id).await? {
+        if let Some(grant) = ctx.store.team_grant(role, cred.id).await? {
             team_grants.insert(role.id, grant);
         }
     }

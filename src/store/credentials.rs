@@ -6,7 +6,7 @@ use super::input_sources::copy_input_sources;
 use super::query::{order_like, query, query_as, query_scalar};
 use super::roles::{
     add_parent, create_object_roles, delete_object_roles, grant_user, remove_parent, role_id,
-    ParentLinks,
+    ParentLinks, RoleInfo,
 };
 use super::sql::marks;
 use super::WriteTx;
@@ -315,25 +315,21 @@ impl Store {
     /// it: `None` when the role is not a team's.
     pub async fn team_grant(
         &self,
-        team_role: i64,
+        held: &RoleInfo,
         credential: i64,
     ) -> StoreResult<Option<TeamGrant>> {
-        let found: Option<(i64, String)> = query_as(
-            "SELECT object_id, role_field FROM roles WHERE id = ? AND content_type = 'team'",
-        )
-        .bind(team_role)
-        .fetch_optional(self.pool())
-        .await?;
-        let Some((team_id, field)) = found else {
+        let (Some("team"), Some(team_id)) = (held.content_type.as_deref(), held.object_id) else {
             return Ok(None);
         };
-        let (team_name, team_organization_name): (String, String) = query_as(
-            "SELECT t.name, o.name FROM teams t JOIN organizations o ON o.id = t.organization_id \
+        let (team_role, field) = (held.id, held.role_field.as_str());
+        let team_organization_name: String = query_scalar(
+            "SELECT o.name FROM teams t JOIN organizations o ON o.id = t.organization_id \
              WHERE t.id = ?",
         )
         .bind(team_id)
         .fetch_one(self.pool())
         .await?;
+        let team_name = held.resource_name.clone().unwrap_or_default();
         // AWX shows a team admin's access through the team's member role.
         let member = if field == role::ADMIN {
             query_scalar(
