@@ -241,19 +241,21 @@ impl Store {
             "SELECT r.object_id AS credential_id, 'user' AS kind, u.id AS id, u.username AS name, \
                     u.first_name || ' ' || u.last_name AS description \
              FROM roles r JOIN role_members m ON m.role_id = r.id JOIN users u ON u.id = m.user_id \
-             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({id_list}) \
+             WHERE r.content_type = 'credential' AND r.role_field = ? AND r.object_id IN ({id_list}) \
              UNION ALL \
              SELECT r.object_id, p.content_type, COALESCE(o.id, t.id), COALESCE(o.name, t.name), \
                     COALESCE(o.description, t.description) \
              FROM roles r JOIN role_parents rp ON rp.role_id = r.id JOIN roles p ON p.id = rp.parent_id \
              LEFT JOIN organizations o ON p.content_type = 'organization' AND o.id = p.object_id \
              LEFT JOIN teams t ON p.content_type = 'team' AND t.id = p.object_id \
-             WHERE r.content_type = 'credential' AND r.role_field = 'admin_role' AND r.object_id IN ({id_list}) \
+             WHERE r.content_type = 'credential' AND r.role_field = ? AND r.object_id IN ({id_list}) \
                    AND p.content_type IN ('organization', 'team') \
              ORDER BY 1, 2 DESC, 3"
         );
         query_as::<OwnerSummary>(&sql)
+            .bind(role::ADMIN)
             .bind_ids(ids)
+            .bind(role::ADMIN)
             .bind_ids(ids)
             .fetch_all(self.pool())
             .await

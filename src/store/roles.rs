@@ -7,7 +7,7 @@ use super::sql::{marks, Bind, Sql};
 use super::WriteTx;
 use super::{Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
-use crate::domain::rbac::{level_of_role, Level, RoleDef};
+use crate::domain::rbac::{level_of_role, role, Level, RoleDef};
 use std::collections::HashMap;
 
 crate::row_struct! {
@@ -409,9 +409,11 @@ impl Store {
     pub async fn user_organizations(&self, user_id: i64) -> StoreResult<Vec<i64>> {
         query_scalar(
             "SELECT r.object_id FROM role_members m JOIN roles r ON r.id = m.role_id \
-             WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field IN ('member_role', 'admin_role')",
+             WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field IN (?, ?)",
         )
         .bind(user_id)
+        .bind(role::MEMBER)
+        .bind(role::ADMIN)
         .fetch_all(self.pool())
         .await
     }

@@ -182,9 +182,10 @@ impl Store {
     pub async fn administers_any_organization(&self, user_id: i64) -> StoreResult<bool> {
         let n: i64 = query_scalar(
             "SELECT COUNT(*) FROM role_members m JOIN roles r ON r.id = m.role_id \
-             WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field = 'admin_role'",
+             WHERE m.user_id = ? AND r.content_type = 'organization' AND r.role_field = ?",
         )
         .bind(user_id)
+        .bind(crate::domain::rbac::role::ADMIN)
         .fetch_one(self.pool())
         .await?;
         Ok(n > 0)
