@@ -94,6 +94,33 @@ impl ActivityRecord {
         }
     }
 
+    /// A credential rendered for use (`operation` `use`): who (the actor), for what
+    /// (the caller's purpose), from where (the client address) and which credentials were
+    /// rendered together. Never a value.
+    pub fn credential_use(
+        actor: i64,
+        credential: i64,
+        purpose: &str,
+        client: Option<&str>,
+        rendered_with: &[i64],
+    ) -> Self {
+        let mut changes = Map::new();
+        changes.insert("purpose".into(), json!(purpose));
+        changes.insert("client".into(), json!(client));
+        changes.insert("credentials".into(), json!(rendered_with));
+        ActivityRecord {
+            actor: Some(actor),
+            operation: "use",
+            object1: "credential",
+            object2: "",
+            object_association: "",
+            object_type: "",
+            changes,
+            objects: vec![("credential", credential)],
+            link_new: false,
+        }
+    }
+
     /// A delete entry: the full field values, not linked to the vanished object.
     pub fn delete(
         actor: Option<i64>,

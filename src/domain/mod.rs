@@ -8,6 +8,7 @@ pub mod custom_type;
 pub mod errors;
 pub mod filter;
 pub mod formats;
+pub mod injection;
 pub mod input_source;
 pub mod managed_types;
 pub mod named_url;

@@ -7,6 +7,7 @@ pub mod cache;
 mod credential_access;
 mod credential_sublists;
 mod credential_types;
+mod credential_use;
 mod credentials;
 pub mod error;
 pub mod extract;
@@ -67,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(session::routes())
         .merge(credential_sublists::routes())
         .merge(credential_access::routes())
+        .merge(credential_use::routes())
         .merge(absent_routes())
         .fallback(fallback)
         .layer(middleware::from_fn(awx_headers))

@@ -111,6 +111,7 @@ async fn view_for(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Op
             let special = match (*parent, *sub) {
                 ("credentials", "copy") => Some("Credential Copy"),
                 ("credentials", "test") => Some("External Credential Test"),
+                ("credentials", "render") => Some("Credential Render"),
                 ("credential_types", "test") => Some("External Credential Type Test"),
                 _ => None,
             };

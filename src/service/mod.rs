@@ -19,6 +19,7 @@ pub mod lookups;
 pub mod named;
 pub mod organizations;
 pub mod related;
+pub mod render;
 pub mod resolve;
 pub mod roles;
 pub mod schemas;

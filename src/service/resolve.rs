@@ -4,10 +4,12 @@
 //! failure names the field and the backend, never a secret.
 
 use super::{inputs, Context, Error};
+use crate::domain::credential::ENCRYPTED;
+use crate::domain::injection::InputValues;
 use crate::plugins::{lookup, Kwargs, LookupError};
 use crate::store::CredentialRow;
-use secrecy::SecretString;
-use std::collections::BTreeMap;
+use secrecy::ExposeSecret;
+use serde_json::Value;
 
 /// Why effective inputs could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -39,20 +41,30 @@ async fn stored_values(ctx: &Context, cred: &CredentialRow) -> Result<Kwargs, Re
     Ok(values)
 }
 
-/// Computes the effective inputs of credential `id`.
-pub async fn effective_inputs(
+/// The effective input values of `cred`: public values as stored (booleans stay
+/// booleans), secrets opened, and every field with an input source replaced by what its
+/// source returns now. Lookups run concurrently; the first failure is the answer.
+pub async fn effective_values(
     ctx: &Context,
-    id: i64,
-) -> Result<BTreeMap<String, SecretString>, ResolveError> {
+    cred: &CredentialRow,
+) -> Result<InputValues, ResolveError> {
     let store = &ctx.store;
-    let cred = store
-        .credential(id)
-        .await
-        .map_err(Error::from)?
-        .ok_or(ResolveError::Missing(id))?;
-    let stored = stored_values(ctx, &cred).await?;
+    let opened = inputs::open(ctx, cred).await?;
+    let mut values = InputValues::default();
+    for (field, value) in opened
+        .public
+        .iter()
+        .filter(|(_, v)| v.as_str() != Some(ENCRYPTED))
+    {
+        values.0.insert(field.clone(), value.clone());
+    }
+    for (field, secret) in &opened.secrets {
+        values
+            .0
+            .insert(field.clone(), Value::from(secret.expose_secret()));
+    }
     let mut lookups = tokio::task::JoinSet::new();
-    for link in store.input_sources_of(id).await.map_err(Error::from)? {
+    for link in store.input_sources_of(cred.id).await.map_err(Error::from)? {
         let source = store
             .credential(link.source_credential_id)
             .await
@@ -68,12 +80,11 @@ pub async fn effective_inputs(
             (field, backend, result)
         });
     }
-    let mut out: BTreeMap<String, SecretString> = stored.into_inner();
     while let Some(done) = lookups.join_next().await {
         let (field, backend, result) = done.map_err(|e| ResolveError::Task(e.to_string()))?;
         match result {
             Ok(value) => {
-                out.insert(field, value);
+                values.0.insert(field, Value::from(value.expose_secret()));
             }
             Err(error) => {
                 return Err(ResolveError::Lookup {
@@ -84,5 +95,5 @@ pub async fn effective_inputs(
             }
         }
     }
-    Ok(out)
+    Ok(values)
 }

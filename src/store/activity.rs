@@ -180,6 +180,17 @@ impl Store {
         Ok(())
     }
 
+    /// Writes entries that go with no other change, in one transaction (the credentials
+    /// of one render).
+    pub async fn record_activities(&self, records: &[ActivityRecord]) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        for record in records {
+            append(&mut tx, record, None).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn activity_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<ActivityRow>> {
         let rows: Vec<ActivityRow> = fetch_by_ids(self, SELECT, ids).await?;
         Ok(order_like(rows, ids, |r| r.id))

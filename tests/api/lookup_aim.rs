@@ -378,14 +378,12 @@ async fn tls_with_a_client_certificate() {
         )
         .await;
     assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
-    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-        .await
-        .unwrap();
+    let rendered = common::render(&w.app, ssh).await;
     assert_eq!(
-        effective
-            .get("password")
-            .map(|s| s.expose_secret().to_string()),
-        Some("s3cr3t-pw".into())
+        common::answer(&rendered, common::SSH_PASSWORD_PROMPT).as_deref(),
+        Some("s3cr3t-pw"),
+        "{}",
+        rendered.raw
     );
 
     // Certificate and key in the one certificate field work as well.

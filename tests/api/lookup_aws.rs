@@ -20,7 +20,6 @@ use crate::common;
 use axum::http::StatusCode;
 use base64::Engine;
 use common::{As, TestApp};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::path::PathBuf;
@@ -303,13 +302,17 @@ async fn string_and_binary_secrets_resolve_to_their_values() {
             .await;
         assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     }
-    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-        .await
-        .unwrap();
-    let value = |k: &str| effective.get(k).map(|s| s.expose_secret().to_string());
-    assert_eq!(value("password").as_deref(), Some(STRING_SECRET.1));
-    assert_eq!(value("become_password").as_deref(), Some(TEXT_BINARY.1));
-    assert_eq!(value("username").as_deref(), Some("deploy"));
+    let rendered = common::render(&w.app, ssh).await;
+    let value = |prompt: &str| common::answer(&rendered, prompt);
+    assert_eq!(
+        value(common::SSH_PASSWORD_PROMPT).as_deref(),
+        Some(STRING_SECRET.1)
+    );
+    assert_eq!(
+        value(common::BECOME_PASSWORD_PROMPT).as_deref(),
+        Some(TEXT_BINARY.1)
+    );
+    assert_eq!(rendered.body["args"][1], "deploy");
 }
 
 #[tokio::test]

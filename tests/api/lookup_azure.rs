@@ -20,7 +20,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use common::{As, TestApp};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -494,12 +493,16 @@ async fn service_principal_reads_latest_and_given_versions() {
             .await;
         assert_eq!(link.status, StatusCode::CREATED, "{}", link.raw);
     }
-    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-        .await
-        .unwrap();
-    let value = |k: &str| effective.get(k).map(|s| s.expose_secret().to_string());
-    assert_eq!(value("password").as_deref(), Some(NEW_VALUE));
-    assert_eq!(value("become_password").as_deref(), Some(OLD_VALUE));
+    let rendered = common::render(&w.app, ssh).await;
+    let value = |prompt: &str| common::answer(&rendered, prompt);
+    assert_eq!(
+        value(common::SSH_PASSWORD_PROMPT).as_deref(),
+        Some(NEW_VALUE)
+    );
+    assert_eq!(
+        value(common::BECOME_PASSWORD_PROMPT).as_deref(),
+        Some(OLD_VALUE)
+    );
     assert!(!latest.raw.contains(NEW_VALUE) && !v1.raw.contains(OLD_VALUE));
 }
 

@@ -10,7 +10,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use common::{As, TestApp};
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -424,21 +423,13 @@ async fn effective_inputs_fetch_linked_fields() {
               "input_field_name": "password", "metadata": {"secret_path": "/kv/app", "secret_key": "password"}}))
         .await;
     assert_eq!(link.status, StatusCode::CREATED);
-    let effective = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-        .await
-        .unwrap();
+    let rendered = common::render(&w.app, ssh).await;
+    assert_eq!(rendered.status, StatusCode::OK, "{}", rendered.raw);
     assert_eq!(
-        effective
-            .get("password")
-            .map(|s| s.expose_secret().to_string()),
-        Some("v1-secret".into())
+        common::answer(&rendered, common::SSH_PASSWORD_PROMPT).as_deref(),
+        Some("v1-secret")
     );
-    assert_eq!(
-        effective
-            .get("username")
-            .map(|s| s.expose_secret().to_string()),
-        Some("deploy".into())
-    );
+    assert_eq!(rendered.body["args"], json!(["-u", "deploy", "--ask-pass"]));
     w.app
         .patch(
             As::Admin,
@@ -446,10 +437,12 @@ async fn effective_inputs_fetch_linked_fields() {
             json!({"inputs": {"url": w.url, "token": "hvs.bad"}}),
         )
         .await;
-    let err = credstore::service::resolve::effective_inputs(&w.app.state.ctx, ssh)
-        .await
-        .unwrap_err();
-    let text = err.to_string();
+    let failed = common::render(&w.app, ssh).await;
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST, "{}", failed.raw);
+    let text = failed.body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(
         text.contains("password") && text.contains("HashiCorp Vault") && text.contains("HTTP 403"),
         "{text}"

@@ -14,6 +14,7 @@ mod awx_parity;
 mod cli;
 mod conformance;
 mod credential_types;
+mod credential_use;
 mod credentials;
 mod encryption;
 mod galaxy_credentials;

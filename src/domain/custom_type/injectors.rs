@@ -169,7 +169,8 @@ pub(super) fn injector_rules(injectors: &Map<String, Value>, inputs: &Value) -> 
     Ok(())
 }
 
-fn env_var_allowed(name: &str) -> Result<(), String> {
+/// AWX's rule on the env names an injector may set (also applied when rendering).
+pub(crate) fn env_var_allowed(name: &str) -> Result<(), String> {
     if name.starts_with("ANSIBLE_") {
         return Err(format!(
             "Environment variable {name} may affect Ansible configuration so its use is not allowed in credentials."

@@ -28,8 +28,10 @@ mod fixtures;
 
 use serde_json::Value;
 
+pub(crate) use injectors::env_var_allowed;
 use injectors::{injector_rules, injector_schema_errors};
 use inputs::{check_inputs, fields_of, json_eq, with_default_types};
+pub(crate) use sandbox::{render_bounded, runtime_environment};
 
 const ASK_AT_RUNTIME_MSG: &str = "'ask_at_runtime' is not supported for custom credentials.";
 

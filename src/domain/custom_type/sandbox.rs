@@ -5,7 +5,7 @@
 //! Apart because it is the only code that depends on how minijinja behaves and words its
 //! errors.
 
-use minijinja::value::{Rest, Value as JValue};
+use minijinja::value::{Rest, Value as JValue, ValueKind};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
 use super::namespace::{Event, Filename, Log, NamespaceModel, PyObject};
@@ -50,6 +50,8 @@ const TEMPLATE_OUTPUT_LIMIT: usize = 1 << 20;
 #[derive(Default)]
 struct BoundedOutput {
     written: usize,
+    /// What was written, when the caller wants it (rendering, not validating).
+    kept: Vec<u8>,
 }
 
 impl std::io::Write for BoundedOutput {
@@ -58,6 +60,7 @@ impl std::io::Write for BoundedOutput {
         if self.written > TEMPLATE_OUTPUT_LIMIT {
             return Err(std::io::Error::other("template output limit"));
         }
+        self.kept.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -90,6 +93,35 @@ pub(super) fn jinja_like_environment() -> Environment<'static> {
         env.add_function(name, empty);
     }
     env
+}
+
+/// The environment a job's injectors render in: the same names and bounds, but
+/// Jinja2's default (lenient) undefined, since AWX's runtime environment has no
+/// `StrictUndefined`: an unset input renders as an empty string, as it does in AWX.
+/// Booleans and `None` print the way Python prints them (`True`, `False`, `None`).
+pub(crate) fn runtime_environment() -> Environment<'static> {
+    let mut env = jinja_like_environment();
+    env.set_undefined_behavior(UndefinedBehavior::Lenient);
+    env.set_formatter(|out, state, value| match value.kind() {
+        ValueKind::Bool => out
+            .write_str(if value.is_true() { "True" } else { "False" })
+            .map_err(minijinja::Error::from),
+        ValueKind::None => out.write_str("None").map_err(minijinja::Error::from),
+        _ => minijinja::escape_formatter(out, state, value),
+    });
+    env
+}
+
+/// Renders one template of a job's injectors with the same output bound as validation.
+pub(crate) fn render_bounded(
+    env: &Environment<'_>,
+    source: &str,
+    context: JValue,
+) -> Result<String, minijinja::Error> {
+    let template = env.template_from_str(source)?;
+    let mut buffer = BoundedOutput::default();
+    template.render_captured_to(context, &mut buffer)?;
+    Ok(String::from_utf8_lossy(&buffer.kept).into_owned())
 }
 
 /// Renders `source` like AWX does and reports the first problem Jinja2 would raise.

@@ -417,3 +417,28 @@ pub fn in_own_process(filter: &str, flag: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The prompt of a Machine credential's SSH password in a render.
+pub const SSH_PASSWORD_PROMPT: &str = r"SSH password:\s*?$";
+/// The prompt of a Machine credential's become password in a render.
+pub const BECOME_PASSWORD_PROMPT: &str = r"BECOME password.*:\s*?$";
+
+/// Credential `id` rendered for a job by the admin.
+pub async fn render(app: &TestApp, id: i64) -> Reply {
+    app.post(
+        As::Admin,
+        &format!("/api/v2/credentials/{id}/render/"),
+        serde_json::json!({"purpose": "test"}),
+    )
+    .await
+}
+
+/// The answer a render gives to `prompt`.
+pub fn answer(reply: &Reply, prompt: &str) -> Option<String> {
+    reply.body["passwords"]
+        .as_array()?
+        .iter()
+        .find(|p| p["prompt"] == prompt)
+        .and_then(|p| p["value"].as_str())
+        .map(str::to_string)
+}
