@@ -8,11 +8,14 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Layers by the top-level module they live in; a module may import only lower ranks.
-RANK = {"http": 3, "service": 2, "domain": 0, "store": 1, "crypto": 0, "plugins": 1}
+RANK = {"client": 3, "http": 3, "service": 2, "domain": 0, "store": 1, "crypto": 0, "plugins": 1}
 # Lower layers that must not see each other.
 FORBIDDEN = {("domain", "store"), ("domain", "crypto"), ("domain", "plugins"),
              ("store", "crypto"), ("store", "plugins"), ("crypto", "domain"),
-             ("crypto", "store"), ("plugins", "store"), ("plugins", "crypto")}
+             ("crypto", "store"), ("plugins", "store"), ("plugins", "crypto"),
+             # The client speaks to a server over HTTP only.
+             ("client", "service"), ("client", "store"), ("client", "crypto"),
+             ("client", "plugins"), ("client", "http")}
 
 
 def modules():

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod backup;
+pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod domain;

@@ -126,6 +126,42 @@ enum Command {
     },
     /// Print the manual page (roff), e.g. `credstore man > /usr/local/share/man/man1/credstore.1`.
     Man,
+    /// Run a command with credentials, like `op run`: render them on the server (which
+    /// records the use), write their files into a private temporary directory, run
+    /// COMMAND with their env (and AWX's arguments for ansible-playbook and ansible),
+    /// pass its exit status on and remove the directory when it ends, also on SIGINT and
+    /// SIGTERM. Connects like the `awx` CLI (CONTROLLER_HOST, CONTROLLER_OAUTH_TOKEN or
+    /// CONTROLLER_USERNAME and CONTROLLER_PASSWORD). Prints no secret.
+    Run {
+        /// A credential id or name (repeat for several; one per type, as in AWX).
+        #[arg(long = "credential", required = true, value_name = "ID_OR_NAME")]
+        credentials: Vec<String>,
+        /// Why, for the audit trail [default: "credstore run <command>"].
+        #[arg(long)]
+        purpose: Option<String>,
+        #[command(flatten)]
+        connection: credstore::client::ConnectionArgs,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Render credentials into an ansible-runner private data directory (env/envvars,
+    /// env/extravars, env/passwords, env/cmdline, env/ssh_key and the injector files), so
+    /// that `ansible-runner run DIR -p playbook.yml` runs with them as AWX would. The
+    /// files hold secrets (mode 0600): remove DIR/env when the run is over.
+    Render {
+        /// A credential id or name (repeat for several; one per type, as in AWX).
+        #[arg(long = "credential", required = true, value_name = "ID_OR_NAME")]
+        credentials: Vec<String>,
+        /// The private data directory to write (created if missing).
+        #[arg(long, value_name = "DIR")]
+        runner_dir: PathBuf,
+        /// Why, for the audit trail.
+        #[arg(long)]
+        purpose: Option<String>,
+        #[command(flatten)]
+        connection: credstore::client::ConnectionArgs,
+    },
     /// Copy every row (users with their password hashes, organizations, teams, roles,
     /// credential types, credentials with their ciphertexts, input sources, tokens and the
     /// activity stream) from one database into a fresh PostgreSQL database, then compare
@@ -239,6 +275,30 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Run {
+        credentials,
+        purpose,
+        connection,
+        command,
+    } = &cli.command
+    {
+        let request = credstore::client::run::RunRequest {
+            credentials,
+            purpose: purpose.as_deref(),
+            command,
+        };
+        let outcome = runtime.block_on(async {
+            let connection = credstore::client::Connection::new(connection)?;
+            credstore::client::run::run(&connection, &request).await
+        });
+        return match outcome {
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+            Err(e) => {
+                eprintln!("credstore run: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = runtime.block_on(run(cli));
     credstore::logging::flush();
     match result {
@@ -339,6 +399,31 @@ async fn run(cli: Cli) -> Result<(), String> {
             .render(&mut std::io::stdout())
             .map_err(|e| format!("cannot write the manual page: {e}")),
         Command::MigrateData { from, to } => migrate_data(&from, &to).await,
+        Command::Run { .. } => Err("`run` is handled before the runtime's other commands".into()),
+        Command::Render {
+            credentials,
+            runner_dir,
+            purpose,
+            connection,
+        } => {
+            let connection =
+                credstore::client::Connection::new(&connection).map_err(|e| e.to_string())?;
+            let files = credstore::client::runner_dir::write_runner_dir(
+                &connection,
+                &credentials,
+                purpose.as_deref(),
+                &runner_dir,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            eprintln!(
+                "credstore: wrote the credentials ({files} files) into {}/env; run `ansible-runner run {} -p PLAYBOOK`, then remove {}/env",
+                runner_dir.display(),
+                runner_dir.display(),
+                runner_dir.display()
+            );
+            Ok(())
+        }
         Command::Keys {
             action: KeysAction::Fingerprint { store },
         } => {
