@@ -17,8 +17,9 @@ cd "$(dirname "$0")/../.."
 
 # Pinned to what the spec was checked against: ansible 12.3.0 is the release
 # that bundles awx.awx 24.6.1. awxkit still imports pkg_resources, which
-# setuptools 81 removed.
-REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81')
+# setuptools 81 removed. ansible-runner runs the credentials `credstore render
+# --runner-dir` writes (tests/clients/use_credentials.py).
+REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3')
 VENV=target/clients-venv
 OUT=target/clients-e2e
 
@@ -76,6 +77,7 @@ for spec in sys.argv[1:]:
         sys.exit(1)
 import awxkit.cli  # importable, not just listed
 import ansible_collections.awx.awx
+import ansible_runner
 EOF
 }
 
@@ -128,7 +130,7 @@ echo "clients e2e: credstore on $host (log: $OUT/server.log)" >&2
 # --- the scenario -------------------------------------------------------------
 scenario_rc=0
 "$VENV/bin/python" tests/clients/scenario.py --host "$host" --username admin --password "$password" \
-    --summary-file "$tmp/summary" || scenario_rc=$?
+    --summary-file "$tmp/summary" --credstore-bin "$server_bin" || scenario_rc=$?
 if [ -s "$tmp/summary" ]; then
     summary="$(cat "$tmp/summary")"
 fi

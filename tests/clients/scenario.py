@@ -34,6 +34,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from support import StepFailed, check, short  # noqa: F401 (StepFailed is caught below)
+from use_credentials import use_credentials
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The venv's bin: awx, ansible-playbook and this python live side by side.
 VENV_BIN = os.path.dirname(sys.executable)
@@ -82,25 +85,6 @@ CUSTOM_INJECTORS = {
     'env': {'E2E_API_URL': '{{ url }}', 'E2E_API_TOKEN': '{{ token }}'},
     'extra_vars': {'e2e_api_url': '{{ url }}'},
 }
-
-
-class StepFailed(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise StepFailed(message)
-
-
-def short(value, limit=600):
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    if len(text) <= limit:
-        return text
-    # Of a Python traceback the end matters: the exception and the server's answer.
-    if text.startswith('Traceback'):
-        return '...' + text[-limit:]
-    return text[:limit] + '...'
 
 
 class Scenario:
@@ -379,6 +363,7 @@ def run(s):
     library(s)
     cli_paging(s)
     playbooks(s)
+    use_credentials(s, s.credstore_bin)
 
 
 def cli_organizations(s):
@@ -1019,10 +1004,12 @@ def main():
     parser.add_argument('--username', default='admin')
     parser.add_argument('--password', required=True)
     parser.add_argument('--summary-file', help='where to write "N passed, M failed"')
+    parser.add_argument('--credstore-bin', required=True, help='the credstore binary (for `credstore run`)')
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix='credstore-clients-') as workdir:
         s = Scenario(args.host, args.username, args.password, workdir)
+        s.credstore_bin = os.path.abspath(args.credstore_bin)
         try:
             run(s)
         except Exception:  # the step wrapper catches step errors; this is a bug in the scenario itself
