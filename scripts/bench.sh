@@ -121,6 +121,9 @@ check 201 -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/
     "$API/api/v2/credentials/"
 check 200 -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d '{"description":"sanity"}' "$API/api/v2/credentials/$(fact first_id)/"
+RENDER="/api/v2/credentials/$(fact detail_id)/render/"
+check 200 -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
+    -d '{"purpose":"sanity"}' "$API$RENDER"
 
 # Waits (at most 60 s) until the server is idle: requests still queued when wrk stops are
 # served after it, and would otherwise be charged to the next scenario.
@@ -165,6 +168,9 @@ for c in $CONNECTIONS; do
     run create "$c" "$API/api/v2/credentials/" -H "Authorization: Bearer $ADMIN_TOKEN"
     WRK_ARGS=(patch "c$c" "$(fact first_id)" "$(fact last_id)")
     run patch "$c" "$API/" -H "Authorization: Bearer $ADMIN_TOKEN"
+    # One credential rendered again and again, each render with its audit entry.
+    WRK_ARGS=(render)
+    run render "$c" "$API$RENDER" -H "Authorization: Bearer $ADMIN_TOKEN"
     WRK_ARGS=(get)
     run baseline-after "$c" "http://$HOST:$BASELINE_PORT/"
 done
@@ -183,7 +189,7 @@ target_of() {
         detail-token) echo ratio:0.40 ;;
         detail-basic) echo ratio:0.35 ;;
         list-superuser | list-1pct-user) echo ratio:0.15 ;;
-        create | patch) echo abs:2000 ;;
+        create | patch | render) echo abs:2000 ;;
         *) echo none ;;
     esac
 }
@@ -195,7 +201,7 @@ target_of() {
     echo "- machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
     echo "- wrk -t$THREADS, $DURATION per run, over loopback; server and wrk share the cores"
     echo "- data: $(fact credentials) credentials (seeded in $(fact seed_seconds) s, credentials $(fact credential_seconds) s); $BENCH_USER sees $(fact bench_user_visible)"
-    echo "- detail: GET $DETAIL; list: GET $LIST (page of 25)"
+    echo "- detail: GET $DETAIL; list: GET $LIST (page of 25); render: POST $RENDER"
     echo
     echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to baseline | errors | target | result |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|---|"

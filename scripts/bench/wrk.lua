@@ -2,6 +2,7 @@
 --   get                          the request given on the command line, unchanged
 --   post  TAG ORG_ID TYPE_ID     POST a new Machine credential with a unique name
 --   patch TAG FIRST_ID LAST_ID   PATCH the description of credentials FIRST_ID..LAST_ID
+--   render                       POST {"purpose": ...} to the render URL on the command line
 -- The Authorization header comes from wrk's -H. At the end one line
 -- `BENCH requests=.. duration_us=.. p50_us=.. p99_us=.. non2xx=.. socket_errors=..` is
 -- printed for the script to parse.
@@ -29,6 +30,10 @@ function init(args)
             tag, tid, counter, org, ty, counter)
          return wrk.format(nil, "/api/v2/credentials/", nil, body)
       end
+   elseif mode == "render" then
+      wrk.method = "POST"
+      wrk.headers["Content-Type"] = "application/json"
+      wrk.body = '{"purpose":"load benchmark"}'
    elseif mode == "patch" then
       local tag, first, last = args[2], tonumber(args[3]), tonumber(args[4])
       local span = last - first + 1

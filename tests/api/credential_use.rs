@@ -405,3 +405,53 @@ fn base64_admin() -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(format!("admin:{}", common::ADMIN_PASSWORD))
 }
+
+#[tokio::test]
+async fn a_template_that_fails_only_at_render_time_names_the_injector() {
+    let app = TestApp::new().await;
+    // Valid for AWX's validation (`EXAMPLE` has a length); an unset `user` has none.
+    let ty = app
+        .create(
+            "/api/v2/credential_types/",
+            json!({"name": "Divides", "kind": "cloud",
+                   "inputs": {"fields": [{"id": "user", "label": "User", "type": "string"},
+                                         {"id": "token", "label": "Token", "type": "string", "secret": true}]},
+                   "injectors": {"env": {"SHARE": "{{ 100 // (user | length) }}{{ token }}"}}}),
+        )
+        .await;
+    let id = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "d", "credential_type": ty, "user": 1, "inputs": {"token": SECRET}}),
+        )
+        .await;
+    let r = common::render(&app, id).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("env injector SHARE") && detail.contains("Divides"),
+        "{detail}"
+    );
+    assert!(!r.raw.contains(SECRET));
+    let audited = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/{id}/activity_stream/?operation=use"),
+        )
+        .await;
+    assert_eq!(audited.body["count"], 0, "a failed render is not a use");
+}
+
+#[tokio::test]
+async fn options_describe_the_render_endpoints() {
+    let app = TestApp::new().await;
+    let org = app.org("o").await;
+    let id = custom_credential(&app, org).await;
+    for path in [render_path(id), "/api/v2/credentials/render/".to_string()] {
+        let r = app
+            .send(As::Admin, axum::http::Method::OPTIONS, &path, None)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.raw);
+        assert!(!r.raw.contains(SECRET));
+    }
+}

@@ -1,5 +1,6 @@
 //! Plants secrets, drives every credential operation and several errors with debug logging
-//! on, and asserts that the secrets appear in no response and no log line.
+//! on, and asserts that the secrets appear in no response and no log line (a render's
+//! answer excepted: handing them to the caller is what it is for).
 //!
 //! The log capture is the process's global `tracing` subscriber at trace level: the test
 //! runs in a child process of its own (`common::in_own_process`), so that it sees the
@@ -94,6 +95,22 @@ async fn planted_secrets_never_leave_the_store() {
         ("copy", app.post(As::Admin, &format!("{url}copy/"), json!({"name": "c-copy"})).await),
         ("bad filter", app.get(As::Admin, "/api/v2/credentials/?inputs__icontains=PLANTED").await),
     ];
+    // A render hands the secrets to the caller (its purpose), and to nothing else: not
+    // the log, not the audit entry it writes.
+    let rendered = app
+        .post(
+            As::Admin,
+            &format!("{url}render/"),
+            json!({"purpose": "leak check"}),
+        )
+        .await;
+    assert_eq!(rendered.status, StatusCode::OK, "{}", rendered.raw);
+    assert!(rendered.raw.contains(SECRET), "the render lacks its secret");
+    replies.push((
+        "activity after render",
+        app.get(As::Admin, "/api/v2/activity_stream/?page_size=200")
+            .await,
+    ));
     replies.push(("delete", app.delete(As::Admin, &url).await));
     for (what, r) in &replies {
         assert!(r.status.as_u16() < 500, "{what}: {}", r.raw);
