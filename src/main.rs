@@ -275,30 +275,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Command::Run {
-        credentials,
-        purpose,
-        connection,
-        command,
-    } = &cli.command
-    {
-        let request = credstore::client::run::RunRequest {
-            credentials,
-            purpose: purpose.as_deref(),
-            command,
-        };
-        let outcome = runtime.block_on(async {
-            let connection = credstore::client::Connection::new(connection)?;
-            credstore::client::run::run(&connection, &request).await
-        });
-        return match outcome {
-            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
-            Err(e) => {
-                eprintln!("credstore run: {e}");
-                ExitCode::FAILURE
-            }
-        };
-    }
     let result = runtime.block_on(run(cli));
     credstore::logging::flush();
     match result {
@@ -399,7 +375,26 @@ async fn run(cli: Cli) -> Result<(), String> {
             .render(&mut std::io::stdout())
             .map_err(|e| format!("cannot write the manual page: {e}")),
         Command::MigrateData { from, to } => migrate_data(&from, &to).await,
-        Command::Run { .. } => Err("`run` is handled before the runtime's other commands".into()),
+        Command::Run {
+            credentials,
+            purpose,
+            connection,
+            command,
+        } => {
+            let request = credstore::client::run::RunRequest {
+                credentials: &credentials,
+                purpose: purpose.as_deref(),
+                command: &command,
+            };
+            let connection =
+                credstore::client::Connection::new(&connection).map_err(|e| e.to_string())?;
+            let code = credstore::client::run::run(&connection, &request)
+                .await
+                .map_err(|e| e.to_string())?;
+            // The private directory is gone already; the command's status is ours.
+            credstore::logging::flush();
+            std::process::exit(code)
+        }
         Command::Render {
             credentials,
             runner_dir,

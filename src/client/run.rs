@@ -36,54 +36,36 @@ pub struct RunRequest<'a> {
 
 /// Signals passed on to the command.
 struct Forwarded {
-    kinds: Vec<(SignalKind, Signal)>,
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+    quit: Signal,
 }
 
 impl Forwarded {
     /// Listens before anything is written, so that no signal finds files to leave behind.
     fn listen() -> Result<Self, ClientError> {
-        let mut kinds = Vec::new();
-        for kind in [
-            SignalKind::interrupt(),
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-            SignalKind::quit(),
-        ] {
-            let listener =
-                signal(kind).map_err(|e| ClientError::Io(format!("cannot handle signals: {e}")))?;
-            kinds.push((kind, listener));
-        }
-        Ok(Forwarded { kinds })
+        let listen = |kind: SignalKind| {
+            signal(kind).map_err(|e| ClientError::Io(format!("cannot handle signals: {e}")))
+        };
+        Ok(Forwarded {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+            hangup: listen(SignalKind::hangup())?,
+            quit: listen(SignalKind::quit())?,
+        })
     }
 
-    /// The next signal that arrives.
-    async fn next(&mut self) -> SignalKind {
-        let waits = self.kinds.iter_mut().map(|(kind, listener)| {
-            let kind = *kind;
-            Box::pin(async move {
-                listener.recv().await;
-                kind
-            })
-        });
-        futures_select_all(waits).await
-    }
-}
-
-/// The first of several futures to finish.
-async fn futures_select_all<F>(futures: impl Iterator<Item = std::pin::Pin<Box<F>>>) -> SignalKind
-where
-    F: std::future::Future<Output = SignalKind>,
-{
-    let mut futures: Vec<_> = futures.collect();
-    std::future::poll_fn(move |cx| {
-        for future in futures.iter_mut() {
-            if let std::task::Poll::Ready(kind) = future.as_mut().poll(cx) {
-                return std::task::Poll::Ready(kind);
-            }
+    /// The next signal that arrives, as the command is to receive it.
+    async fn next(&mut self) -> rustix::process::Signal {
+        use rustix::process::Signal as Sig;
+        tokio::select! {
+            _ = self.interrupt.recv() => Sig::INT,
+            _ = self.terminate.recv() => Sig::TERM,
+            _ = self.hangup.recv() => Sig::HUP,
+            _ = self.quit.recv() => Sig::QUIT,
         }
-        std::task::Poll::Pending
-    })
-    .await
+    }
 }
 
 /// Runs the request; returns the command's exit status (127 when it does not exist).
@@ -136,7 +118,7 @@ pub async fn run(connection: &Connection, request: &RunRequest<'_>) -> Result<i3
     let status = loop {
         tokio::select! {
             status = child.wait() => break status,
-            kind = signals.next() => forward(&child, kind),
+            signal = signals.next() => forward(&child, signal),
         }
     };
     dir.close()
@@ -145,18 +127,12 @@ pub async fn run(connection: &Connection, request: &RunRequest<'_>) -> Result<i3
     Ok(exit_code(status))
 }
 
-fn forward(child: &tokio::process::Child, kind: SignalKind) {
+fn forward(child: &tokio::process::Child, signal: rustix::process::Signal) {
     let Some(pid) = child
         .id()
         .and_then(|id| rustix::process::Pid::from_raw(id as i32))
     else {
         return;
-    };
-    let signal = match kind.as_raw_value() {
-        2 => rustix::process::Signal::INT,
-        1 => rustix::process::Signal::HUP,
-        3 => rustix::process::Signal::QUIT,
-        _ => rustix::process::Signal::TERM,
     };
     // The command may have ended a moment ago; its status is collected next.
     let _ = rustix::process::kill_process(pid, signal);
