@@ -209,6 +209,9 @@ fn allow_for(path: &str) -> Option<&'static str> {
             Some("GET, HEAD, OPTIONS")
         }
         ["api", "v2", "config"] => Some("GET, POST, DELETE, HEAD, OPTIONS"),
+        ["api", "v2", "credentials", "render"] | ["api", "v2", "credentials", _, "render"] => {
+            Some("POST, OPTIONS")
+        }
         ["api", "v2", _] => Some("GET, POST, HEAD, OPTIONS"),
         ["api", "v2", "roles" | "activity_stream", _] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", _, _] => Some("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"),

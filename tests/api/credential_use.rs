@@ -84,6 +84,10 @@ async fn get_is_refused_and_the_answer_is_never_cached() {
     let id = custom_credential(&app, org).await;
     let get = app.get(As::Admin, &render_path(id)).await;
     assert_eq!(get.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(get.headers["allow"], "POST, OPTIONS");
+    let many = app.get(As::Admin, "/api/v2/credentials/render/").await;
+    assert_eq!(many.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(many.headers["allow"], "POST, OPTIONS");
     assert!(!get.raw.contains(SECRET));
     let first = app.post(As::Admin, &render_path(id), json!({})).await;
     app.patch(
