@@ -30,8 +30,24 @@ Environment (besides the variable named beside each flag):
 #[derive(Parser)]
 #[command(name = "credstore", version, about, long_about = None, after_help = ENVIRONMENT_HELP)]
 struct Cli {
+    /// Log lines as text, or as one JSON object per line (for a log collector).
+    #[arg(
+        long,
+        global = true,
+        env = "CREDSTORE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Where the data is; shared by every command that opens the store.
@@ -261,7 +277,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = init_logging() {
+    if let Err(message) = init_logging(cli.log_format) {
         eprintln!("credstore: {message}");
         return ExitCode::from(2);
     }
@@ -288,7 +304,7 @@ fn main() -> ExitCode {
 
 /// Logs to standard error, coloured only on a terminal (files and pipes get plain text).
 /// A `CREDSTORE_LOG` that is not a filter is an error, not silently the default.
-fn init_logging() -> Result<(), String> {
+fn init_logging(format: LogFormat) -> Result<(), String> {
     use std::io::IsTerminal;
     let filter = match std::env::var("CREDSTORE_LOG") {
         Ok(text) if !text.trim().is_empty() => tracing_subscriber::EnvFilter::try_new(&text)
@@ -302,15 +318,24 @@ fn init_logging() -> Result<(), String> {
         // migrations) are not news for an operator.
         _ => tracing_subscriber::EnvFilter::new("info,sqlx::postgres::notice=warn"),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(credstore::logging::Sink)
-        .with_ansi(std::io::stderr().is_terminal())
         // When the reader of the log is gone (a closed pipe), tracing would report that
         // with `eprintln!`, which panics on the same closed stderr: the server would die
         // at its next log line. A lost log line must not stop the service.
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // One object per line: time, level, target, message and the event's fields at the
+        // top level (the request line's method, route, status, micros, user, request_id).
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
     Ok(())
 }
 

@@ -134,6 +134,7 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .cloned();
     let client = auth::client_address(req.extensions());
+    let request_id = request_id(req.headers());
     let caller = auth::CallerSlot::default();
     req.extensions_mut().insert(caller.clone());
     let mut response = next.run(req).await;
@@ -148,6 +149,7 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         user = caller.user_id(),
         client = client.map(|a| a.ip().to_string()).as_deref(),
+        request_id = %request_id,
         "request"
     );
     let bare = response
@@ -160,6 +162,9 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
     }
     if let Ok(v) = HeaderValue::from_str(&format!("{:.3}s", elapsed.as_secs_f64())) {
         headers.insert("x-api-time", v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        headers.insert(REQUEST_ID, v);
     }
     if authenticated && status != StatusCode::UNAUTHORIZED && !bare {
         headers.insert(
@@ -182,6 +187,28 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
             .or_insert(HeaderValue::from_static(allow));
     }
     response
+}
+
+/// The header that names a request in the client's, the proxy's and credstore's logs.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The request's id: the one a client or proxy sent, when it is a plausible id (at most
+/// 128 visible ASCII characters, so it can go into a header and a log line unescaped),
+/// else a new random one.
+fn request_id(headers: &axum::http::HeaderMap) -> String {
+    let sent = headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+    match sent {
+        Some(id) => id.to_string(),
+        None => {
+            use rand::RngCore;
+            let mut bytes = [0u8; 12];
+            rand::rngs::OsRng.fill_bytes(&mut bytes);
+            bytes.iter().map(|b| format!("{b:02x}")).collect()
+        }
+    }
 }
 
 /// The legacy role endpoints AWX marks deprecated (its answers carry a `Warning: 299`).

@@ -33,6 +33,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/", get(api_root))
         .route("/api/v2/", get(v2_root))
         .route("/api/v2/ping/", get(ping))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/api/v2/config/", get(config))
         .route("/api/v2/me/", get(me))
 }
@@ -76,6 +78,25 @@ async fn ping(State(state): State<AppState>) -> Json<Value> {
         "instances": [],
         "instance_groups": []
     }))
+}
+
+/// Liveness for orchestrators: the process answers. Anonymous, says nothing else.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness for load balancers: the database answers a read of credstore's own tables
+/// (so migrations ran) and the key ring is loaded. 503 with the reason otherwise.
+async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match crate::service::health::ready(&state.ctx).await {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(reason) => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason})),
+        )
+            .into_response(),
+    }
 }
 
 /// A minimal `/config/` for clients that read the version and license type.

@@ -12,6 +12,7 @@ pub mod credential_access;
 pub mod credential_types;
 pub mod credentials;
 mod error;
+pub mod health;
 pub mod input_sources;
 pub mod inputs;
 pub mod lists;

@@ -583,6 +583,7 @@ fn completions_a_man_page_and_every_variable_in_help() {
     for variable in [
         "CREDSTORE_ADMIN_PASSWORD",
         "CREDSTORE_LOG",
+        "CREDSTORE_LOG_FORMAT",
         "CREDSTORE_K8S_TOKEN_FILE",
         "CREDSTORE_AZURE_AUTHORITY_HOST",
         "CREDSTORE_AZURE_MANAGED_IDENTITY",
@@ -859,4 +860,91 @@ fn connections_past_the_cap_wait_for_a_free_slot() {
         answer.starts_with("HTTP/1.1 200"),
         "once the stalled ones timed out: {answer}"
     );
+}
+
+/// `--log-format json`: one JSON object per line with the request's fields, and a planted
+/// secret in no line at any level (trace included), through create, read, render and a
+/// failed login.
+#[test]
+fn json_logs_carry_the_request_fields_and_no_secret() {
+    const PLANTED: &str = "PLANTED-json-log-91c2";
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = bin();
+    cmd.args([
+        "--log-format",
+        "json",
+        "serve",
+        "--bind",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .env("CREDSTORE_DATA_DIR", dir.path().join("data"))
+    .env("CREDSTORE_ADMIN_PASSWORD", "pw")
+    .env("CREDSTORE_LOG", "trace")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("listening") {
+        line.clear();
+    }
+    let server = Server {
+        child,
+        stderr: vec![line],
+        reader: Some(reader),
+    };
+    let created = http_send(
+        port,
+        "POST",
+        "/api/v2/credentials/",
+        ("admin", "pw"),
+        &format!(
+            r#"{{"name":"j","credential_type":1,"user":1,"inputs":{{"username":"u","password":"{PLANTED}"}}}}"#
+        ),
+    );
+    let id = body_of(&created)["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{created}"));
+    http_get_as(port, &format!("/api/v2/credentials/{id}/"), "admin", "pw");
+    let rendered = http_send(
+        port,
+        "POST",
+        &format!("/api/v2/credentials/{id}/render/"),
+        ("admin", "pw"),
+        "{}",
+    );
+    assert!(
+        rendered.contains(PLANTED),
+        "the render answer holds the secret: {rendered}"
+    );
+    http_get_as(port, "/api/v2/me/", "admin", PLANTED);
+    let log = server.rest_of_log();
+    assert!(
+        !log.contains(PLANTED),
+        "a log line holds the planted secret"
+    );
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let request = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["route"] == "/api/v2/credentials/{id}/render/")
+        .unwrap_or_else(|| panic!("no request line for the render in:\n{log}"));
+    for field in [
+        "timestamp",
+        "level",
+        "method",
+        "status",
+        "micros",
+        "user",
+        "request_id",
+        "client",
+    ] {
+        assert!(!request[field].is_null(), "{field} missing in {request}");
+    }
+    assert_eq!(request["status"], 200);
+    assert_eq!(request["user"], 1);
 }

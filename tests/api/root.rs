@@ -266,3 +266,73 @@ async fn failed_logins_are_throttled_without_locking_out_verified_credentials() 
         "other names are not throttled"
     );
 }
+
+#[tokio::test]
+async fn health_and_readiness_answer_anyone() {
+    let app = TestApp::new().await;
+    let health = app.get(As::Anon, "/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body, json!({"status": "ok"}));
+    let ready = app.get(As::Anon, "/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.raw);
+    assert_eq!(ready.body["status"], "ready");
+}
+
+#[tokio::test]
+async fn readiness_fails_when_credstores_tables_are_missing() {
+    let app = TestApp::new().await;
+    // As a database that was never migrated (or a wrong database URL) would look.
+    credstore::store::query::query("DROP TABLE meta")
+        .execute_write(&app.state.ctx.store)
+        .await
+        .unwrap();
+    let ready = app.get(As::Anon, "/readyz").await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.raw
+    );
+    assert_eq!(ready.body["reason"], "the database did not answer");
+}
+
+#[tokio::test]
+async fn every_answer_names_its_request() {
+    let app = TestApp::new().await;
+    let first = app.get(As::Admin, "/api/v2/me/").await;
+    let second = app.get(As::Anon, "/api/v2/nothing-here/").await;
+    let ids: Vec<String> = [&first, &second]
+        .iter()
+        .map(|r| r.headers["x-request-id"].to_str().unwrap().to_string())
+        .collect();
+    assert!(
+        ids.iter()
+            .all(|id| id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{ids:?}"
+    );
+    assert_ne!(ids[0], ids[1]);
+    let traced = app
+        .call(
+            axum::http::Request::get("/api/v2/ping/")
+                .header("x-request-id", "lb-7f3a/42")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(
+        traced.headers["x-request-id"], "lb-7f3a/42",
+        "a proxy's id is kept"
+    );
+    let odd = app
+        .call(
+            axum::http::Request::get("/api/v2/ping/")
+                .header("x-request-id", "has space")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_ne!(
+        odd.headers["x-request-id"], "has space",
+        "ids that would garble a log line are replaced"
+    );
+}
