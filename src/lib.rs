@@ -16,6 +16,7 @@ pub mod files;
 pub mod http;
 pub mod keys;
 pub mod logging;
+pub mod metrics;
 pub mod plugins;
 pub mod server;
 pub mod service;

@@ -48,6 +48,7 @@ pub fn client_address(extensions: &axum::http::Extensions) -> Option<SocketAddr>
 /// One line per failed password check (Basic, session login, token creation), so that an
 /// operator sees guessing; the name is escaped (`?`), the password never logged.
 pub fn log_failed_login(username: &str, extensions: &axum::http::Extensions) {
+    crate::metrics::metrics().failed_logins.inc();
     let client = client_address(extensions).map(|a| a.ip().to_string());
     tracing::info!(
         ?username,

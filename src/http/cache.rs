@@ -74,8 +74,10 @@ impl ResponseCache {
             target.to_owned(),
         );
         if let Some(body) = self.get(&key, generation) {
+            crate::metrics::metrics().cache(true);
             return Ok(json_response(body));
         }
+        crate::metrics::metrics().cache(false);
         let Json(value) = render.await?;
         let body = Bytes::from(serde_json::to_vec(&value).map_err(|e| {
             super::error::ApiError::Internal(format!("cannot serialize an answer: {e}"))

@@ -140,11 +140,15 @@ async fn awx_headers(mut req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let status = response.status();
     let elapsed = started.elapsed();
+    let route_name = route
+        .as_ref()
+        .map_or("-", axum::extract::MatchedPath::as_str);
+    crate::metrics::metrics().request(method.as_str(), route_name, status.as_u16(), elapsed);
     // The route pattern, not the path: no ids, names, query strings, bodies or credentials.
     tracing::info!(
         target: "credstore::request",
         %method,
-        route = %route.as_ref().map_or("-", axum::extract::MatchedPath::as_str),
+        route = %route_name,
         status = status.as_u16(),
         micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         user = caller.user_id(),

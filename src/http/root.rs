@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 /// The resources listed by `/api/v2/`: the CLI turns these keys into sub-commands.
-const V2_RESOURCES: [(&str, &str); 12] = [
+const V2_RESOURCES: [(&str, &str); 13] = [
     ("ping", "ping"),
     ("config", "config"),
     ("me", "me"),
@@ -25,6 +25,7 @@ const V2_RESOURCES: [(&str, &str); 12] = [
     ("tokens", "tokens"),
     ("inventory", "inventories"),
     ("roles", "roles"),
+    ("metrics", "metrics"),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -33,6 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/", get(api_root))
         .route("/api/v2/", get(v2_root))
         .route("/api/v2/ping/", get(ping))
+        .route("/api/v2/metrics/", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/v2/config/", get(config))
@@ -78,6 +80,25 @@ async fn ping(State(state): State<AppState>) -> Json<Value> {
         "instances": [],
         "instance_groups": []
     }))
+}
+
+/// Prometheus metrics for superusers and system auditors (OpenMetrics text).
+async fn metrics(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> super::error::ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let text =
+        crate::service::metrics::scrape(&state.ctx, &caller, &state.install_uuid, AWX_VERSION)
+            .await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response())
 }
 
 /// Liveness for orchestrators: the process answers. Anonymous, says nothing else.

@@ -150,10 +150,19 @@ pub async fn lookup_within(
             _ => Err(LookupError::Kind("NotImplementedError")),
         }
     };
-    match tokio::time::timeout(limit, work).await {
+    let started = std::time::Instant::now();
+    let result = match tokio::time::timeout(limit, work).await {
         Ok(result) => result,
         Err(_) => Err(LookupError::Timeout("The secret lookup timed out.".into())),
-    }
+    };
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(LookupError::Http(_)) => "http",
+        Err(LookupError::Timeout(_)) => "timeout",
+        Err(LookupError::Kind(_)) => "error",
+    };
+    crate::metrics::metrics().lookup(namespace, outcome, started.elapsed());
+    result
 }
 
 /// An HTTP client for one lookup: timeouts on every call, no redirects followed (AWX

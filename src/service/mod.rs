@@ -17,6 +17,7 @@ pub mod input_sources;
 pub mod inputs;
 pub mod lists;
 pub mod lookups;
+pub mod metrics;
 pub mod named;
 pub mod organizations;
 pub mod related;

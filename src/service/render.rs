@@ -243,6 +243,12 @@ async fn render(
         })
         .collect();
     ctx.store.record_activities(&records).await?;
+    for usable in &found {
+        let kind = crate::metrics::KindLabels {
+            kind: usable.ty.kind.clone(),
+        };
+        crate::metrics::metrics().renders.get_or_create(&kind).inc();
+    }
     Ok(Outcome {
         rendered,
         credentials: found

@@ -56,7 +56,11 @@ struct Group {
 impl Group {
     /// Commits and tells every member.
     fn commit(self) -> Outcome {
+        let started = std::time::Instant::now();
         let outcome = self.tx.commit().map_err(|e| e.to_string());
+        crate::metrics::metrics()
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         for member in self.members {
             // A member whose request was cancelled no longer listens; nothing to tell.
             let _ = member.send(outcome.clone());
@@ -88,7 +92,9 @@ pub struct Member {
 /// completes even when the request that asked for it is cancelled: a transaction is
 /// always built, and dropping it rolls back.
 pub async fn join(lock: &Arc<Mutex<Slot>>, db: &SqliteDb) -> StoreResult<Member> {
+    let queued = crate::metrics::Queued::enter();
     let mut slot = lock.clone().lock_owned().await;
+    drop(queued);
     let group = match slot.open.take() {
         Some(group) => group,
         None => {

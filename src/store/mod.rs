@@ -9,6 +9,7 @@ mod credentials;
 mod group;
 mod input_sources;
 mod organizations;
+mod population;
 pub mod query;
 mod roles;
 mod scope;
@@ -25,6 +26,7 @@ pub use credentials::{
 };
 pub use input_sources::{InputSourceRow, InputSourceWrite};
 pub use organizations::OrganizationRow;
+pub use population::{PoolState, Population};
 pub use roles::{RoleInfo, RoleRef};
 pub use scope::Scope;
 pub use teams::TeamRow;

@@ -31,6 +31,7 @@ mod lookup_thycotic_dsv;
 mod lookup_thycotic_tss;
 mod lookup_vault_ssh;
 mod lookups;
+mod metrics;
 mod migrate_data;
 mod options;
 mod organizations;

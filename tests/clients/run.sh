@@ -18,8 +18,9 @@ cd "$(dirname "$0")/../.."
 # Pinned to what the spec was checked against: ansible 12.3.0 is the release
 # that bundles awx.awx 24.6.1. awxkit still imports pkg_resources, which
 # setuptools 81 removed. ansible-runner runs the credentials `credstore render
-# --runner-dir` writes (tests/clients/use_credentials.py).
-REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3')
+# --runner-dir` writes (tests/clients/use_credentials.py); prometheus-client parses
+# the metrics (tests/clients/operability.py).
+REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3' 'prometheus-client==0.23.1')
 VENV=target/clients-venv
 OUT=target/clients-e2e
 
@@ -78,6 +79,7 @@ for spec in sys.argv[1:]:
 import awxkit.cli  # importable, not just listed
 import ansible_collections.awx.awx
 import ansible_runner
+import prometheus_client
 EOF
 }
 

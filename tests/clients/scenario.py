@@ -35,6 +35,7 @@ import urllib.parse
 import urllib.request
 
 from support import StepFailed, check, short  # noqa: F401 (StepFailed is caught below)
+from operability import operability
 from use_credentials import use_credentials
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -364,6 +365,7 @@ def run(s):
     cli_paging(s)
     playbooks(s)
     use_credentials(s, s.credstore_bin)
+    operability(s)
 
 
 def cli_organizations(s):
