@@ -92,6 +92,27 @@ enum Command {
         /// Connections served at once; further ones wait until one ends.
         #[arg(long, env = "CREDSTORE_MAX_CONNECTIONS", default_value_t = 10_000)]
         max_connections: usize,
+        /// Seconds a stop (SIGTERM, Ctrl-C) waits for requests in flight before it ends
+        /// them; their writes that were acknowledged are committed either way.
+        #[arg(long, env = "CREDSTORE_SHUTDOWN_TIMEOUT", default_value_t = 30)]
+        shutdown_timeout: u64,
+        /// Serve HTTPS with this certificate chain (PEM; with --tls-key). Read again on
+        /// SIGHUP, so a renewed certificate needs no restart.
+        #[arg(
+            long,
+            env = "CREDSTORE_TLS_CERT",
+            requires = "tls_key",
+            value_name = "PEM"
+        )]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(
+            long,
+            env = "CREDSTORE_TLS_KEY",
+            requires = "tls_cert",
+            value_name = "PEM"
+        )]
+        tls_key: Option<PathBuf>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -348,20 +369,27 @@ async fn run(cli: Cli) -> Result<(), String> {
             header_timeout,
             body_timeout,
             max_connections,
+            shutdown_timeout,
+            tls_cert,
+            tls_key,
             store,
         } => {
             let limits = credstore::server::Limits {
                 header_timeout: Duration::from_secs(header_timeout.max(1)),
                 body_timeout: Duration::from_secs(body_timeout.max(1)),
                 max_connections: max_connections.max(1),
-                shutdown_grace: Duration::from_secs(30),
+                shutdown_grace: Duration::from_secs(shutdown_timeout),
+            };
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(credstore::tls::Certificates::open(&cert, &key)?),
+                _ => None,
             };
             credstore::plugins::egress::EgressPolicy::parse(&lookup_deny)
                 .map_err(|e| format!("--lookup-deny (CREDSTORE_LOOKUP_DENY): {e}"))?
                 .install();
             let mut c = config(bind, store);
             c.response_cache_mb = response_cache_mb;
-            serve(c, limits).await
+            serve(c, limits, tls).await
         }
         Command::Migrate { store } => {
             let c = config(default_bind(), store);
@@ -690,7 +718,17 @@ async fn migrate_data(from: &str, to: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn serve(config: Config, limits: credstore::server::Limits) -> Result<(), String> {
+async fn serve(
+    config: Config,
+    limits: credstore::server::Limits,
+    tls: Option<std::sync::Arc<credstore::tls::Certificates>>,
+) -> Result<(), String> {
+    let acceptor = match &tls {
+        Some(certificates) => Some(tokio_rustls::TlsAcceptor::from(
+            certificates.server_config()?,
+        )),
+        None => None,
+    };
     let listener = credstore::startup::listen(config.bind)
         .await
         .map_err(|e| e.to_string())?;
@@ -702,13 +740,18 @@ async fn serve(config: Config, limits: credstore::server::Limits) -> Result<(), 
     if let Some(p) = &prepared.generated_admin_password {
         credstore::startup::announce_password(p);
     }
-    tracing::info!(bind = %bound, "listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(bind = %bound, %scheme, "listening");
+    let reloads = tls.map(|certificates| tokio::spawn(reload_on_sighup(certificates)));
     let store = prepared.state.ctx.store.clone();
     let restore_guard = prepared.lock;
     let statistics = tokio::spawn(refresh_statistics_hourly(store.clone()));
     let app = credstore::app(prepared.state);
-    credstore::server::serve(listener, app, limits, stop_requested()).await;
+    credstore::server::serve(listener, app, limits, acceptor, stop_requested()).await;
     statistics.abort();
+    if let Some(reloads) = reloads {
+        reloads.abort();
+    }
     store.close().await;
     drop(restore_guard);
     tracing::info!("stopped");
@@ -734,6 +777,22 @@ async fn stop_requested() {
         () = terminate => {}
     }
     tracing::info!("stopping: finishing the requests in flight");
+}
+
+/// Reads the certificate files again on every SIGHUP; connections already open keep
+/// theirs, new handshakes get the new one.
+async fn reload_on_sighup(certificates: std::sync::Arc<credstore::tls::Certificates>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot watch for SIGHUP; certificates are read at start only");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        match certificates.reload() {
+            Ok(()) => tracing::info!("TLS certificate reloaded"),
+            Err(e) => tracing::warn!(error = %e, "TLS certificate not reloaded; the old one stays"),
+        }
+    }
 }
 
 /// Keeps the planner's statistics current as the data grows without restarts.

@@ -29,12 +29,13 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
-/// Serves `app` on `listener` until `stop` resolves, then lets requests in flight finish
-/// (within the grace period) and returns.
+/// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` resolves, then
+/// lets requests in flight finish (within the grace period) and returns.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) {
     raise_open_file_limit();
@@ -64,19 +65,44 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let body_timeout = limits.body_timeout;
+        let secure = tls.is_some();
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(ConnectInfo(client));
             let body = axum::body::Body::new(TimedBody::new(body, body_timeout));
-            app.clone().oneshot(hyper::Request::from_parts(parts, body))
+            let answer = app.clone().oneshot(hyper::Request::from_parts(parts, body));
+            async move {
+                let mut response = answer.await?;
+                if secure {
+                    harden(response.headers_mut());
+                }
+                Ok::<_, std::convert::Infallible>(response)
+            }
         });
-        let connection = hyper::server::conn::http1::Builder::new()
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
             .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
+            .header_read_timeout(limits.header_timeout);
+        let watcher = graceful.watcher();
+        let handshake_timeout = limits.header_timeout;
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            match tls {
+                None => {
+                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(acceptor) => {
+                    // A client that opens a connection and never finishes the handshake
+                    // is dropped like one that never finishes its request head.
+                    let handshake =
+                        tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = handshake {
+                        let connection = builder.serve_connection(TokioIo::new(stream), service);
+                        let _ = watcher.watch(connection).await;
+                    }
+                }
+            }
             drop(slot);
         });
     }
@@ -86,6 +112,28 @@ pub async fn serve(
         .is_err()
     {
         tracing::warn!("requests still running at the end of the shutdown grace period");
+    }
+}
+
+/// What an answer over TLS adds: HSTS, and `Secure` on every cookie (a session cookie
+/// must never travel over plain HTTP once the service speaks HTTPS).
+fn harden(headers: &mut axum::http::HeaderMap) {
+    use axum::http::{header, HeaderValue};
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000"),
+    );
+    let cookies: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|c| c.to_str().ok())
+        .filter_map(|c| HeaderValue::from_str(&format!("{c}; Secure")).ok())
+        .collect();
+    if !cookies.is_empty() {
+        headers.remove(header::SET_COOKIE);
+        for cookie in cookies {
+            headers.append(header::SET_COOKIE, cookie);
+        }
     }
 }
 

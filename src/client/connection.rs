@@ -49,6 +49,9 @@ pub struct ConnectionArgs {
     /// Whether to check the server's TLS certificate (false/0/no to skip).
     #[arg(long, env = "CONTROLLER_VERIFY_SSL", default_value = "true")]
     pub verify_ssl: String,
+    /// A CA certificate (PEM) to trust for the server, beside the system's.
+    #[arg(long, env = "CREDSTORE_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 enum Auth {
@@ -107,9 +110,22 @@ impl Connection {
             args.verify_ssl.to_ascii_lowercase().as_str(),
             "false" | "0" | "no" | "off"
         );
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
-            .danger_accept_invalid_certs(!verify)
+            .use_rustls_tls()
+            .danger_accept_invalid_certs(!verify);
+        if let Some(path) = &args.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| ClientError::Usage(format!("--ca-file {}: {e}", path.display())))?;
+            let ca = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                ClientError::Usage(format!(
+                    "--ca-file {}: not a PEM certificate: {e}",
+                    path.display()
+                ))
+            })?;
+            builder = builder.add_root_certificate(ca);
+        }
+        let http = builder
             .build()
             .map_err(|e| ClientError::Io(format!("cannot set up HTTP: {e}")))?;
         Ok(Connection { host, auth, http })

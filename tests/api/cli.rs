@@ -948,3 +948,323 @@ fn json_logs_carry_the_request_fields_and_no_secret() {
     assert_eq!(request["status"], 200);
     assert_eq!(request["user"], 1);
 }
+
+/// `serve --tls-cert/--tls-key`: a client that trusts the CA gets through (with HSTS and
+/// Secure cookies), one that does not is refused; `credstore run` with `--ca-file`; and
+/// a certificate replaced on disk goes live on SIGHUP without a restart.
+#[test]
+fn native_tls_serves_reloads_and_is_trusted_only_through_its_ca() {
+    let pki = crate::common::tls::pki();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, ca) = (
+        dir.path().join("cert.pem"),
+        dir.path().join("key.pem"),
+        dir.path().join("ca.pem"),
+    );
+    std::fs::write(&cert, &pki.server_cert).unwrap();
+    std::fs::write(&key, &pki.server_key).unwrap();
+    std::fs::write(&ca, &pki.ca).unwrap();
+    let port = free_port();
+    let flags = [
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let server = start_with(&dir.path().join("data"), port, Some("pw"), &flags);
+    assert!(
+        server.stderr.join("").contains("https"),
+        "{:?}",
+        server.stderr
+    );
+    let url = format!("https://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let trusting = |pem: &str| {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .build()
+            .unwrap()
+    };
+    let answer = runtime
+        .block_on(trusting(&pki.ca).get(format!("{url}/api/")).send())
+        .expect("a client trusting the CA gets through");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookies: Vec<&str> = answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|c| c.to_str().unwrap())
+        .collect();
+    assert!(
+        !cookies.is_empty() && cookies.iter().all(|c| c.ends_with("; Secure")),
+        "{cookies:?}"
+    );
+    let stranger = runtime.block_on(
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .build()
+            .unwrap()
+            .get(format!("{url}/api/v2/ping/"))
+            .send(),
+    );
+    assert!(
+        stranger.is_err(),
+        "a client that does not trust the CA must be refused"
+    );
+
+    let run = |extra: &[&str]| {
+        bin()
+            .args(["run", "--host", &url, "--credential", "1"])
+            .args(extra)
+            .args(["--", "true"])
+            .env("CONTROLLER_USERNAME", "admin")
+            .env("CONTROLLER_PASSWORD", "pw")
+            .env_remove("CONTROLLER_VERIFY_SSL")
+            .output()
+            .unwrap()
+    };
+    let trusted = run(&["--ca-file", ca.to_str().unwrap()]);
+    assert!(
+        trusted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    let untrusted = run(&[]);
+    assert!(!untrusted.status.success());
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("cannot reach"));
+
+    // A new certificate for the same address from a CA of its own, put in place and
+    // signalled.
+    let renewed = dir.path().join("renewed");
+    std::fs::create_dir(&renewed).unwrap();
+    std::fs::write(
+        renewed.join("ext.cnf"),
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n\
+         extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    for args in [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=renew-ca",
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "key.pem",
+                "-out",
+                "req.csr",
+                "-subj",
+                "/CN=renewed",
+            ],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    ] {
+        let made = Command::new("openssl")
+            .args(&args)
+            .current_dir(&renewed)
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let renewed_cert = std::fs::read_to_string(renewed.join("ca.pem")).unwrap();
+    std::fs::copy(renewed.join("cert.pem"), &cert).unwrap();
+    std::fs::copy(renewed.join("key.pem"), &key).unwrap();
+    assert!(Command::new("kill")
+        .args(["-HUP", &server.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let fresh = runtime.block_on(
+            trusting(&renewed_cert)
+                .get(format!("{url}/api/v2/ping/"))
+                .send(),
+        );
+        if fresh.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate never went live: {fresh:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let old = runtime.block_on(trusting(&pki.ca).get(format!("{url}/api/v2/ping/")).send());
+    assert!(
+        old.is_err(),
+        "the old certificate is still served after the reload"
+    );
+    let log = server.rest_of_log();
+    assert!(log.contains("TLS certificate reloaded"), "{log}");
+}
+
+#[test]
+fn tls_files_that_do_not_load_stop_the_start_with_the_flag_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("bogus.pem");
+    std::fs::write(&bogus, "not a certificate").unwrap();
+    let out = bin()
+        .args([
+            "serve",
+            "--bind",
+            &format!("127.0.0.1:{}", free_port()),
+            "--tls-cert",
+        ])
+        .arg(&bogus)
+        .arg("--tls-key")
+        .arg(&bogus)
+        .env("CREDSTORE_DATA_DIR", dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("--tls-cert"), "{text}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is made before the TLS files load"
+    );
+}
+
+/// SIGTERM under write load: the server stops accepting, finishes what is in flight,
+/// exits 0, and every write it acknowledged is there after a restart.
+#[test]
+fn sigterm_under_write_load_keeps_every_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut server = start(&data, port, Some("pw"));
+    // A log pipe nobody reads fills up and stalls the server's logging: read it.
+    let mut log = server.reader.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = log.read_to_string(&mut text);
+        text
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut acknowledged = Vec::new();
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) && n % 50 == 49 {
+                        break;
+                    }
+                    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { break };
+                    let body = format!(r#"{{"name":"org-{w}-{n}"}}"#);
+                    use base64::Engine;
+                    let auth = base64::engine::general_purpose::STANDARD.encode("admin:pw");
+                    let sent = write!(
+                        s,
+                        "POST /api/v2/organizations/ HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n\
+                         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let mut answer = String::new();
+                    if sent.is_err() || s.read_to_string(&mut answer).is_err() {
+                        break;
+                    }
+                    if answer.starts_with("HTTP/1.1 201") {
+                        if let Some(id) = body_of(&answer)["id"].as_i64() {
+                            acknowledged.push(id);
+                        }
+                    } else if !answer.is_empty() {
+                        panic!("a write failed before the stop: {answer}");
+                    } else {
+                        break;
+                    }
+                }
+                acknowledged
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let status = server.child.wait().unwrap();
+    let log = log.join().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(log.contains("stopped"), "{log}");
+    let acknowledged: Vec<i64> = writers
+        .into_iter()
+        .flat_map(|w| w.join().unwrap())
+        .collect();
+    assert!(
+        acknowledged.len() > 20,
+        "too little load: {} writes",
+        acknowledged.len()
+    );
+    drop(server);
+    let port = free_port();
+    let _again = start(&data, port, None);
+    let missing: Vec<i64> = acknowledged
+        .iter()
+        .copied()
+        .filter(|id| {
+            !http_get_as(port, &format!("/api/v2/organizations/{id}/"), "admin", "pw")
+                .starts_with("HTTP/1.1 200")
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged writes are gone: {missing:?}",
+        missing.len(),
+        acknowledged.len()
+    );
+}
