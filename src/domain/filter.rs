@@ -45,6 +45,28 @@ pub enum Lookup {
     Search,
 }
 
+/// Every lookup suffix a filter may end in (`name__icontains=`), as the API description
+/// lists them; `Lookup::parse` accepts each (a test holds the two together).
+pub const LOOKUP_NAMES: [&str; 17] = [
+    "exact",
+    "iexact",
+    "contains",
+    "icontains",
+    "startswith",
+    "istartswith",
+    "endswith",
+    "iendswith",
+    "regex",
+    "iregex",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "isnull",
+    "search",
+];
+
 impl Lookup {
     fn parse(s: &str) -> Option<Lookup> {
         use Lookup::*;
@@ -528,6 +550,13 @@ fn expand_related_order(path: FieldPath, descending: bool) -> Result<Vec<OrderKe
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_listed_lookup_parses() {
+        for name in super::LOOKUP_NAMES {
+            assert!(super::Lookup::parse(name).is_some(), "{name}");
+        }
+    }
+
     use super::*;
     use crate::domain::resource::CREDENTIAL;
     use proptest::prelude::*;

@@ -63,10 +63,12 @@ async fn api_root() -> Json<Value> {
 
 /// Anonymous: resource name → relative URL.
 async fn v2_root() -> Json<Value> {
-    let map: Map<String, Value> = V2_RESOURCES
+    let mut map: Map<String, Value> = V2_RESOURCES
         .iter()
         .map(|(k, path)| (k.to_string(), Value::String(format!("/api/v2/{path}/"))))
         .collect();
+    // A document, not a resource: no trailing slash.
+    map.insert("openapi".into(), json!("/api/v2/openapi.json"));
     Json(Value::Object(map))
 }
 

@@ -60,7 +60,7 @@ impl Group {
         let outcome = self.tx.commit().map_err(|e| e.to_string());
         crate::metrics::metrics()
             .commit_seconds
-            .observe(started.elapsed().as_secs_f64());
+            .observe(started.elapsed());
         for member in self.members {
             // A member whose request was cancelled no longer listens; nothing to tell.
             let _ = member.send(outcome.clone());

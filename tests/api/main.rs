@@ -33,6 +33,7 @@ mod lookup_vault_ssh;
 mod lookups;
 mod metrics;
 mod migrate_data;
+mod openapi;
 mod options;
 mod organizations;
 mod query_language;
