@@ -190,7 +190,12 @@ fn the_commands_take_the_serve_options() {
     };
     let out = run(&["audit", "verify"]);
     assert!(!out.status.success(), "no database yet");
-    assert!(run(&["migrate"]).status.success());
+    let migrate = run(&["migrate"]);
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let app = TestApp::on_dir_path(&data).await;
