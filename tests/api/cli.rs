@@ -1177,6 +1177,17 @@ fn tls_files_that_do_not_load_stop_the_start_with_the_flag_named() {
     );
 }
 
+/// Reads the rest of a server's log in a thread: a log pipe nobody reads fills up after
+/// a few hundred request lines and stalls the server's logging, and with it the server.
+fn drain(server: &mut Server) -> std::thread::JoinHandle<String> {
+    let mut reader = server.reader.take().unwrap();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = reader.read_to_string(&mut text);
+        text
+    })
+}
+
 /// SIGTERM under write load: the server stops accepting, finishes what is in flight,
 /// exits 0, and every write it acknowledged is there after a restart.
 #[test]
@@ -1185,13 +1196,7 @@ fn sigterm_under_write_load_keeps_every_acknowledged_write() {
     let data = dir.path().join("data");
     let port = free_port();
     let mut server = start(&data, port, Some("pw"));
-    // A log pipe nobody reads fills up and stalls the server's logging: read it.
-    let mut log = server.reader.take().unwrap();
-    let log = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = log.read_to_string(&mut text);
-        text
-    });
+    let log = drain(&mut server);
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writers: Vec<_> = (0..4)
         .map(|w| {
@@ -1252,7 +1257,8 @@ fn sigterm_under_write_load_keeps_every_acknowledged_write() {
     );
     drop(server);
     let port = free_port();
-    let _again = start(&data, port, None);
+    let mut again = start(&data, port, None);
+    let _again_log = drain(&mut again);
     let missing: Vec<i64> = acknowledged
         .iter()
         .copied()
