@@ -889,11 +889,13 @@ fn json_logs_carry_the_request_fields_and_no_secret() {
     while reader.read_line(&mut line).unwrap_or(0) > 0 && !line.contains("listening") {
         line.clear();
     }
-    let server = Server {
+    let mut server = Server {
         child,
         stderr: vec![line],
         reader: Some(reader),
     };
+    // Trace logging writes far more than a pipe holds: read it as it comes.
+    let log = drain(&mut server);
     let created = http_send(
         port,
         "POST",
@@ -919,7 +921,13 @@ fn json_logs_carry_the_request_fields_and_no_secret() {
         "the render answer holds the secret: {rendered}"
     );
     http_get_as(port, "/api/v2/me/", "admin", PLANTED);
-    let log = server.rest_of_log();
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let log = log.join().unwrap();
     assert!(
         !log.contains(PLANTED),
         "a log line holds the planted secret"
