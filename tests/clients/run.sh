@@ -19,8 +19,9 @@ cd "$(dirname "$0")/../.."
 # that bundles awx.awx 24.6.1. awxkit still imports pkg_resources, which
 # setuptools 81 removed. ansible-runner runs the credentials `credstore render
 # --runner-dir` writes (tests/clients/use_credentials.py); prometheus-client parses
-# the metrics (tests/clients/operability.py).
-REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3' 'prometheus-client==0.23.1')
+# the metrics and schemathesis drives the API from its OpenAPI document
+# (tests/clients/operability.py).
+REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3' 'prometheus-client==0.23.1' 'schemathesis==4.32.5')
 VENV=target/clients-venv
 OUT=target/clients-e2e
 
@@ -80,6 +81,7 @@ import awxkit.cli  # importable, not just listed
 import ansible_collections.awx.awx
 import ansible_runner
 import prometheus_client
+import schemathesis
 EOF
 }
 
