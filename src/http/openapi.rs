@@ -43,8 +43,9 @@ enum Shape {
     Document(&'static str),
 }
 
-/// Every path the router serves (besides the empty lists of AWX resources credstore does
-/// not hold, and the redirects of paths without a trailing slash).
+/// Every path the router serves with a handler of its own (the empty lists of AWX
+/// resources credstore does not hold are added from `options::ABSENT_RESOURCES`; paths
+/// without a trailing slash only redirect).
 const ROUTES: &[(&str, Shape)] = &[
     ("/api/", Shape::Document("The API's versions")),
     ("/api/v2/", Shape::Document("The resources of version 2")),
@@ -501,11 +502,26 @@ fn path_item(path: &str, shape: Shape) -> Value {
     Value::Object(item)
 }
 
+/// AWX resources credstore does not hold: clients probe them, and they list as empty.
+fn absent_item() -> Value {
+    let page = json!({"type": "object", "required": ["count", "results"],
+                      "properties": {"count": {"type": "integer"}, "results": {"type": "array"}}});
+    json!({"get": operation(
+        "An AWX resource credstore does not hold: always an empty page",
+        Vec::new(),
+        None,
+        ("200", answer("An empty page", page)),
+    )})
+}
+
 fn build() -> Value {
-    let paths: Map<String, Value> = ROUTES
+    let mut paths: Map<String, Value> = ROUTES
         .iter()
         .map(|(path, shape)| (path.to_string(), path_item(path, *shape)))
         .collect();
+    for resource in super::options::ABSENT_RESOURCES {
+        paths.insert(format!("/api/v2/{resource}/"), absent_item());
+    }
     let mut schemas: Map<String, Value> = [
         &ORGANIZATION,
         &USER,
