@@ -269,8 +269,6 @@ fn render_with(ctx: &Context, usable: &Usable, values: &InputValues) -> Result<R
     let injectors = usable.ty.injectors_json()?;
     let subject = Subject {
         id: usable.row.id,
-        name: &usable.row.name,
-        kind: &usable.ty.kind,
         type_name: &usable.ty.name,
         namespace: usable.ty.namespace.as_deref(),
         managed: usable.ty.managed,

@@ -3,7 +3,7 @@
 //! strings left out, unset booleans false, private keys ending in a newline) and, for the
 //! log-safe env, over the same namespace with secrets masked.
 
-use super::{env_var_naming, RenderError, Rendered, RenderedFile, Subject};
+use super::{env_var_naming, RenderError, Rendered, Subject};
 use crate::domain::credential_type::InputKind;
 use crate::domain::custom_type::{env_var_allowed, render_bounded, runtime_environment};
 use minijinja::value::Value as JValue;
@@ -166,13 +166,7 @@ pub(super) fn inject(subject: &Subject<'_>, out: &mut Rendered) -> Result<(), Re
     };
     for (key, source) in section("file") {
         let content = renderer.render("file", key, source.as_str().unwrap_or(""), &real)?;
-        out.files.push(RenderedFile {
-            id: key.clone(),
-            credential: subject.id,
-            path: subject.placeholder(key),
-            content,
-            env_var: None,
-        });
+        out.add_file(subject, key, content);
     }
     for (name, source) in section("env") {
         if let Err(reason) = env_var_allowed(name) {

@@ -5,8 +5,7 @@
 //! prompts AWX lists (`RunJob.get_password_prompts`), given only where a value is set;
 //! `ASK` (prompt on launch) has no value here.
 
-use super::{Prompt, Rendered, RenderedFile, Subject};
-use serde_json::Value;
+use super::{Prompt, Rendered, Subject};
 
 /// AWX's `PRIVILEGE_ESCALATION_METHODS`, whose prompts carry the become password.
 const BECOME_METHODS: [&str; 12] = [
@@ -58,26 +57,11 @@ fn agent_key(subject: &Subject<'_>, out: &mut Rendered) {
         if key.contains("OPENSSH PRIVATE") && !key.ends_with('\n') {
             key.push('\n');
         }
-        push_file(subject, out, "ssh_key", key);
+        out.add_file(subject, "ssh_key", key);
     }
     if subject.has("ssh_public_key_data") {
-        push_file(
-            subject,
-            out,
-            "ssh_key_cert",
-            subject.text("ssh_public_key_data"),
-        );
+        out.add_file(subject, "ssh_key_cert", subject.text("ssh_public_key_data"));
     }
-}
-
-fn push_file(subject: &Subject<'_>, out: &mut Rendered, id: &str, content: String) {
-    out.files.push(RenderedFile {
-        id: id.to_string(),
-        credential: subject.id,
-        path: subject.placeholder(id),
-        content,
-        env_var: None,
-    });
 }
 
 fn machine(s: &Subject<'_>, out: &mut Rendered) {
@@ -143,27 +127,16 @@ fn vault(s: &Subject<'_>, out: &mut Rendered) {
 /// `RunJob.build_env` for network credentials; the key is a file named by
 /// `ANSIBLE_NET_SSH_KEYFILE` (network modules do not use ssh-agent).
 fn network(s: &Subject<'_>, out: &mut Rendered) {
-    let set = |out: &mut Rendered, k: &str, v: String| {
-        out.env.insert(k.to_string(), Value::from(v));
-    };
-    set(out, "ANSIBLE_NET_USERNAME", s.text("username"));
-    set(out, "ANSIBLE_NET_PASSWORD", s.text("password"));
+    out.set_env("ANSIBLE_NET_USERNAME", s.text("username"));
+    out.set_env("ANSIBLE_NET_PASSWORD", s.text("password"));
     if s.has("ssh_key_data") {
-        push_file(s, out, "net_ssh_key", s.text("ssh_key_data"));
-        let path = s.placeholder("net_ssh_key");
-        set(out, "ANSIBLE_NET_SSH_KEYFILE", path);
-        if let Some(file) = out.files.last_mut() {
-            file.env_var = Some("ANSIBLE_NET_SSH_KEYFILE".into());
-        }
+        let key = s.text("ssh_key_data");
+        out.add_env_file(s, "net_ssh_key", key, "ANSIBLE_NET_SSH_KEYFILE");
     }
     let authorize = s.flag("authorize", false);
-    set(
-        out,
-        "ANSIBLE_NET_AUTHORIZE",
-        if authorize { "1" } else { "0" }.into(),
-    );
+    out.set_env("ANSIBLE_NET_AUTHORIZE", if authorize { "1" } else { "0" });
     if authorize {
-        set(out, "ANSIBLE_NET_AUTH_PASS", s.text("authorize_password"));
+        out.set_env("ANSIBLE_NET_AUTH_PASS", s.text("authorize_password"));
     }
     if let Some(unlock) = answer(s, "ssh_key_unlock") {
         prompt(out, KEY_UNLOCK_PROMPT.into(), &unlock);

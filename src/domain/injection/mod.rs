@@ -31,8 +31,6 @@ pub use safe_env::build_safe_env;
 /// One credential to render, with its effective input values.
 pub struct Subject<'a> {
     pub id: i64,
-    pub name: &'a str,
-    pub kind: &'a str,
     pub type_name: &'a str,
     pub namespace: Option<&'a str>,
     pub managed: bool,
@@ -220,6 +218,39 @@ pub fn render(subject: &Subject<'_>) -> Result<Rendered, RenderError> {
 }
 
 impl Rendered {
+    fn set_env(&mut self, name: &str, value: impl Into<String>) {
+        self.env.insert(name.to_string(), Value::from(value.into()));
+    }
+
+    /// Adds `subject`'s file `id` and returns its placeholder path.
+    fn add_file(&mut self, subject: &Subject<'_>, id: &str, content: String) -> String {
+        let path = subject.placeholder(id);
+        self.files.push(RenderedFile {
+            id: id.to_string(),
+            credential: subject.id,
+            path: path.clone(),
+            content,
+            env_var: None,
+        });
+        path
+    }
+
+    /// Adds a file whose path the env variable `var` carries; returns the path.
+    fn add_env_file(
+        &mut self,
+        subject: &Subject<'_>,
+        id: &str,
+        content: String,
+        var: &str,
+    ) -> String {
+        let path = self.add_file(subject, id, content);
+        self.set_env(var, path.clone());
+        if let Some(file) = self.files.last_mut() {
+            file.env_var = Some(var.to_string());
+        }
+        path
+    }
+
     /// `safe_env` as AWX's `build_safe_env(env)` updated with the credentials' own.
     fn mask_env(&mut self) {
         self.safe_env = build_safe_env(&self.env);

@@ -11,7 +11,6 @@ struct Case {
     injectors: Value,
     values: Map<String, Value>,
     namespace: Option<&'static str>,
-    kind: &'static str,
     managed: bool,
 }
 
@@ -22,12 +21,11 @@ impl Case {
             injectors,
             values: values.as_object().cloned().unwrap_or_default(),
             namespace: None,
-            kind: "cloud",
             managed: false,
         }
     }
 
-    fn managed(namespace: &'static str, kind: &'static str, values: Value) -> Self {
+    fn managed(namespace: &'static str, values: Value) -> Self {
         let types = crate::domain::managed_types::managed_types();
         let def = types
             .iter()
@@ -38,7 +36,6 @@ impl Case {
             injectors: def.injectors.clone(),
             values: values.as_object().cloned().unwrap_or_default(),
             namespace: Some(namespace),
-            kind,
             managed: true,
         }
     }
@@ -46,8 +43,6 @@ impl Case {
     fn render(&self) -> Result<Rendered, RenderError> {
         render(&Subject {
             id: 7,
-            name: "c",
-            kind: self.kind,
             type_name: "T",
             namespace: self.namespace,
             managed: self.managed,
@@ -164,7 +159,6 @@ fn a_template_failing_at_render_time_names_the_template_not_the_value() {
 fn aws_and_gce_render_as_awx_builtin_injectors() {
     let aws = Case::managed(
         "aws",
-        "cloud",
         json!({"username": "AKIA1", "password": "sec", "security_token": "tok"}),
     )
     .render()
@@ -174,9 +168,7 @@ fn aws_and_gce_render_as_awx_builtin_injectors() {
     assert_eq!(aws.env["AWS_SECURITY_TOKEN"], "tok");
     assert_eq!(aws.safe_env["AWS_ACCESS_KEY_ID"], "AKIA1");
     assert_eq!(aws.safe_env["AWS_SECRET_ACCESS_KEY"], "**********");
-    let gce = Case::managed(
-        "gce",
-        "cloud",
+    let gce = Case::managed("gce",
         json!({"username": "sa@p.iam", "project": "p1", "ssh_key_data": "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n"}),
     )
     .render()
@@ -195,7 +187,6 @@ fn aws_and_gce_render_as_awx_builtin_injectors() {
 fn azure_picks_service_principal_or_user() {
     let sp = Case::managed(
         "azure_rm",
-        "cloud",
         json!({"subscription": "s", "client": "c", "tenant": "t", "secret": "x", "username": "u"}),
     )
     .render()
@@ -204,7 +195,6 @@ fn azure_picks_service_principal_or_user() {
     assert!(!sp.env.contains_key("AZURE_AD_USER"));
     let user = Case::managed(
         "azure_rm",
-        "cloud",
         json!({"subscription": "s", "username": "u", "password": "p"}),
     )
     .render()
@@ -215,9 +205,7 @@ fn azure_picks_service_principal_or_user() {
 
 #[test]
 fn openstack_writes_clouds_yaml_and_kubernetes_its_ca_file() {
-    let os = Case::managed(
-        "openstack",
-        "cloud",
+    let os = Case::managed("openstack",
         json!({"host": "https://ks", "username": "u", "password": "p", "project": "pr", "region": "r1"}),
     )
     .render()
@@ -233,7 +221,6 @@ fn openstack_writes_clouds_yaml_and_kubernetes_its_ca_file() {
     assert_eq!(os.env["OS_CLIENT_CONFIG_FILE"], os.files[0].path.as_str());
     let k8s = Case::managed(
         "kubernetes_bearer_token",
-        "kubernetes",
         json!({"host": "https://k", "bearer_token": "b", "verify_ssl": true, "ssl_ca_cert": "CA"}),
     )
     .render()
@@ -242,7 +229,6 @@ fn openstack_writes_clouds_yaml_and_kubernetes_its_ca_file() {
     assert_eq!(k8s.files[0].content, "CA");
     let unverified = Case::managed(
         "kubernetes_bearer_token",
-        "kubernetes",
         json!({"host": "h", "bearer_token": "b"}),
     )
     .render()
@@ -255,7 +241,6 @@ fn openstack_writes_clouds_yaml_and_kubernetes_its_ca_file() {
 fn managed_types_with_their_own_injectors_render_them() {
     let out = Case::managed(
         "controller",
-        "cloud",
         json!({"host": "h", "username": "u", "password": "p", "verify_ssl": false}),
     )
     .render()
@@ -267,9 +252,7 @@ fn managed_types_with_their_own_injectors_render_them() {
 
 #[test]
 fn machine_gives_args_prompts_and_an_agent_key() {
-    let out = Case::managed(
-        "ssh",
-        "ssh",
+    let out = Case::managed("ssh",
         json!({"username": "deploy", "password": "pw", "become_method": "sudo", "become_username": "root", "become_password": "bpw", "ssh_key_data": "-----BEGIN OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----", "ssh_key_unlock": "un"}),
     )
     .render()
@@ -302,7 +285,7 @@ fn machine_gives_args_prompts_and_an_agent_key() {
     );
     assert_eq!(out.files[0].id, "ssh_key");
     assert!(out.files[0].content.ends_with("KEY-----\n"));
-    let bare = Case::managed("ssh", "ssh", json!({"password": "ASK"}))
+    let bare = Case::managed("ssh", json!({"password": "ASK"}))
         .render()
         .unwrap();
     assert_eq!(
@@ -315,19 +298,15 @@ fn machine_gives_args_prompts_and_an_agent_key() {
 
 #[test]
 fn vault_prompts_by_id() {
-    let with_id = Case::managed(
-        "vault",
-        "vault",
-        json!({"vault_password": "v", "vault_id": "prod"}),
-    )
-    .render()
-    .unwrap();
+    let with_id = Case::managed("vault", json!({"vault_password": "v", "vault_id": "prod"}))
+        .render()
+        .unwrap();
     assert_eq!(with_id.args, ["--vault-id", "prod@prompt"]);
     assert_eq!(
         with_id.passwords[0].prompt,
         r"Vault password \(prod\):\s*?$"
     );
-    let plain = Case::managed("vault", "vault", json!({"vault_password": "v"}))
+    let plain = Case::managed("vault", json!({"vault_password": "v"}))
         .render()
         .unwrap();
     assert_eq!(plain.args, ["--ask-vault-pass"]);
@@ -335,9 +314,7 @@ fn vault_prompts_by_id() {
 
 #[test]
 fn network_sets_ansible_net_env_and_masks_it() {
-    let out = Case::managed(
-        "net",
-        "net",
+    let out = Case::managed("net",
         json!({"username": "n", "password": "p", "authorize": true, "authorize_password": "e", "ssh_key_data": "K"}),
     )
     .render()
@@ -397,10 +374,10 @@ fn one_credential_per_type_except_vaults_with_distinct_ids() {
 
 #[test]
 fn merging_puts_machine_args_first_and_later_env_wins() {
-    let vault = Case::managed("vault", "vault", json!({"vault_password": "v"}))
+    let vault = Case::managed("vault", json!({"vault_password": "v"}))
         .render()
         .unwrap();
-    let machine = Case::managed("ssh", "ssh", json!({"username": "u"}))
+    let machine = Case::managed("ssh", json!({"username": "u"}))
         .render()
         .unwrap();
     let custom = Case::custom(token_fields(), json!({"env": {"X": "1"}}), json!({}))
