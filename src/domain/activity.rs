@@ -81,17 +81,7 @@ impl ActivityRecord {
         changes.insert("destination".into(), json!(destination));
         changes.insert("changed_inputs".into(), json!(changed_inputs));
         changes.insert("stored_secrets_used".into(), json!(stored_secrets_used));
-        ActivityRecord {
-            actor: Some(actor),
-            operation: "test",
-            object1: "credential",
-            object2: "",
-            object_association: "",
-            object_type: "",
-            changes,
-            objects: vec![("credential", credential)],
-            link_new: false,
-        }
+        Self::on_credential(actor, "test", credential, changes)
     }
 
     /// A credential rendered for use (`operation` `use`): who (the actor), for what
@@ -108,9 +98,20 @@ impl ActivityRecord {
         changes.insert("purpose".into(), json!(purpose));
         changes.insert("client".into(), json!(client));
         changes.insert("credentials".into(), json!(rendered_with));
+        Self::on_credential(actor, "use", credential, changes)
+    }
+
+    /// Something a user did with one credential that changed nothing in it (a lookup
+    /// test, a render), linked to the credential.
+    fn on_credential(
+        actor: i64,
+        operation: &'static str,
+        credential: i64,
+        changes: Map<String, Value>,
+    ) -> Self {
         ActivityRecord {
             actor: Some(actor),
-            operation: "use",
+            operation,
             object1: "credential",
             object2: "",
             object_association: "",
