@@ -9,6 +9,7 @@ use super::credential_type::{
 };
 use super::errors::{DomainError, FieldErrors};
 use super::formats;
+use super::pk::{parse_pk, PkValue};
 use super::python::{py_repr, py_str_repr, py_type_name};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Map, Value};
@@ -334,38 +335,6 @@ pub fn mask_inputs(public: &mut Map<String, Value>) {
             .is_some_and(|s| AWX_CIPHERTEXT.iter().any(|p| s.starts_with(p)));
         if looks_sealed {
             *value = Value::String(ENCRYPTED.into());
-        }
-    }
-}
-
-/// A primary-key field of a write request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PkValue {
-    /// Not sent, or sent as `null`.
-    None,
-    /// A pk that still has to be checked for existence.
-    Id(i64),
-}
-
-/// Parses a pk the way DRF does: integers and integer strings; `null` is no value.
-pub fn parse_pk(errors: &mut FieldErrors, field: &str, v: Option<&Value>) -> PkValue {
-    match v {
-        None | Some(Value::Null) => PkValue::None,
-        Some(Value::Number(n)) if n.as_i64().is_some() => {
-            PkValue::Id(n.as_i64().unwrap_or_default())
-        }
-        Some(Value::String(s)) if s.trim().parse::<i64>().is_ok() => {
-            PkValue::Id(s.trim().parse().unwrap_or_default())
-        }
-        Some(other) => {
-            errors.add(
-                field,
-                format!(
-                    "Incorrect type. Expected pk value, received {}.",
-                    py_type_name(other)
-                ),
-            );
-            PkValue::None
         }
     }
 }

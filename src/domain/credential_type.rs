@@ -4,6 +4,7 @@
 
 use super::custom_type;
 use super::errors::{DomainError, FieldErrors};
+use super::pk::{parse_pk, PkValue};
 use serde_json::{Map, Value};
 
 /// The twelve kinds, in AWX's display order, with their labels.
@@ -253,6 +254,49 @@ pub fn validate_type_write(
     })
 }
 
+/// The organization a type write names (a credstore extension): any organization on
+/// creation, none for a global type; afterwards it cannot change, since the type's roles
+/// and its credentials' placement hang on it. `current` is the stored value on updates.
+pub fn type_organization(
+    body: &Map<String, Value>,
+    current: Option<Option<i64>>,
+) -> Result<Option<i64>, DomainError> {
+    let mut errors = FieldErrors::new();
+    let sent = match parse_pk(&mut errors, "organization", body.get("organization")) {
+        PkValue::Id(id) => Some(id),
+        PkValue::None => None,
+    };
+    errors.into_result()?;
+    match current {
+        Some(stored) if body.contains_key("organization") && sent != stored => {
+            Err(DomainError::Validation(FieldErrors::one(
+                "organization",
+                "The organization of a credential type cannot be changed.",
+            )))
+        }
+        Some(stored) => Ok(stored),
+        None => Ok(sent),
+    }
+}
+
+/// Where a credential of an organization's type may live: in that organization, or as a
+/// personal credential (no organization). Global types go anywhere.
+pub fn check_credential_placement(
+    type_name: &str,
+    type_organization: Option<i64>,
+    credential_organization: Option<i64>,
+) -> Result<(), DomainError> {
+    match (type_organization, credential_organization) {
+        (Some(owner), Some(org)) if owner != org => Err(DomainError::Validation(FieldErrors::one(
+            "organization",
+            format!(
+                "Credentials of the credential type '{type_name}' can only belong to its organization."
+            ),
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn list_error(field: &str, messages: Vec<String>) -> DomainError {
     let mut e = FieldErrors::new();
     for m in messages {
@@ -336,6 +380,66 @@ mod tests {
 
     fn obj(v: Value) -> Map<String, Value> {
         v.as_object().cloned().unwrap()
+    }
+
+    fn field_error(r: Result<impl std::fmt::Debug, DomainError>) -> Value {
+        match r {
+            Err(DomainError::Validation(e)) => e.into_json(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_type_organization_is_set_on_creation_and_never_changes() {
+        assert_eq!(type_organization(&obj(json!({})), None).unwrap(), None);
+        assert_eq!(
+            type_organization(&obj(json!({"organization": 4})), None).unwrap(),
+            Some(4)
+        );
+        assert_eq!(
+            type_organization(&obj(json!({"organization": "4"})), None).unwrap(),
+            Some(4)
+        );
+        let wrong = field_error(type_organization(&obj(json!({"organization": "x"})), None));
+        assert!(wrong["organization"][0]
+            .as_str()
+            .unwrap()
+            .contains("Expected pk value"));
+        // Updates keep the stored organization; sending it unchanged is fine.
+        assert_eq!(
+            type_organization(&obj(json!({})), Some(Some(4))).unwrap(),
+            Some(4)
+        );
+        assert_eq!(
+            type_organization(&obj(json!({"organization": 4})), Some(Some(4))).unwrap(),
+            Some(4)
+        );
+        for (body, stored) in [
+            (json!({"organization": 5}), Some(4)),
+            (json!({"organization": null}), Some(4)),
+            (json!({"organization": 4}), None),
+        ] {
+            let e = field_error(type_organization(&obj(body), Some(stored)));
+            assert!(e["organization"][0]
+                .as_str()
+                .unwrap()
+                .contains("cannot be changed"));
+        }
+    }
+
+    #[test]
+    fn credentials_of_an_organization_type_stay_in_its_organization() {
+        assert!(check_credential_placement("t", None, Some(3)).is_ok());
+        assert!(check_credential_placement("t", Some(3), Some(3)).is_ok());
+        assert!(
+            check_credential_placement("t", Some(3), None).is_ok(),
+            "personal credentials"
+        );
+        let e = field_error(check_credential_placement("t", Some(3), Some(4)));
+        assert_eq!(
+            e,
+            json!({"organization": ["Credentials of the credential type 't' can only belong to its organization."]})
+        );
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! must not be, the field must exist on the target's type, and the metadata must fit the
 //! source type's metadata schema.
 
-use super::credential::{parse_pk, PkValue};
 use super::credential_type::optional_string;
 use super::credential_type::{InputKind, InputSchema};
 use super::errors::{DomainError, FieldErrors};
+use super::pk::{parse_pk, PkValue};
 use super::python::{py_repr, py_str_repr, py_type_name};
 use serde_json::{json, Map, Value};
 

@@ -13,6 +13,7 @@ pub mod input_source;
 pub mod managed_types;
 pub mod named_url;
 pub mod organization;
+pub mod pk;
 pub mod python;
 pub mod rbac;
 pub mod resource;

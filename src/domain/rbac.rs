@@ -46,6 +46,36 @@ pub const CREDENTIAL_ORG_PARENTS: [(&str, &str); 2] = [
 pub const CREDENTIAL_TEAM_PARENTS: [(&str, &str); 2] =
     [("admin_role", "admin_role"), ("use_role", "member_role")];
 
+/// The roles of an organization's credential type (a credstore extension: AWX's types are
+/// global and have no roles). Admins change and share the type; users create credentials
+/// of it; readers see it.
+pub const CREDENTIAL_TYPE_ROLES: [RoleDef; 3] = [
+    (
+        "admin_role",
+        "Admin",
+        "Can manage all aspects of the credential type",
+    ),
+    (
+        "use_role",
+        "Use",
+        "Can create credentials of the credential type",
+    ),
+    ("read_role", "Read", "May view the credential type"),
+];
+
+/// Implications inside one credential type: (child, parent).
+pub const CREDENTIAL_TYPE_PARENTS: [(&str, &str); 2] =
+    [("use_role", "admin_role"), ("read_role", "use_role")];
+
+/// Organization roles that imply roles of the organization's types: its admins manage
+/// them, its members and credential admins use them, its auditors read them.
+pub const CREDENTIAL_TYPE_ORG_PARENTS: [(&str, &str); 4] = [
+    ("admin_role", "admin_role"),
+    ("use_role", "member_role"),
+    ("use_role", "credential_admin_role"),
+    ("read_role", "auditor_role"),
+];
+
 /// The roles of an organization, in AWX's `summary_fields.object_roles` order.
 pub const ORGANIZATION_ROLES: [RoleDef; 13] = [
     (
@@ -243,6 +273,13 @@ pub fn credential_capabilities(
     }
 }
 
+/// Whether the caller may write a credential type (its `user_capabilities` too):
+/// superusers any, holders of an organization type's admin role that type. Managed types
+/// are refused later with AWX's own message, so superusers see them as editable, as in AWX.
+pub fn may_change_credential_type(caller: &Caller, administers: bool) -> bool {
+    caller.is_superuser || administers
+}
+
 /// Only superusers write credential types, organizations, users and teams (until the
 /// access-control work lands finer rules).
 pub fn may_administer_system(caller: &Caller) -> bool {
@@ -355,6 +392,8 @@ pub enum RoleOwner {
     Team {
         organization: i64,
     },
+    /// An organization's credential type: shared with anyone, in any organization.
+    CredentialType,
 }
 
 /// Who receives (or loses) a role.
@@ -435,6 +474,7 @@ pub fn granting_role(owner: RoleOwner) -> Option<(&'static str, &'static str)> {
         RoleOwner::Credential { .. } => Some(("credential", "admin_role")),
         RoleOwner::Organization(_) => Some(("organization", "admin_role")),
         RoleOwner::Team { .. } => Some(("team", "admin_role")),
+        RoleOwner::CredentialType => Some(("credential_type", "admin_role")),
     }
 }
 
@@ -444,6 +484,7 @@ pub fn role_display(content_type: Option<&str>, role_field: &str) -> (&'static s
         Some("credential") => &CREDENTIAL_ROLES,
         Some("organization") => &ORGANIZATION_ROLES,
         Some("team") => &TEAM_ROLES,
+        Some("credential_type") => &CREDENTIAL_TYPE_ROLES,
         _ => &SYSTEM_ROLES,
     };
     defs.iter()

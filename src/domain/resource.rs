@@ -415,6 +415,9 @@ pub static CREDENTIAL_TYPE: Resource = Resource {
         ),
         CREATED_BY,
         MODIFIED_BY,
+        // credstore's extension: filterable, but not announced in OPTIONS, so that AWX
+        // clients see AWX's schema (answers show it only when set).
+        hidden("organization", "organization_id", ForeignKey("organization")),
     ],
     search_fields: &["description", "name"],
     related_search: &["credentials__search", "created_by__search", "modified_by__search"],

@@ -1,4 +1,5 @@
-//! `/api/v2/credential_types/`: everyone reads, superusers write custom types.
+//! `/api/v2/credential_types/`: everyone reads global types, superusers write them;
+//! organizations' types are read, written and shared by their roles.
 
 use super::auth::Auth;
 use super::error::{ApiError, ApiResult};
@@ -7,7 +8,8 @@ use super::render;
 use super::{created, method_not_allowed, page_response, AppState};
 use crate::domain::rbac::Caller;
 use crate::service::credential_types::{self, CredentialTypes};
-use crate::service::credentials;
+use crate::service::{credentials, roles};
+use crate::store::CredentialTypeRow;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -30,6 +32,10 @@ pub(super) fn routes() -> Router<AppState> {
                 .fallback(method_not_allowed),
         )
         .route(
+            "/api/v2/credential_types/{id}/object_roles/",
+            get(object_roles).fallback(method_not_allowed),
+        )
+        .route(
             "/api/v2/credential_types/{id}/credentials/",
             get(credentials)
                 .post(create_credential)
@@ -38,8 +44,20 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 fn render_all(types: &CredentialTypes, detail: bool) -> ApiResult<Vec<Value>> {
-    let render = |t| render::credential_type(t, &types.people, types.changeable, detail);
-    Ok(types.rows.iter().map(render).collect::<Result<_, _>>()?)
+    let render = |(t, changeable): (&CredentialTypeRow, &bool)| {
+        let roles = types
+            .roles
+            .get(&t.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        render::credential_type(t, &types.people, roles, *changeable, detail)
+    };
+    Ok(types
+        .rows
+        .iter()
+        .zip(&types.changeable)
+        .map(render)
+        .collect::<Result<_, _>>()?)
 }
 
 /// The answer to a read or write of one type.
@@ -114,6 +132,19 @@ async fn delete(
 ) -> ApiResult<StatusCode> {
     credential_types::delete(&state.ctx, &caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The roles of an organization's type (an empty list for a global type).
+async fn object_roles(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let q = QueryPairs::parse(raw.as_deref());
+    let listed = roles::list_of_credential_type(&state.ctx, &caller, &id, &q).await?;
+    Ok(super::roles::render_page(uri.path(), &q, listed))
 }
 
 /// The credentials of this type that the caller may read.

@@ -226,7 +226,7 @@ fn is_deprecated(path: &str) -> bool {
             | [
                 "api",
                 "v2",
-                "credentials" | "organizations" | "teams",
+                "credentials" | "organizations" | "teams" | "credential_types",
                 _,
                 "object_roles" | "access_list"
             ]
@@ -249,9 +249,8 @@ fn allow_for(path: &str) -> Option<&'static str> {
         ["api", "v2", _, _] => Some("GET, PUT, PATCH, DELETE, HEAD, OPTIONS"),
         ["api", "v2", "credentials", _, "copy"] => Some("GET, POST, HEAD, OPTIONS"),
         ["api", "v2", "credential_types", _, "credentials"] => Some("GET, POST, HEAD, OPTIONS"),
-        ["api", "v2", "credentials", _, "owner_users" | "owner_teams" | "object_roles" | "access_list" | "activity_stream"] => {
-            Some("GET, HEAD, OPTIONS")
-        }
+        ["api", "v2", "credentials", _, "owner_users" | "owner_teams" | "object_roles" | "access_list" | "activity_stream"]
+        | ["api", "v2", "credential_types", _, "object_roles"] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", _, _, "activity_stream"] => Some("GET, HEAD, OPTIONS"),
         ["api", "v2", _, _, _] => Some("GET, POST, HEAD, OPTIONS"),
         _ => None,

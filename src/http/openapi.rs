@@ -194,6 +194,10 @@ const ROUTES: &[(&str, Shape)] = &[
         Shape::ReadList(&USER),
     ),
     (
+        "/api/v2/credential_types/{id}/object_roles/",
+        Shape::ReadList(&ROLE),
+    ),
+    (
         "/api/v2/credentials/{id}/activity_stream/",
         Shape::ReadList(&ACTIVITY),
     ),

@@ -3,8 +3,8 @@
 use crate::domain::credential::mask_inputs;
 use crate::domain::named_url::escape;
 use crate::domain::rbac::{
-    Caller, RoleDef, UserCapabilities, CREDENTIAL_ROLES, ORGANIZATION_ROLES, TEAM_ROLES,
-    USER_ONLY_ORG_ROLES,
+    Caller, RoleDef, UserCapabilities, CREDENTIAL_ROLES, CREDENTIAL_TYPE_ROLES, ORGANIZATION_ROLES,
+    TEAM_ROLES, USER_ONLY_ORG_ROLES,
 };
 use crate::service::organizations::Counts;
 use crate::service::related::{Credentials, People};
@@ -233,6 +233,7 @@ pub fn team(
 pub fn credential_type(
     t: &CredentialTypeRow,
     people: &People,
+    roles: &[RoleRef],
     changeable: bool,
     detail: bool,
 ) -> Result<Value, StoreError> {
@@ -264,17 +265,51 @@ pub fn credential_type(
         "activity_stream".into(),
         Value::String(format!("{base}activity_stream/")),
     );
+    if let Some(org) = t.organization_id {
+        owned_type_fields(t, org, roles, &mut related, &mut summary);
+    }
     summary.insert(
         "user_capabilities".into(),
         json!({"edit": changeable, "delete": changeable}),
     );
     let inputs = t.inputs_json()?;
     let injectors = t.injectors_json()?;
-    Ok(json!({
+    let mut out = json!({
         "id": t.id, "type": "credential_type", "url": base, "related": related, "summary_fields": summary,
         "created": t.created, "modified": t.modified, "name": t.name, "description": t.description,
         "kind": t.kind, "namespace": t.namespace, "managed": t.managed, "inputs": inputs, "injectors": injectors,
-    }))
+    });
+    // Only an organization's type shows the field: a global type's answer stays AWX's.
+    if let (Some(org), Some(fields)) = (t.organization_id, out.as_object_mut()) {
+        fields.insert("organization".into(), json!(org));
+    }
+    Ok(out)
+}
+
+/// What an organization's type adds to its answer: the organization and the type's roles.
+fn owned_type_fields(
+    t: &CredentialTypeRow,
+    org: i64,
+    roles: &[RoleRef],
+    related: &mut Map<String, Value>,
+    summary: &mut Map<String, Value>,
+) {
+    related.insert(
+        "organization".into(),
+        Value::String(format!("/api/v2/organizations/{org}/")),
+    );
+    related.insert(
+        "object_roles".into(),
+        Value::String(format!("/api/v2/credential_types/{}/object_roles/", t.id)),
+    );
+    summary.insert(
+        "organization".into(),
+        json!({"id": org, "name": t.org_name, "description": t.org_description}),
+    );
+    summary.insert(
+        "object_roles".into(),
+        object_roles(&CREDENTIAL_TYPE_ROLES, roles, &[]),
+    );
 }
 
 /// A credential. `detail` adds `related.named_url`; `with_org` is false on the user and

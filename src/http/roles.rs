@@ -54,6 +54,7 @@ fn display_type(content_type: &str) -> &'static str {
         "credential" => "Credential",
         "organization" => "Organization",
         "team" => "Team",
+        "credential_type" => "Credential Type",
         _ => "",
     }
 }

@@ -65,9 +65,10 @@ pub async fn list_about(
 ) -> Result<(Page, PageRequest, Entries)> {
     let (kind, id) = match about {
         About::Credential(raw) => ("credential", credentials::get(ctx, caller, raw).await?.0.id),
-        About::CredentialType(raw) => {
-            ("credential_type", credential_types::get(ctx, raw).await?.id)
-        }
+        About::CredentialType(raw) => (
+            "credential_type",
+            credential_types::get(ctx, caller, raw).await?.id,
+        ),
         About::User(raw) => ("user", users::get(ctx, caller, raw).await?.id),
         About::Team(raw) => ("team", teams::get(ctx, caller, raw).await?.id),
         About::Organization(raw) => (

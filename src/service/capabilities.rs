@@ -10,8 +10,8 @@ use crate::domain::resource::Resource;
 pub async fn may_create(ctx: &Context, caller: &Caller, resource: &Resource) -> Result<bool> {
     Ok(match resource.key {
         "credential" | "o_auth2_access_token" | "credential_input_source" => true,
-        "credential_type" | "organization" => caller.is_superuser,
-        "user" | "team" => {
+        "organization" => caller.is_superuser,
+        "credential_type" | "user" | "team" => {
             caller.is_superuser
                 || ctx
                     .store
@@ -38,7 +38,10 @@ pub async fn may_change(
             Some(c) if !c.managed => administers(ctx, caller, "credential", id).await?,
             _ => false,
         },
-        "credential_type" => caller.is_superuser && store.credential_type(id).await?.is_some(),
+        "credential_type" => match store.credential_type(id).await? {
+            Some(t) => super::credential_types::may_change(ctx, caller, &t).await?,
+            None => false,
+        },
         "organization" => {
             store.organization(id).await?.is_some()
                 && administers(ctx, caller, "organization", id).await?

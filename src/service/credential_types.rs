@@ -1,27 +1,34 @@
-//! Credential type use cases: everyone reads, superusers write custom types; managed
-//! types and types in use are protected.
+//! Credential type use cases. AWX's global types: everyone reads, superusers write custom
+//! ones; managed types and types in use are protected. An organization's types (a
+//! credstore extension) are seen by their readers, written by their admins, and used by
+//! holders of their use role.
 
 use super::lists::{page_of, PageRequest, QueryPairs};
 use super::named::resolve;
-use super::related::People;
+use super::related::{administers, roles_by_object, People};
 use super::{Context, Error, Result};
 use crate::domain::activity::{credential_type_fields, python_json, ActivityRecord};
-use crate::domain::credential_type::{validate_type_write, TypeWrite};
+use crate::domain::credential_type::{type_organization, validate_type_write, TypeWrite};
 use crate::domain::named_url::NamedKind;
-use crate::domain::rbac::Caller;
+use crate::domain::rbac::{may_change_credential_type, role, Caller};
 use crate::domain::resource::CREDENTIAL_TYPE;
-use crate::store::{CredentialTypeRow, NewCredentialType, Page, Scope};
-use serde_json::{Map, Value};
+use crate::store::{CredentialTypeRow, NewCredentialType, Page, RoleRef, Scope};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 
-/// Credential types with the users their `created_by`/`modified_by` name.
+const MODEL: &str = "CredentialType";
+
+/// Credential types with what their answers show besides their rows.
 pub struct CredentialTypes {
     pub rows: Vec<CredentialTypeRow>,
     pub people: People,
-    /// Whether the caller may change and delete them (superusers).
-    pub changeable: bool,
+    /// Whether the caller may change and delete each row, in row order.
+    pub changeable: Vec<bool>,
+    /// The roles of the organization types among the rows, by type.
+    pub roles: HashMap<i64, Vec<RoleRef>>,
 }
 
-async fn with_people(
+async fn load(
     ctx: &Context,
     caller: &Caller,
     rows: Vec<CredentialTypeRow>,
@@ -31,30 +38,88 @@ async fn with_people(
         rows.iter().flat_map(|r| [r.created_by, r.modified_by]),
     )
     .await?;
+    let mut changeable = Vec::with_capacity(rows.len());
+    for row in &rows {
+        changeable.push(may_change(ctx, caller, row).await?);
+    }
+    let owned: Vec<i64> = rows
+        .iter()
+        .filter(|r| r.organization_id.is_some())
+        .map(|r| r.id)
+        .collect();
+    let roles = roles_by_object(&ctx.store, "credential_type", &owned).await?;
     Ok(CredentialTypes {
         rows,
         people,
-        changeable: caller.is_superuser,
+        changeable,
+        roles,
     })
 }
 
-/// A page of credential types, filtered and ordered by the query.
+/// The types the caller may see: all of them, or the global ones and those it reads.
+fn visible(caller: &Caller) -> Scope {
+    if caller.sees_everything() {
+        Scope::All
+    } else {
+        Scope::TypesSeenBy(caller.user_id)
+    }
+}
+
+/// A page of the credential types the caller may see, filtered and ordered by the query.
 pub async fn list(
     ctx: &Context,
     caller: &Caller,
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, CredentialTypes)> {
-    let (page, req) = page_of(ctx, &CREDENTIAL_TYPE, &Scope::All, q).await?;
+    let (page, req) = page_of(ctx, &CREDENTIAL_TYPE, &visible(caller), q).await?;
     let rows = ctx.store.credential_types_by_ids(&page.ids).await?;
-    Ok((page, req, with_people(ctx, caller, rows).await?))
+    Ok((page, req, load(ctx, caller, rows).await?))
 }
 
-/// The type that `raw` (an id or a named URL) names.
-pub async fn get(ctx: &Context, raw: &str) -> Result<CredentialTypeRow> {
-    let id = resolve(ctx, NamedKind::CredentialType, raw, "CredentialType")
-        .await?
-        .id;
-    by_id(ctx, id).await
+/// Whether the caller holds `field` on an organization's type (superusers hold every
+/// role; global types have none).
+async fn holds(ctx: &Context, caller: &Caller, t: &CredentialTypeRow, field: &str) -> Result<bool> {
+    if caller.is_superuser {
+        return Ok(true);
+    }
+    if t.organization_id.is_none() {
+        return Ok(false);
+    }
+    Ok(ctx
+        .store
+        .holds_role(caller.user_id, "credential_type", t.id, field)
+        .await?)
+}
+
+/// Global types are seen by everyone; an organization's type by its readers.
+pub async fn may_see(ctx: &Context, caller: &Caller, t: &CredentialTypeRow) -> Result<bool> {
+    Ok(t.organization_id.is_none()
+        || caller.sees_everything()
+        || holds(ctx, caller, t, role::READ).await?)
+}
+
+/// Credentials of a global type may be made by anyone; of an organization's type by the
+/// holders of its use role.
+pub async fn may_use(ctx: &Context, caller: &Caller, t: &CredentialTypeRow) -> Result<bool> {
+    Ok(t.organization_id.is_none() || holds(ctx, caller, t, role::USE).await?)
+}
+
+/// Superusers change any type (managed ones are refused by the write itself); an
+/// organization type's admins change that type.
+pub async fn may_change(ctx: &Context, caller: &Caller, t: &CredentialTypeRow) -> Result<bool> {
+    let administers = holds(ctx, caller, t, role::ADMIN).await?;
+    Ok(may_change_credential_type(caller, administers))
+}
+
+/// The type that `raw` (an id or a named URL) names, if the caller may see it: 404 when
+/// missing, 403 when hidden (404 when asked for by name).
+pub async fn get(ctx: &Context, caller: &Caller, raw: &str) -> Result<CredentialTypeRow> {
+    let resolved = resolve(ctx, NamedKind::CredentialType, raw, MODEL).await?;
+    let row = by_id(ctx, resolved.id).await?;
+    if !may_see(ctx, caller, &row).await? {
+        return Err(resolved.refusal());
+    }
+    Ok(row)
 }
 
 /// The type with this id.
@@ -62,32 +127,57 @@ pub async fn by_id(ctx: &Context, id: i64) -> Result<CredentialTypeRow> {
     ctx.store
         .credential_type(id)
         .await?
-        .ok_or(Error::NotFound("CredentialType"))
+        .ok_or(Error::NotFound(MODEL))
 }
 
 /// A type just written, for the answer to its write.
 pub async fn written(ctx: &Context, caller: &Caller, id: i64) -> Result<CredentialTypes> {
     let row = by_id(ctx, id).await?;
-    with_people(ctx, caller, vec![row]).await
+    load(ctx, caller, vec![row]).await
 }
 
 /// One type for its detail answer.
 pub async fn detail(ctx: &Context, caller: &Caller, raw: &str) -> Result<CredentialTypes> {
-    let row = get(ctx, raw).await?;
-    with_people(ctx, caller, vec![row]).await
+    let row = get(ctx, caller, raw).await?;
+    load(ctx, caller, vec![row]).await
 }
 
-/// Creates a custom type (superusers); returns its id.
+/// Creates a custom type: a global one (superusers), or one of an organization (its
+/// admins); returns its id.
 pub async fn create(ctx: &Context, caller: &Caller, body: &Map<String, Value>) -> Result<i64> {
-    if !caller.is_superuser {
-        return Err(Error::Forbidden(None));
-    }
+    let organization = type_organization(body, None)?;
+    let owner = match organization {
+        Some(id) => Some(organization_for_type(ctx, caller, id).await?),
+        None if caller.is_superuser => None,
+        None => return Err(Error::Forbidden(None)),
+    };
     let write = validate_type_write(body, None, false, false)?;
-    let record = ActivityRecord::create(Some(caller.user_id), "credential_type", recorded(&write));
+    let mut fields = recorded(&write);
+    if let Some((id, name)) = &owner {
+        fields.insert("organization".into(), json!(format!("{name}-{id}")));
+    }
+    let mut record = ActivityRecord::create(Some(caller.user_id), "credential_type", fields);
+    if let Some((id, _)) = owner {
+        record = record.linked("organization", id);
+    }
     Ok(ctx
         .store
-        .create_credential_type(&stored(write), caller.user_id, &record)
+        .create_credential_type(&stored(write), organization, caller.user_id, &record)
         .await?)
+}
+
+/// The organization a new type is to belong to, with its name, if the caller administers
+/// it: 400 when it does not exist, 403 otherwise (as for a credential's organization).
+async fn organization_for_type(ctx: &Context, caller: &Caller, id: i64) -> Result<(i64, String)> {
+    let org = ctx.store.organization(id).await?.ok_or_else(|| {
+        Error::Validation(
+            json!({"organization": [format!("Invalid pk \"{id}\" - object does not exist.")]}),
+        )
+    })?;
+    if !administers(ctx, caller, "organization", id).await? {
+        return Err(Error::Forbidden(None));
+    }
+    Ok((org.id, org.name))
 }
 
 /// Replaces (`partial` false) or updates a custom type; returns its id.
@@ -98,15 +188,9 @@ pub async fn update(
     body: &Map<String, Value>,
     partial: bool,
 ) -> Result<i64> {
-    let t = get(ctx, raw).await?;
-    if !caller.is_superuser {
-        return Err(Error::Forbidden(None));
-    }
-    if t.managed {
-        return Err(Error::Forbidden(Some(
-            "Modifications not allowed for managed credential types".into(),
-        )));
-    }
+    let t = get(ctx, caller, raw).await?;
+    check_writable(ctx, caller, &t, "Modifications").await?;
+    type_organization(body, Some(t.organization_id))?;
     let in_use = ctx.store.credential_type_in_use(t.id).await?;
     let current = current_write(&t)?;
     let write = validate_type_write(body, Some(&current), partial, in_use)?;
@@ -116,7 +200,8 @@ pub async fn update(
         t.id,
         &recorded(&current),
         &recorded(&write),
-    );
+    )
+    .map(|r| about_organization(r, &t));
     ctx.store
         .update_credential_type(t.id, &stored(write), caller.user_id, record.as_ref())
         .await?;
@@ -125,15 +210,8 @@ pub async fn update(
 
 /// Deletes a custom type that no credential uses.
 pub async fn delete(ctx: &Context, caller: &Caller, raw: &str) -> Result<()> {
-    let t = get(ctx, raw).await?;
-    if !caller.is_superuser {
-        return Err(Error::Forbidden(None));
-    }
-    if t.managed {
-        return Err(Error::Forbidden(Some(
-            "Deletion not allowed for managed credential types".into(),
-        )));
-    }
+    let t = get(ctx, caller, raw).await?;
+    check_writable(ctx, caller, &t, "Deletion").await?;
     if ctx.store.credential_type_in_use(t.id).await? {
         return Err(Error::Forbidden(Some(
             "Credential types that are in use cannot be deleted".into(),
@@ -145,8 +223,37 @@ pub async fn delete(ctx: &Context, caller: &Caller, raw: &str) -> Result<()> {
         t.id,
         recorded(&current_write(&t)?),
     );
+    let record = about_organization(record, &t);
     ctx.store.delete_credential_type(t.id, &record).await?;
     Ok(())
+}
+
+/// Refuses a write of `t` by a caller who may not change it, and of a managed type (AWX's
+/// sentence: "<what> not allowed for managed credential types").
+async fn check_writable(
+    ctx: &Context,
+    caller: &Caller,
+    t: &CredentialTypeRow,
+    what: &str,
+) -> Result<()> {
+    if !may_change(ctx, caller, t).await? {
+        return Err(Error::Forbidden(None));
+    }
+    if t.managed {
+        return Err(Error::Forbidden(Some(format!(
+            "{what} not allowed for managed credential types"
+        ))));
+    }
+    Ok(())
+}
+
+/// Entries about an organization's type also name the organization, whose readers keep
+/// seeing them once the type is gone.
+fn about_organization(record: ActivityRecord, t: &CredentialTypeRow) -> ActivityRecord {
+    match t.organization_id {
+        Some(org) => record.linked("organization", org),
+        None => record,
+    }
 }
 
 fn stored(write: TypeWrite) -> NewCredentialType {

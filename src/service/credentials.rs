@@ -11,10 +11,12 @@ use super::{credential_types, organizations, teams, users, Context, Error, Resul
 use crate::domain::activity::{credential_fields, diff, ActivityRecord};
 use crate::domain::credential::{
     check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs, Owner,
-    PkValue, StoredInputs, WriteMode,
+    StoredInputs, WriteMode,
 };
+use crate::domain::credential_type::check_credential_placement;
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
+use crate::domain::pk::PkValue;
 use crate::domain::rbac::{effective_level, role, Caller, Level};
 use crate::domain::resource::CREDENTIAL;
 use crate::store::{CredentialRow, CredentialSave, CredentialTypeRow, Page, Scope};
@@ -81,7 +83,7 @@ pub async fn list_of_type(
     raw: &str,
     q: &QueryPairs,
 ) -> Result<(Page, PageRequest, Credentials)> {
-    let ty = credential_types::get(ctx, raw).await?;
+    let ty = credential_types::get(ctx, caller, raw).await?;
     list(ctx, caller, Scope::OfCredentialType(ty.id), q).await
 }
 
@@ -92,7 +94,7 @@ pub async fn create_of_type(
     raw: &str,
     mut body: Map<String, Value>,
 ) -> Result<i64> {
-    let ty = credential_types::get(ctx, raw).await?;
+    let ty = credential_types::get(ctx, caller, raw).await?;
     body.insert("credential_type".into(), json!(ty.id));
     create(ctx, caller, &body, true).await
 }
@@ -213,6 +215,7 @@ pub async fn create(
         org
     };
     check_galaxy_owner(&ty.kind, org)?;
+    check_type_use(ctx, caller, &ty, organization).await?;
     let raw = parsed.inputs.clone().unwrap_or_else(|| json!({}));
     let schema = ctx.schemas.schema(&ty)?;
     let prepared = prepare_inputs(&schema, ty.managed, &raw, None)?;
@@ -286,6 +289,11 @@ pub async fn update(
     }
     if org.is_none() && row.organization_id.is_some() {
         check_galaxy_owner(&ty.kind, org)?;
+    }
+    if ty.id != row.credential_type_id {
+        check_type_use(ctx, caller, &ty, org).await?;
+    } else if org != row.organization_id {
+        check_credential_placement(&ty.name, ty.organization_id, org)?;
     }
     let stored = inputs::open(ctx, &row).await?;
     let raw = match (&parsed.inputs, mode) {
@@ -500,6 +508,35 @@ async fn check_references(
     errors.into_result()?;
     let ty = ty.ok_or(Error::NotFound("CredentialType"))?;
     Ok((ty, team_org))
+}
+
+/// A credential of an organization's type: the caller must see the type (else it does
+/// not exist for them) and hold its use role, and the credential must belong to the
+/// type's organization or be personal. Global types pass.
+async fn check_type_use(
+    ctx: &Context,
+    caller: &Caller,
+    ty: &CredentialTypeRow,
+    organization: Option<i64>,
+) -> Result<()> {
+    if ty.organization_id.is_none() {
+        return Ok(());
+    }
+    if !credential_types::may_see(ctx, caller, ty).await? {
+        let mut errors = FieldErrors::new();
+        invalid_pk(&mut errors, "credential_type", ty.id);
+        errors.into_result()?;
+    }
+    if !credential_types::may_use(ctx, caller, ty).await? {
+        return Err(Error::Forbidden(Some(
+            "You do not have permission to use this credential type.".into(),
+        )));
+    }
+    Ok(check_credential_placement(
+        &ty.name,
+        ty.organization_id,
+        organization,
+    )?)
 }
 
 /// The fields the activity stream records for a stored credential.

@@ -169,11 +169,17 @@ pub async fn update(
     written(ctx, caller, o.id).await
 }
 
-/// Deletes an organization (superusers).
+/// Deletes an organization (superusers) with its teams, credentials and credential
+/// types, unless a personal credential still uses one of those types.
 pub async fn delete(ctx: &Context, caller: &Caller, raw: &str) -> Result<()> {
     let o = get(ctx, caller, raw).await?;
     if !caller.is_superuser {
         return Err(Error::Forbidden(None));
+    }
+    if ctx.store.organization_types_used_outside(o.id).await? {
+        return Err(Error::BadRequest(json!(
+            "Credential types of this organization are used by personal credentials; delete those first."
+        )));
     }
     let record = ActivityRecord::delete(
         Some(caller.user_id),

@@ -3,7 +3,7 @@
 //! caller's right to manage the role, then the change with its activity entry.
 
 use super::lists::{page_of, PageRequest, QueryPairs};
-use super::{credentials, teams, users, Context, Error, Result};
+use super::{credential_types, credentials, teams, users, Context, Error, Result};
 use crate::domain::association::Association;
 use crate::domain::rbac::{check_grant, granting_role, Caller, Grantee, RoleOwner};
 use crate::domain::resource::ROLE;
@@ -95,6 +95,21 @@ pub async fn list_of_credential(
     page(ctx, caller, scope, q, false).await
 }
 
+/// The roles of the credential type `raw` names (none for a global type).
+pub async fn list_of_credential_type(
+    ctx: &Context,
+    caller: &Caller,
+    raw: &str,
+    q: &QueryPairs,
+) -> Result<(Page, PageRequest, Roles)> {
+    let ty = credential_types::get(ctx, caller, raw).await?;
+    let scope = Scope::RolesOf {
+        kind: "credential_type",
+        id: ty.id,
+    };
+    page(ctx, caller, scope, q, false).await
+}
+
 /// One role the caller may see: 404 when missing, 403 when hidden.
 pub async fn get(ctx: &Context, caller: &Caller, id: i64) -> Result<RoleInfo> {
     let role = ctx.store.role(id).await?.ok_or(Error::NotFound("Role"))?;
@@ -179,6 +194,7 @@ fn owner_of(role: &RoleInfo) -> RoleOwner {
         (Some("team"), Some(_)) => RoleOwner::Team {
             organization: role.object_organization.unwrap_or_default(),
         },
+        (Some("credential_type"), Some(_)) => RoleOwner::CredentialType,
         _ => RoleOwner::System,
     }
 }

@@ -55,6 +55,9 @@ mod tests {
             modified: String::new(),
             created_by: None,
             modified_by: None,
+            organization_id: None,
+            org_name: None,
+            org_description: None,
         }
     }
 

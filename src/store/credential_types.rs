@@ -2,9 +2,13 @@
 
 use super::activity::append;
 use super::query::{fetch_by_ids, order_like, query, query_as, query_scalar};
+use super::roles::{create_object_roles, delete_object_roles, ParentLinks};
 use super::{now, Store, StoreResult};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::managed_types::ManagedType;
+use crate::domain::rbac::{
+    CREDENTIAL_TYPE_ORG_PARENTS, CREDENTIAL_TYPE_PARENTS, CREDENTIAL_TYPE_ROLES,
+};
 
 crate::row_struct! {
     /// A credential type row; `inputs`/`injectors` are JSON text.
@@ -22,6 +26,10 @@ crate::row_struct! {
         pub modified: String,
         pub created_by: Option<i64>,
         pub modified_by: Option<i64>,
+        /// The organization that owns the type; `None` for AWX's global types.
+        pub organization_id: Option<i64>,
+        pub org_name: Option<String>,
+        pub org_description: Option<String>,
     }
 }
 
@@ -37,7 +45,7 @@ impl CredentialTypeRow {
     }
 }
 
-/// The stored fields of a custom type write.
+/// The stored fields of a custom type write (its organization is set once, at creation).
 #[derive(Debug, Clone)]
 pub struct NewCredentialType {
     pub name: String,
@@ -47,14 +55,17 @@ pub struct NewCredentialType {
     pub injectors: String,
 }
 
-const SELECT: &str =
-    "SELECT id, name, description, kind, namespace, managed, inputs, injectors, created, \
-                      modified, created_by, modified_by FROM credential_types";
+/// Columns are qualified: the organization's name and description come from a join.
+const SELECT: &str = "SELECT credential_types.id, credential_types.name, credential_types.description, kind, \
+     namespace, managed, inputs, injectors, credential_types.created, credential_types.modified, \
+     credential_types.created_by, credential_types.modified_by, organization_id, o.name AS org_name, \
+     o.description AS org_description \
+     FROM credential_types LEFT JOIN organizations o ON o.id = credential_types.organization_id";
 
 impl Store {
     /// One type.
     pub async fn credential_type(&self, id: i64) -> StoreResult<Option<CredentialTypeRow>> {
-        query_as(&format!("{SELECT} WHERE id = ?"))
+        query_as(&format!("{SELECT} WHERE credential_types.id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await
@@ -66,11 +77,13 @@ impl Store {
         name: &str,
         kind: &str,
     ) -> StoreResult<Option<CredentialTypeRow>> {
-        query_as(&format!("{SELECT} WHERE name = ? AND kind = ?"))
-            .bind(name)
-            .bind(kind)
-            .fetch_optional(self.pool())
-            .await
+        query_as(&format!(
+            "{SELECT} WHERE credential_types.name = ? AND kind = ?"
+        ))
+        .bind(name)
+        .bind(kind)
+        .fetch_optional(self.pool())
+        .await
     }
 
     /// Types by id, in the given order.
@@ -113,10 +126,12 @@ impl Store {
         Ok(())
     }
 
-    /// Creates a custom type and records it.
+    /// Creates a custom type and records it; an organization's type gets its roles, hung
+    /// under the organization's.
     pub async fn create_credential_type(
         &self,
         t: &NewCredentialType,
+        organization: Option<i64>,
         actor: i64,
         activity: &ActivityRecord,
     ) -> StoreResult<i64> {
@@ -124,7 +139,8 @@ impl Store {
         let ts = now();
         let id: i64 = query_scalar(
             "INSERT INTO credential_types (name, description, kind, namespace, managed, inputs, injectors, \
-             created, modified, created_by, modified_by) VALUES (?, ?, ?, NULL, FALSE, ?, ?, ?, ?, ?, ?) RETURNING id",
+             created, modified, created_by, modified_by, organization_id) \
+             VALUES (?, ?, ?, NULL, FALSE, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&t.name)
         .bind(&t.description)
@@ -135,8 +151,29 @@ impl Store {
         .bind(&ts)
         .bind(actor)
         .bind(actor)
+        .bind(organization)
         .fetch_one(&mut tx)
         .await?;
+        if let Some(org) = organization {
+            let links = [
+                ParentLinks {
+                    parent: None,
+                    pairs: &CREDENTIAL_TYPE_PARENTS,
+                },
+                ParentLinks {
+                    parent: Some(("organization", org)),
+                    pairs: &CREDENTIAL_TYPE_ORG_PARENTS,
+                },
+            ];
+            create_object_roles(
+                &mut tx,
+                "credential_type",
+                id,
+                &CREDENTIAL_TYPE_ROLES,
+                &links,
+            )
+            .await?;
+        }
         append(&mut tx, activity, Some(id)).await?;
         tx.commit().await?;
         Ok(id)
@@ -179,6 +216,7 @@ impl Store {
         activity: &ActivityRecord,
     ) -> StoreResult<()> {
         let mut tx = self.begin().await?;
+        delete_object_roles(&mut tx, "credential_type", id).await?;
         query("DELETE FROM credential_types WHERE id = ?")
             .bind(id)
             .execute(&mut tx)
@@ -186,6 +224,19 @@ impl Store {
         append(&mut tx, activity, None).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// True when a credential outside the organization (a member's personal one) has one
+    /// of the organization's types, which deleting the organization would orphan.
+    pub async fn organization_types_used_outside(&self, org: i64) -> StoreResult<bool> {
+        let n: i64 = query_scalar(
+            "SELECT COUNT(*) FROM credentials c JOIN credential_types t ON t.id = c.credential_type_id \
+             WHERE t.organization_id = ? AND (c.organization_id IS NULL OR c.organization_id <> t.organization_id)",
+        )
+        .bind(org)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n > 0)
     }
 
     /// True when any credential has this type.

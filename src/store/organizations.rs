@@ -96,8 +96,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes an organization with its teams and credentials (as AWX cascades), and the
-    /// roles of all of them.
+    /// Deletes an organization with its teams, credentials and credential types (as AWX
+    /// cascades), and the roles of all of them.
     pub async fn delete_organization(&self, id: i64, activity: &ActivityRecord) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         for (ct, sql) in [
@@ -106,6 +106,10 @@ impl Store {
                 "SELECT id FROM credentials WHERE organization_id = ?",
             ),
             ("team", "SELECT id FROM teams WHERE organization_id = ?"),
+            (
+                "credential_type",
+                "SELECT id FROM credential_types WHERE organization_id = ?",
+            ),
         ] {
             let ids: Vec<i64> = query_scalar(sql).bind(id).fetch_all(&mut tx).await?;
             for oid in ids {
@@ -113,10 +117,15 @@ impl Store {
             }
         }
         super::roles::delete_object_roles(&mut tx, "organization", id).await?;
-        query("DELETE FROM organizations WHERE id = ?")
-            .bind(id)
-            .execute(&mut tx)
-            .await?;
+        // Children first, explicitly: the organization's types may only go once its
+        // credentials have (a credential's type is a restricting reference).
+        for sql in [
+            "DELETE FROM credentials WHERE organization_id = ?",
+            "DELETE FROM credential_types WHERE organization_id = ?",
+            "DELETE FROM organizations WHERE id = ?",
+        ] {
+            query(sql).bind(id).execute(&mut tx).await?;
+        }
         append(&mut tx, activity, None).await?;
         tx.commit().await?;
         Ok(())

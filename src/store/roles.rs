@@ -373,18 +373,20 @@ crate::row_struct! {
         pub content_type: Option<String>,
         pub object_id: Option<i64>,
         pub resource_name: Option<String>,
-        /// The organization of the role's object (credential or team), for the grant rules.
+        /// The organization of the role's object (credential, team or credential type), for
+        /// the grant rules.
         pub object_organization: Option<i64>,
     }
 }
 
 const ROLE_INFO: &str = "SELECT r.id, r.role_field, r.content_type, r.object_id, \
-    COALESCE(c.name, o.name, t.name) AS resource_name, \
-    COALESCE(c.organization_id, t.organization_id) AS object_organization \
+    COALESCE(c.name, o.name, t.name, ct.name) AS resource_name, \
+    COALESCE(c.organization_id, t.organization_id, ct.organization_id) AS object_organization \
     FROM roles r \
     LEFT JOIN credentials c ON r.content_type = 'credential' AND c.id = r.object_id \
     LEFT JOIN organizations o ON r.content_type = 'organization' AND o.id = r.object_id \
-    LEFT JOIN teams t ON r.content_type = 'team' AND t.id = r.object_id";
+    LEFT JOIN teams t ON r.content_type = 'team' AND t.id = r.object_id \
+    LEFT JOIN credential_types ct ON r.content_type = 'credential_type' AND ct.id = r.object_id";
 
 impl Store {
     /// Roles by id, in the given order.

@@ -25,6 +25,8 @@ pub enum Scope {
     RolesSeenBy(i64),
     /// Activity entries that mention an object `0` may see.
     ActivitySeenBy(i64),
+    /// Credential types `0` may see: the global ones and the organization types it reads.
+    TypesSeenBy(i64),
     /// Activity entries that mention this object.
     ActivityAbout { kind: &'static str, id: i64 },
     /// Credentials of one credential type.
@@ -87,6 +89,12 @@ impl Scope {
             Scope::UsersSeenBy(user) => users_seen_by(*user),
             Scope::RolesSeenBy(user) => roles_seen_by(*user),
             Scope::ActivitySeenBy(user) => activity_seen_by(*user),
+            Scope::TypesSeenBy(user) => {
+                let mut sql = Sql::raw("(credential_types.organization_id IS NULL OR ");
+                sql.push(readable("credential_types.id", "credential_type", *user));
+                sql.text.push(')');
+                sql
+            }
             Scope::ActivityAbout { kind, id } => Sql::with(
                 "activity_stream.id IN (SELECT entry_id FROM activity_stream_objects \
                  WHERE content_type = ? AND object_id = ?)",
@@ -150,6 +158,7 @@ fn role_bearer(table: &str) -> Option<(&'static str, &'static str)> {
         "credentials" => Some(("credentials.id", "credential")),
         "organizations" => Some(("organizations.id", "organization")),
         "teams" => Some(("teams.id", "team")),
+        "credential_types" => Some(("credential_types.id", "credential_type")),
         "credential_input_sources" => Some((
             "credential_input_sources.target_credential_id",
             "credential",
@@ -200,12 +209,22 @@ fn roles_seen_by(user: i64) -> Sql {
     sql
 }
 
+/// Entries mentioning an object the user may read. A credential type counts when it is
+/// global, when the user reads it, or when it is gone and the entry names no organization
+/// (entries about an organization's type also name the organization, whose readers see
+/// them after the type is deleted).
 fn activity_seen_by(user: i64) -> Sql {
-    let mut sql = Sql::with(
-        "activity_stream.id IN (SELECT o.entry_id FROM activity_stream_objects o WHERE o.content_type = 'credential_type' \
-         OR (o.content_type = 'user' AND o.object_id = ?) OR (o.content_type = 'credential' AND ",
-        vec![Bind::Int(user)],
+    let mut sql = Sql::raw(
+        "activity_stream.id IN (SELECT o.entry_id FROM activity_stream_objects o WHERE (o.content_type = 'credential_type' \
+         AND (o.object_id IN (SELECT id FROM credential_types WHERE organization_id IS NULL) \
+         OR (o.object_id NOT IN (SELECT id FROM credential_types) AND NOT EXISTS (SELECT 1 FROM activity_stream_objects og \
+         WHERE og.entry_id = o.entry_id AND og.content_type = 'organization')) OR ",
     );
+    sql.push(readable("o.object_id", "credential_type", user));
+    sql.push(Sql::with(
+        ")) OR (o.content_type = 'user' AND o.object_id = ?) OR (o.content_type = 'credential' AND ",
+        vec![Bind::Int(user)],
+    ));
     sql.push(readable("o.object_id", "credential", user));
     sql.text
         .push_str(") OR (o.content_type = 'organization' AND ");

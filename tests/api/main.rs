@@ -35,6 +35,7 @@ mod metrics;
 mod migrate_data;
 mod openapi;
 mod options;
+mod organization_credential_types;
 mod organizations;
 mod query_language;
 mod rbac;

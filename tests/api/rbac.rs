@@ -95,7 +95,8 @@ struct CredRoles {
 
 /// Org A with credentials C (granted around) and D (granted to nobody), org B with
 /// credential E, a personal credential P of `orgmember`, and team T of org A that holds use
-/// on C. Every org-A actor is also a plain member of org A (so the org is readable to them
+/// on C. Org A also owns credential type T (granted to nobody: its org roles give it), and
+/// org B has a team B. Every org-A actor is also a plain member of org A (so the org is readable to them
 /// and they are valid grantees); `otherorg` is member and admin of org B only.
 struct World {
     ssh: i64,
@@ -108,6 +109,11 @@ struct World {
     p: i64,
     c_roles: CredRoles,
     users: BTreeMap<&'static str, i64>,
+    /// Org A's own credential type T, its use role, and team B of org B.
+    ty: i64,
+    ty_use: i64,
+    team_b: i64,
+    superuser: i64,
 }
 
 impl World {
@@ -198,6 +204,12 @@ async fn build_world() -> (TestApp, World) {
     let e = new_cred(&app, ssh, "w-E", json!({"organization": org_b})).await;
     let p = new_cred(&app, ssh, "w-P", json!({"user": users[ORGMEMBER]})).await;
 
+    let ty = new_org_type(&app, "w-T", org_a).await;
+    let ty_use = object_role(&app, &type_path(ty), "use_role").await;
+    let team_b = new_team(&app, "team-b-types", org_b).await;
+    let superuser = app.get(As::Admin, "/api/v2/me/").await.body["results"][0]["id"]
+        .as_i64()
+        .expect("superuser id");
     let mut world = World {
         ssh,
         org_a,
@@ -213,6 +225,10 @@ async fn build_world() -> (TestApp, World) {
             read: 0,
         },
         users,
+        ty,
+        ty_use,
+        team_b,
+        superuser,
     };
     world.c_roles = grant_like_c(&app, &world, c).await;
     (app, world)
@@ -332,6 +348,20 @@ async fn new_cred(app: &TestApp, ssh: i64, name: &str, owner: Value) -> i64 {
     app.create("/api/v2/credentials/", body).await
 }
 
+/// A custom cloud type of organization `org`, with one secret field.
+async fn new_org_type(app: &TestApp, name: &str, org: i64) -> i64 {
+    app.create(
+        "/api/v2/credential_types/",
+        json!({"name": name, "kind": "cloud", "organization": org,
+               "inputs": {"fields": [{"id": "token", "label": "Token", "secret": true}]}}),
+    )
+    .await
+}
+
+fn type_path(id: i64) -> String {
+    format!("/api/v2/credential_types/{id}/")
+}
+
 fn cred_path(id: i64) -> String {
     format!("/api/v2/credentials/{id}/")
 }
@@ -436,21 +466,29 @@ impl Actor {
         }
     }
 
+    /// The world user an actor signs in as (the superuser and anonymous have none).
+    fn login_name(self) -> &'static str {
+        match self {
+            Actor::Superuser | Actor::Anonymous => "",
+            Actor::SystemAuditor => SYSAUD,
+            Actor::OrgAdmin => ORGADMIN,
+            Actor::OrgCredentialAdmin => ORGCREDADMIN,
+            Actor::OrgMember => ORGMEMBER,
+            Actor::OrgAuditor => ORGAUDITOR,
+            Actor::CredentialAdmin => CREDADMIN,
+            Actor::CredentialUse => CREDUSE,
+            Actor::CredentialRead => CREDREAD,
+            Actor::TeamMember => TEAMMEMBER,
+            Actor::TeamAdmin => TEAMADMIN,
+            Actor::OtherOrg => OTHERORG,
+        }
+    }
+
     fn who(self) -> As<'static> {
         match self {
             Actor::Superuser => As::Admin,
             Actor::Anonymous => As::Anon,
-            Actor::SystemAuditor => login(SYSAUD),
-            Actor::OrgAdmin => login(ORGADMIN),
-            Actor::OrgCredentialAdmin => login(ORGCREDADMIN),
-            Actor::OrgMember => login(ORGMEMBER),
-            Actor::OrgAuditor => login(ORGAUDITOR),
-            Actor::CredentialAdmin => login(CREDADMIN),
-            Actor::CredentialUse => login(CREDUSE),
-            Actor::CredentialRead => login(CREDREAD),
-            Actor::TeamMember => login(TEAMMEMBER),
-            Actor::TeamAdmin => login(TEAMADMIN),
-            Actor::OtherOrg => login(OTHERORG),
+            other => login(other.login_name()),
         }
     }
 }
@@ -472,6 +510,8 @@ enum Exp {
     Caps(&'static str),
     /// 200 list page without C.
     Absent,
+    /// 200 list page with (true) or without (false) the credential type T.
+    TypeListed(bool),
 }
 
 const OK: Exp = Exp::S(200);
@@ -482,6 +522,8 @@ const GONE: Exp = Exp::S(404);
 const AUTH: Exp = Exp::S(401);
 const REFUSED: Exp = Exp::Refused;
 const NOCOPY: Exp = Exp::CanCopy(false);
+const LISTED: Exp = Exp::TypeListed(true);
+const UNLISTED: Exp = Exp::TypeListed(false);
 const COPY: Exp = Exp::CanCopy(true);
 
 /// One endpoint × method, with the expectation for each actor (columns as in `ACTORS`).
@@ -532,6 +574,18 @@ fn matrix() -> Vec<Row> {
         row("POST", "/organizations/{A}/credentials/",            [CREATED,       DENY,        CREATED,     CREATED,     DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
         row("POST", "/roles/{C.use_role}/users/",                 [NO_CONTENT,    DENY,        NO_CONTENT,  NO_CONTENT,  DENY,        DENY,        NO_CONTENT,  DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
         row("DELETE", "/credentials/{C'}/",                       [NO_CONTENT,    DENY,        NO_CONTENT,  NO_CONTENT,  DENY,        DENY,        NO_CONTENT,  DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
+        // ---- org A's credential type T (issue 26: org admins manage, members use, outsiders see nothing) ----
+        row("GET", "/credential_types/?name=w-T",                 [LISTED,        LISTED,      LISTED,      LISTED,      LISTED,      LISTED,      LISTED,      LISTED,      LISTED,      LISTED,      LISTED,      UNLISTED,    AUTH]),
+        row("GET", "/credential_types/{T}/",                      [OK,            OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          DENY,        AUTH]),
+        row("GET", "/credential_types/w-T+cloud/",                [OK,            OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          GONE,        AUTH]),
+        row("GET", "/credential_types/{T}/object_roles/",         [OK,            OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          DENY,        AUTH]),
+        row("GET", "/credential_types/{T}/credentials/",          [OK,            OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          OK,          DENY,        AUTH]),
+        row("PATCH", "/credential_types/{T}/",                    [OK,            DENY,        OK,          DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
+        row("POST", "/credential_types/",                         [CREATED,       DENY,        CREATED,     DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
+        row("POST", "/credential_types/{T}/credentials/",         [CREATED,       DENY,        CREATED,     CREATED,     DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
+        row("POST", "/credentials/?personal-of-T",                [CREATED,       DENY,        CREATED,     CREATED,     CREATED,     CREATED,     CREATED,     CREATED,     CREATED,     CREATED,     CREATED,     REFUSED,     AUTH]),
+        row("POST", "/roles/{T.use_role}/teams/",                 [NO_CONTENT,    DENY,        NO_CONTENT,  DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
+        row("DELETE", "/credential_types/{T'}/",                  [NO_CONTENT,    DENY,        NO_CONTENT,  DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        DENY,        AUTH]),
     ]
 }
 
@@ -560,13 +614,33 @@ fn body_for(w: &World, row: &Row, actor: Actor) -> Value {
             "inputs": {"username": "n"},
         }),
         ("POST", "/roles/{C.use_role}/users/") => json!({"id": w.uid(GRANTEE)}),
+        ("POST", "/credential_types/") => json!({
+            "name": format!("type-{who}"),
+            "kind": "cloud",
+            "organization": w.org_a,
+        }),
+        ("POST", "/credential_types/{T}/credentials/") => json!({
+            "name": format!("tc-{who}"),
+            "organization": w.org_a,
+            "inputs": {"token": "t"},
+        }),
+        ("POST", "/credentials/?personal-of-T") => json!({
+            "name": format!("pt-{who}"),
+            "credential_type": w.ty,
+            "user": match actor {
+                Actor::Superuser | Actor::Anonymous => w.superuser,
+                _ => w.uid(actor.login_name()),
+            },
+            "inputs": {"token": "t"},
+        }),
+        ("POST", "/roles/{T.use_role}/teams/") => json!({"id": w.team_b}),
         _ => json!({}),
     }
 }
 
-/// Sends a row's request as `actor`. For `{C'}` rows a fresh C-like credential is made first;
-/// its id is returned alongside the reply.
-async fn perform(app: &TestApp, w: &World, row: &Row, actor: Actor) -> (Reply, Option<i64>) {
+/// Sends a row's request as `actor`. For `{C'}` rows a fresh C-like credential is made first,
+/// for `{T'}` rows a fresh type of org A; its path is returned alongside the reply.
+async fn perform(app: &TestApp, w: &World, row: &Row, actor: Actor) -> (Reply, Option<String>) {
     let mut fresh = None;
     let mut path = format!("/api/v2{}", row.path)
         .replace("{C}", &w.c.to_string())
@@ -575,6 +649,8 @@ async fn perform(app: &TestApp, w: &World, row: &Row, actor: Actor) -> (Reply, O
         .replace("{P}", &w.p.to_string())
         .replace("{A}", &w.org_a.to_string())
         .replace("{C.use_role}", &w.c_roles.use_.to_string())
+        .replace("{T.use_role}", &w.ty_use.to_string())
+        .replace("{T}", &w.ty.to_string())
         .replace("{missing}", &MISSING.to_string());
     if path.contains("{C'}") {
         let id = new_cred(
@@ -586,8 +662,15 @@ async fn perform(app: &TestApp, w: &World, row: &Row, actor: Actor) -> (Reply, O
         .await;
         grant_like_c(app, w, id).await;
         path = path.replace("{C'}", &id.to_string());
-        fresh = Some(id);
+        fresh = Some(cred_path(id));
     }
+    if path.contains("{T'}") {
+        let id = new_org_type(app, &format!("del-{}", actor.label()), w.org_a).await;
+        path = path.replace("{T'}", &id.to_string());
+        fresh = Some(type_path(id));
+    }
+    // The personal-credential row's marker is not part of the request.
+    let path = path.replace("?personal-of-T", "");
     let who = actor.who();
     let reply = match row.method {
         "GET" => app.get(who, &path).await,
@@ -664,6 +747,16 @@ fn judge(w: &World, exp: Exp, r: &Reply) -> Result<(), String> {
                 _ => fail(format!("200 with C and capabilities {want}")),
             }
         }
+        Exp::TypeListed(want) => {
+            let listed = r.body["results"]
+                .as_array()
+                .is_some_and(|items| items.iter().any(|i| i["id"].as_i64() == Some(w.ty)));
+            if got == 200 && listed == want {
+                Ok(())
+            } else {
+                fail(format!("200 {} T", if want { "with" } else { "without" }))
+            }
+        }
         Exp::Absent => {
             if got == 200 && r.body.get("results").is_some() && c_item(&r.body).is_none() {
                 Ok(())
@@ -702,15 +795,15 @@ async fn access_matrix_for_every_actor_and_credential_endpoint() {
                 mismatches.insert(key.clone(), why);
             }
             // A delete must really delete, and a refused one must leave the credential alone.
-            if let Some(id) = fresh {
-                let after = app.get(As::Admin, &cred_path(id)).await.status;
+            if let Some(fresh_path) = fresh {
+                let after = app.get(As::Admin, &fresh_path).await.status;
                 let want_gone = matches!(exp, Exp::S(204));
                 let is_gone = after == StatusCode::NOT_FOUND;
                 if want_gone != is_gone {
                     mismatches.insert(
                         format!("{key} (afterwards)"),
                         format!(
-                            "credential should be {}, GET as superuser answers {after}",
+                            "object should be {}, GET as superuser answers {after}",
                             if want_gone { "gone" } else { "kept" }
                         ),
                     );
