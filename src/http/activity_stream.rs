@@ -148,7 +148,7 @@ fn url_of(ct: &str, id: i64) -> String {
     }
 }
 
-fn render(entries: &Entries) -> ApiResult<Vec<Value>> {
+pub(super) fn render(entries: &Entries) -> ApiResult<Vec<Value>> {
     entries
         .rows
         .iter()

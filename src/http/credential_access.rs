@@ -7,8 +7,9 @@ use super::extract::QueryPairs;
 use super::{method_not_allowed, AppState};
 use crate::domain::rbac::role_display;
 use crate::service::credential_access::{self, AccessList};
+use crate::service::lists::PageRequest;
 use crate::service::{roles, teams};
-use crate::store::UserRow;
+use crate::store::{Page, UserRow};
 use crate::store::{RoleInfo, TeamGrant};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::routing::get;
@@ -103,7 +104,18 @@ async fn access_list(
     RawQuery(raw): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let q = with_username_order(QueryPairs::parse(raw.as_deref()));
-    let (page, req, access) = credential_access::list_access(&state.ctx, &caller, &id, &q).await?;
+    let (page, req, results) = access_items(&state, &caller, &id, &q).await?;
+    Ok(super::page_response(uri.path(), &q, &page, &req, results))
+}
+
+/// One page of the access list as the API shows its items (also the web page's).
+pub(super) async fn access_items(
+    state: &AppState,
+    caller: &crate::domain::rbac::Caller,
+    id: &str,
+    q: &QueryPairs,
+) -> ApiResult<(Page, PageRequest, Vec<Value>)> {
+    let (page, req, access) = credential_access::list_access(&state.ctx, caller, id, q).await?;
     let mut results = Vec::with_capacity(access.users.rows.len());
     for (u, caps) in access.users.rows.iter().zip(&access.users.capabilities) {
         let mut item = super::render::user(u, *caps);
@@ -118,7 +130,7 @@ async fn access_list(
         }
         results.push(item);
     }
-    Ok(super::page_response(uri.path(), &q, &page, &req, results))
+    Ok((page, req, results))
 }
 
 fn access_entries(u: &UserRow, access: &AccessList) -> (Vec<Value>, Vec<Value>) {

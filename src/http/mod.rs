@@ -24,6 +24,7 @@ mod session;
 mod teams;
 mod tokens;
 mod users;
+mod web;
 
 use crate::service::lists::PageRequest;
 use crate::service::Context;
@@ -72,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         .merge(credential_use::routes())
         .merge(openapi::routes())
         .merge(absent_routes())
+        .merge(web::routes())
         .fallback(fallback)
         .layer(middleware::from_fn(awx_headers))
         .with_state(state)

@@ -6,7 +6,6 @@ use super::error::ApiResult;
 use super::extract::QueryPairs;
 use super::{render, AppState, AWX_VERSION};
 use axum::extract::{RawQuery, State};
-use axum::response::Redirect;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
@@ -30,7 +29,6 @@ const V2_RESOURCES: [(&str, &str); 13] = [
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(front_door))
         .route("/api/", get(api_root))
         .route("/api/v2/", get(v2_root))
         .route("/api/v2/ping/", get(ping))
@@ -39,12 +37,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/readyz", get(readyz))
         .route("/api/v2/config/", get(config))
         .route("/api/v2/me/", get(me))
-}
-
-/// A browser opened on the server's address lands on the browsable API root instead of a
-/// bare 404 (303, a temporary redirect, so that a web interface can take `/` later).
-async fn front_door() -> Redirect {
-    Redirect::to("/api/")
 }
 
 /// Anonymous: the API versions.

@@ -48,3 +48,4 @@ mod teams;
 mod tokens;
 mod transactions;
 mod users;
+mod web;

@@ -36,14 +36,6 @@ async fn api_roots_are_anonymous_and_relative() {
 }
 
 #[tokio::test]
-async fn the_site_root_leads_a_browser_to_the_api() {
-    let app = TestApp::new().await;
-    let r = app.get(As::Anon, "/").await;
-    assert!(r.status.is_redirection(), "{:?}", r.status);
-    assert_eq!(r.headers[header::LOCATION], "/api/");
-}
-
-#[tokio::test]
 async fn ping_needs_no_authentication() {
     let app = TestApp::new().await;
     let r = app.get(As::Anon, "/api/v2/ping/").await;

@@ -20,8 +20,9 @@ cd "$(dirname "$0")/../.."
 # setuptools 81 removed. ansible-runner runs the credentials `credstore render
 # --runner-dir` writes (tests/clients/use_credentials.py); prometheus-client parses
 # the metrics and schemathesis drives the API from its OpenAPI document
-# (tests/clients/operability.py).
-REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3' 'prometheus-client==0.23.1' 'schemathesis==4.32.5')
+# (tests/clients/operability.py); selenium drives Debian's Chromium through the web
+# interface (tests/clients/web_ui.py).
+REQUIREMENTS=('awxkit==24.6.1' 'ansible==12.3.0' 'setuptools<81' 'ansible-runner==2.4.3' 'prometheus-client==0.23.1' 'schemathesis==4.32.5' 'selenium==4.51.0')
 VENV=target/clients-venv
 OUT=target/clients-e2e
 
@@ -82,6 +83,7 @@ import ansible_collections.awx.awx
 import ansible_runner
 import prometheus_client
 import schemathesis
+import selenium.webdriver
 EOF
 }
 

@@ -37,6 +37,7 @@ import urllib.request
 from support import StepFailed, check, short  # noqa: F401 (StepFailed is caught below)
 from operability import operability
 from use_credentials import use_credentials
+from web_ui import web_ui
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # The venv's bin: awx, ansible-playbook and this python live side by side.
@@ -366,6 +367,7 @@ def run(s):
     playbooks(s)
     use_credentials(s, s.credstore_bin)
     operability(s)
+    web_ui(s)
 
 
 def cli_organizations(s):

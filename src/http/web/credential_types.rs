@@ -1,0 +1,286 @@
+//! Credential type pages: the list (managed types read-only), one type with its inputs and
+//! injectors, and the editor of custom types, whose `inputs` and `injectors` are JSON
+//! documents validated by the same use case as the API, errors shown beside them.
+
+use super::form::{Fields, FormErrors};
+use super::{error_page, forged_form, render, Viewer};
+use crate::http::{render as api, AppState};
+use crate::service::credential_types::{self, CredentialTypes};
+use crate::service::lists::QueryPairs;
+use crate::service::organizations;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use minijinja::context;
+use serde_json::{json, Map, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/credential_types/", get(list))
+        .route("/credential_types/new/", get(new_form).post(create))
+        .route("/credential_types/{id}/", get(detail))
+        .route("/credential_types/{id}/edit/", get(edit_form).post(update))
+}
+
+/// Each type as the API shows it.
+fn shown(types: &CredentialTypes) -> Result<Vec<Value>, crate::store::StoreError> {
+    types
+        .rows
+        .iter()
+        .zip(&types.changeable)
+        .map(|(t, changeable)| {
+            let roles = types
+                .roles
+                .get(&t.id)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            api::credential_type(t, &types.people, roles, *changeable, true)
+        })
+        .collect()
+}
+
+async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let q = QueryPairs(vec![
+        ("page_size".into(), "200".into()),
+        ("order_by".into(), "managed,kind,name".into()),
+    ]);
+    let types = match credential_types::list(&state.ctx, &viewer.caller, &q).await {
+        Ok((_, _, types)) => types,
+        Err(e) => return error_page(&viewer, e),
+    };
+    match shown(&types) {
+        Ok(rows) => render(
+            StatusCode::OK,
+            "credential_types.html",
+            context! {frame => viewer.frame(), rows => rows},
+        ),
+        Err(e) => error_page(&viewer, e),
+    }
+}
+
+/// A JSON document as the editor shows it.
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let types = match credential_types::detail(&state.ctx, &viewer.caller, &id).await {
+        Ok(types) => types,
+        Err(e) => return error_page(&viewer, e),
+    };
+    match shown(&types).map(|mut rows| rows.pop()) {
+        Ok(Some(t)) => render(
+            StatusCode::OK,
+            "credential_type.html",
+            context! {
+                frame => viewer.frame(),
+                t => t,
+                inputs => pretty(&t["inputs"]),
+                injectors => pretty(&t["injectors"]),
+            },
+        ),
+        Ok(None) => error_page(&viewer, crate::service::Error::NotFound("CredentialType")),
+        Err(e) => error_page(&viewer, e),
+    }
+}
+
+/// The organizations a type may be given to (those the viewer sees; the use case checks
+/// that it administers the one chosen).
+async fn organizations(state: &AppState, viewer: &Viewer) -> Value {
+    let q = QueryPairs(vec![
+        ("page_size".into(), "200".into()),
+        ("order_by".into(), "name".into()),
+    ]);
+    match organizations::list(&state.ctx, &viewer.caller, &q).await {
+        Ok((_, _, orgs)) => orgs
+            .rows
+            .iter()
+            .map(|o| json!({"id": o.id, "name": o.name}))
+            .collect(),
+        Err(_) => Value::Array(Vec::new()),
+    }
+}
+
+fn editor(
+    viewer: &Viewer,
+    status: StatusCode,
+    id: Option<i64>,
+    values: Value,
+    orgs: Value,
+    errors: FormErrors,
+) -> Response {
+    render(
+        status,
+        "credential_type_form.html",
+        context! {
+            frame => viewer.frame(),
+            id => id,
+            values => values,
+            orgs => orgs,
+            kinds => crate::domain::credential_type::WRITABLE_KINDS.map(|(k, l)| [k, l]),
+            errors => errors,
+        },
+    )
+}
+
+async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let values = json!({"kind": "cloud", "inputs": "{\n  \"fields\": []\n}", "injectors": "{}"});
+    let orgs = organizations(&state, &viewer).await;
+    editor(
+        &viewer,
+        StatusCode::OK,
+        None,
+        values,
+        orgs,
+        FormErrors::default(),
+    )
+}
+
+/// The write body of an editor post; a document that is not JSON is an error beside it.
+fn body_of(form: &Fields, creating: bool) -> Result<Map<String, Value>, FormErrors> {
+    let mut body = Map::new();
+    let mut errors = FormErrors::default();
+    for key in ["name", "description", "kind"] {
+        body.insert(key.into(), Value::from(form.get(key).unwrap_or_default()));
+    }
+    if creating {
+        body.insert("organization".into(), form.id("organization"));
+    }
+    for key in ["inputs", "injectors"] {
+        let text = form.text(key).unwrap_or("{}");
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => {
+                body.insert(key.into(), v);
+            }
+            Err(e) => {
+                errors
+                    .fields
+                    .insert(key.into(), vec![format!("This is not JSON: {e}.")]);
+            }
+        }
+    }
+    if errors.fields.is_empty() {
+        Ok(body)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The posted editor values, to show again after an error.
+fn posted(form: &Fields) -> Value {
+    let mut values = Map::new();
+    for key in [
+        "name",
+        "description",
+        "kind",
+        "organization",
+        "inputs",
+        "injectors",
+    ] {
+        values.insert(key.into(), Value::from(form.get(key).unwrap_or_default()));
+    }
+    Value::Object(values)
+}
+
+/// The editor again with what was posted and why it was refused.
+async fn refuse(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Option<i64>,
+    form: &Fields,
+    errors: FormErrors,
+) -> Response {
+    let orgs = organizations(state, viewer).await;
+    editor(
+        viewer,
+        StatusCode::BAD_REQUEST,
+        id,
+        posted(form),
+        orgs,
+        errors,
+    )
+}
+
+async fn create(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Some(refused) = forged_form(&headers, form.token()) {
+        return refused;
+    }
+    let body = match body_of(&form, true) {
+        Ok(body) => body,
+        Err(errors) => return refuse(&state, &viewer, None, &form, errors).await,
+    };
+    match credential_types::create(&state.ctx, &viewer.caller, &body).await {
+        Ok(id) => Redirect::to(&format!("/credential_types/{id}/")).into_response(),
+        Err(crate::service::Error::Validation(v)) | Err(crate::service::Error::BadRequest(v)) => {
+            refuse(&state, &viewer, None, &form, FormErrors::from_answer(&v)).await
+        }
+        Err(e) => error_page(&viewer, e),
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> Response {
+    let types = match credential_types::detail(&state.ctx, &viewer.caller, &id).await {
+        Ok(types) => types,
+        Err(e) => return error_page(&viewer, e),
+    };
+    let (Some(t), Some(true)) = (types.rows.first(), types.changeable.first()) else {
+        return error_page(&viewer, crate::service::Error::Forbidden(None));
+    };
+    if t.managed {
+        return error_page(
+            &viewer,
+            crate::service::Error::Forbidden(Some(
+                "Managed credential types cannot be edited.".into(),
+            )),
+        );
+    }
+    let values = json!({
+        "name": t.name, "description": t.description, "kind": t.kind,
+        "inputs": pretty(&t.inputs_json().unwrap_or_default()),
+        "injectors": pretty(&t.injectors_json().unwrap_or_default()),
+    });
+    let orgs = organizations(&state, &viewer).await;
+    editor(
+        &viewer,
+        StatusCode::OK,
+        Some(t.id),
+        values,
+        orgs,
+        FormErrors::default(),
+    )
+}
+
+async fn update(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Some(refused) = forged_form(&headers, form.token()) {
+        return refused;
+    }
+    let type_id = id.parse::<i64>().ok();
+    let body = match body_of(&form, false) {
+        Ok(body) => body,
+        Err(errors) => return refuse(&state, &viewer, type_id, &form, errors).await,
+    };
+    match credential_types::update(&state.ctx, &viewer.caller, &id, &body, true).await {
+        Ok(id) => Redirect::to(&format!("/credential_types/{id}/")).into_response(),
+        Err(crate::service::Error::Validation(v)) | Err(crate::service::Error::BadRequest(v)) => {
+            refuse(&state, &viewer, type_id, &form, FormErrors::from_answer(&v)).await
+        }
+        Err(e) => error_page(&viewer, e),
+    }
+}

@@ -1,0 +1,390 @@
+//! The web interface's rules, through its pages as a browser sends them (form posts with
+//! cookies): signing in, the CSRF token on every change, security headers, what each role
+//! is offered, errors beside fields, and no secret ever in a page. The same flows run in
+//! a real Chromium in `tests/clients/web_ui.py`.
+
+use crate::common;
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use common::{As, Reply, TestApp, ADMIN_PASSWORD};
+use serde_json::json;
+
+/// A browser's cookie jar for one site: the CSRF cookie, and the session once signed in.
+struct Browser<'a> {
+    app: &'a TestApp,
+    csrf: String,
+    session: Option<String>,
+}
+
+fn cookie_value(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix(&format!("{name}=")))
+        .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        out.append_pair(k, v);
+    }
+    out.finish()
+}
+
+impl<'a> Browser<'a> {
+    /// Opens the sign-in page (which sets the CSRF cookie) and signs in.
+    async fn signed_in(app: &'a TestApp, username: &str, password: &str) -> Browser<'a> {
+        let page = app.get(As::Anon, "/login/").await;
+        assert_eq!(page.status, StatusCode::OK);
+        let csrf = cookie_value(&page, "csrftoken").expect("csrf cookie");
+        let mut b = Browser {
+            app,
+            csrf,
+            session: None,
+        };
+        let token = b.csrf.clone();
+        let r = b
+            .post(
+                "/login/",
+                &[
+                    ("username", username),
+                    ("password", password),
+                    ("csrf_token", &token),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+        b.session = cookie_value(&r, "awx_sessionid");
+        assert!(b.session.is_some(), "no session cookie");
+        b
+    }
+
+    fn cookies(&self) -> String {
+        let mut c = format!("csrftoken={}", self.csrf);
+        if let Some(s) = &self.session {
+            c.push_str(&format!("; awx_sessionid={s}"));
+        }
+        c
+    }
+
+    async fn get(&self, path: &str) -> Reply {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(path)
+            .header(header::COOKIE, self.cookies())
+            .body(Body::empty())
+            .unwrap();
+        self.app.call(req).await
+    }
+
+    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Reply {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(header::COOKIE, self.cookies())
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(form(pairs)))
+            .unwrap();
+        self.app.call(req).await
+    }
+}
+
+fn location(r: &Reply) -> &str {
+    r.headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn pages_ask_to_sign_in_and_come_back_afterwards() {
+    let app = TestApp::new().await;
+    let r = app.get(As::Anon, "/credentials/?search=x").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/login/?next=%2Fcredentials%2F%3Fsearch%3Dx");
+    let r = app.get(As::Anon, "/").await;
+    assert_eq!(location(&r), "/credentials/");
+    // API credentials do not open pages: the web interface runs on its session only.
+    let r = app.get(As::Admin, "/credentials/").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let r = b.get("/credentials/").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    assert!(r.raw.contains("Signed in as <strong>admin</strong>"));
+    // Only paths of this site are followed after signing in.
+    let token = b.csrf.clone();
+    for (next, expected) in [
+        ("/credential_types/", "/credential_types/"),
+        ("//evil.example/", "/credentials/"),
+        ("/\\evil.example", "/credentials/"),
+        ("https://evil.example/", "/credentials/"),
+    ] {
+        let r = b
+            .post(
+                "/login/",
+                &[
+                    ("username", "admin"),
+                    ("password", ADMIN_PASSWORD),
+                    ("csrf_token", &token),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(location(&r), expected, "next={next}");
+    }
+}
+
+#[tokio::test]
+async fn every_change_needs_the_form_token() {
+    let app = TestApp::new().await;
+    let page = app.get(As::Anon, "/login/").await;
+    let csrf = cookie_value(&page, "csrftoken").unwrap();
+    let no_token = Browser {
+        app: &app,
+        csrf,
+        session: None,
+    };
+    let r = no_token
+        .post(
+            "/login/",
+            &[
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("csrf_token", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(cookie_value(&r, "awx_sessionid").is_none());
+
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let ssh = app.type_id("ssh").await;
+    let cred = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "keep-me", "credential_type": ssh, "user": 1, "inputs": {"username": "u"}}),
+        )
+        .await;
+    for (path, pairs) in [
+        (format!("/credentials/{cred}/delete/"), vec![]),
+        (
+            format!("/credentials/{cred}/delete/"),
+            vec![("csrf_token", "wrong")],
+        ),
+        (
+            format!("/credentials/{cred}/edit/"),
+            vec![("name", "renamed")],
+        ),
+        ("/logout/".to_string(), vec![]),
+    ] {
+        let r = b.post(&path, &pairs).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.raw);
+    }
+    let r = app
+        .get(As::Admin, &format!("/api/v2/credentials/{cred}/"))
+        .await;
+    assert_eq!(r.body["name"], "keep-me");
+    assert_eq!(
+        b.get("/credentials/").await.status,
+        StatusCode::OK,
+        "still signed in"
+    );
+
+    let token = b.csrf.clone();
+    let r = b
+        .post(
+            &format!("/credentials/{cred}/delete/"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let r = app
+        .get(As::Admin, &format!("/api/v2/credentials/{cred}/"))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers() {
+    let app = TestApp::new().await;
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    for path in [
+        "/login/",
+        "/credentials/",
+        "/credential_types/",
+        "/activity/",
+    ] {
+        let r = b.get(path).await;
+        let h = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string()
+        };
+        let csp = h("content-security-policy");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(h("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        assert_eq!(h("cache-control"), "no-store", "{path}");
+        assert!(!r.raw.contains("<script>"), "{path}: an inline script");
+    }
+    let r = b.get("/static/app.js").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/javascript"));
+}
+
+#[tokio::test]
+async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
+    let app = TestApp::new().await;
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let ssh = app.type_id("ssh").await;
+    let token = b.csrf.clone();
+    let secret = "web-secret-Xq81";
+    let ty = ssh.to_string();
+    let r = b
+        .post(
+            "/credentials/new/",
+            &[
+                ("csrf_token", &token),
+                ("credential_type", &ty),
+                ("name", "from-a-form"),
+                ("input.username", "deploy"),
+                ("input.password", secret),
+                ("input.ssh_key_data", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let detail = location(&r).to_string();
+    let id: i64 = detail
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let shown = b.get(&detail).await;
+    assert!(
+        shown.raw.contains(r#"<span class="secret-set">Set</span>"#),
+        "{}",
+        shown.raw
+    );
+    let edit = b.get(&format!("/credentials/{id}/edit/")).await;
+    assert!(edit.raw.contains("Set. Leave empty to keep it."));
+    for page in [&shown, &edit] {
+        assert!(!page.raw.contains(secret), "the secret is in a page");
+    }
+    // Saving the edit form with the secret left empty keeps it.
+    let r = b
+        .post(
+            &format!("/credentials/{id}/edit/"),
+            &[
+                ("csrf_token", &token),
+                ("name", "renamed"),
+                ("input.username", "deploy"),
+                ("input.password", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let rendered = common::render(&app, id).await;
+    assert!(
+        rendered.raw.contains(secret),
+        "the kept password: {}",
+        rendered.raw
+    );
+    // A refused form shows the error beside its field and does not echo the secret.
+    let r = b
+        .post(
+            "/credentials/new/",
+            &[
+                ("csrf_token", &token),
+                ("credential_type", &ty),
+                ("name", ""),
+                ("input.password", secret),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.raw.contains(r#"id="name-error""#), "{}", r.raw);
+    assert!(!r.raw.contains(secret));
+}
+
+#[tokio::test]
+async fn a_user_with_use_sees_a_read_only_page() {
+    let app = TestApp::new().await;
+    let user = app.user("viewer").await;
+    let ssh = app.type_id("ssh").await;
+    let cred = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "shared", "credential_type": ssh, "user": 1, "inputs": {"username": "u"}}),
+        )
+        .await;
+    let admin = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let token = admin.csrf.clone();
+    let r = admin
+        .post(
+            &format!("/credentials/{cred}/access/"),
+            &[
+                ("csrf_token", &token),
+                ("action", "grant"),
+                ("role", "use_role"),
+                ("username", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let r = app
+        .get(As::Admin, &format!("/api/v2/users/{user}/roles/"))
+        .await;
+    assert!(r.raw.contains("\"Use\""), "{}", r.raw);
+
+    let viewer = Browser::signed_in(&app, "viewer", "pw-viewer").await;
+    let page = viewer.get(&format!("/credentials/{cred}/")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page
+        .raw
+        .contains("You can use this credential but not change it."));
+    assert!(!page.raw.contains("/edit/\">Edit") && !page.raw.contains("/delete/\">Delete"));
+    assert_eq!(
+        viewer
+            .get(&format!("/credentials/{cred}/edit/"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let token = viewer.csrf.clone();
+    let r = viewer
+        .post(
+            &format!("/credentials/{cred}/delete/"),
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A credential the viewer cannot see at all.
+    let hidden = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "not-for-viewer", "credential_type": ssh, "user": 1}),
+        )
+        .await;
+    let r = viewer.get(&format!("/credentials/{hidden}/")).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(!r.raw.contains("not-for-viewer"));
+    let list = viewer.get("/credentials/").await;
+    assert!(list.raw.contains("shared") && !list.raw.contains("not-for-viewer"));
+}
