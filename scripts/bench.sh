@@ -101,6 +101,17 @@ ADMIN_TOKEN=$(token_of admin "$ADMIN_PASSWORD")
 USER_TOKEN=$(token_of "$BENCH_USER" "$USER_PASSWORD")
 [ -n "$ADMIN_TOKEN" ] && [ -n "$USER_TOKEN" ] || die "could not create tokens"
 ADMIN_BASIC="Basic $(printf '%s' "admin:$ADMIN_PASSWORD" | base64 -w0)"
+# A browser's session for the web interface's credentials page: the sign-in form's CSRF
+# cookie, then the session cookie its post sets.
+JAR="$WORK/cookies"
+curl -s -c "$JAR" -o /dev/null "$API/login/"
+CSRF=$(awk '$6 == "csrftoken" { print $7 }' "$JAR")
+curl -s -b "$JAR" -c "$JAR" -o /dev/null --data-urlencode "username=admin" \
+    --data-urlencode "password=$ADMIN_PASSWORD" --data-urlencode "csrf_token=$CSRF" "$API/login/"
+SESSION=$(awk '$6 == "awx_sessionid" { print $7 }' "$JAR")
+[ -n "$SESSION" ] || die "could not sign in to the web interface"
+WEB_COOKIE="Cookie: csrftoken=$CSRF; awx_sessionid=$SESSION"
+WEB_PAGE="/credentials/?order_by=-modified"
 
 DETAIL="/api/v2/credentials/$(fact detail_id)/"
 LIST="/api/v2/credentials/?name__icontains=prod&order_by=-modified"
@@ -124,6 +135,7 @@ check 200 -X PATCH -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: app
 RENDER="/api/v2/credentials/$(fact detail_id)/render/"
 check 200 -X POST -H "Authorization: Bearer $ADMIN_TOKEN" -H 'Content-Type: application/json' \
     -d '{"purpose":"sanity"}' "$API$RENDER"
+check 200 -H "$WEB_COOKIE" "$API$WEB_PAGE"
 
 # Waits (at most 60 s) until the server is idle: requests still queued when wrk stops are
 # served after it, and would otherwise be charged to the next scenario.
@@ -171,6 +183,9 @@ for c in $CONNECTIONS; do
     # One credential rendered again and again, each render with its audit entry.
     WRK_ARGS=(render)
     run render "$c" "$API$RENDER" -H "Authorization: Bearer $ADMIN_TOKEN"
+    # The web interface's credentials page, rendered from scratch every time.
+    WRK_ARGS=(get)
+    run web-credentials "$c" "$API$WEB_PAGE" -H "$WEB_COOKIE"
     WRK_ARGS=(get)
     run baseline-after "$c" "http://$HOST:$BASELINE_PORT/"
 done
@@ -190,6 +205,7 @@ target_of() {
         detail-basic) echo ratio:0.35 ;;
         list-superuser | list-1pct-user) echo ratio:0.15 ;;
         create | patch | render) echo abs:2000 ;;
+        web-credentials) echo p50ms:100 ;;
         *) echo none ;;
     esac
 }
@@ -201,7 +217,7 @@ target_of() {
     echo "- machine: $(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load average before/after: $LOAD_BEFORE / $LOAD_AFTER"
     echo "- wrk -t$THREADS, $DURATION per run, over loopback; server and wrk share the cores"
     echo "- data: $(fact credentials) credentials (seeded in $(fact seed_seconds) s, credentials $(fact credential_seconds) s); $BENCH_USER sees $(fact bench_user_visible)"
-    echo "- detail: GET $DETAIL; list: GET $LIST (page of 25); render: POST $RENDER"
+    echo "- detail: GET $DETAIL; list: GET $LIST (page of 25); render: POST $RENDER; web-credentials: GET $WEB_PAGE (a signed-in browser's page of 25)"
     echo
     echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to baseline | errors | target | result |"
     echo "|---|---:|---:|---:|---:|---:|---:|---|---|"
@@ -217,6 +233,8 @@ target_of() {
                 verdict=$(awk -v x="$ratio" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
             abs:*) goal=${tgt#abs:}; shown=">= $goal req/s"
                 verdict=$(awk -v x="$rps" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
+            p50ms:*) goal=${tgt#p50ms:}; shown="p50 <= $goal ms"
+                verdict=$(awk -v x="$p50" -v g="$goal" 'BEGIN { print (x <= g) ? "pass" : "FAIL" }') ;;
             *) shown="-" ;;
         esac
         if [ "$errors" != 0 ] && [ "$verdict" != "-" ]; then verdict="FAIL (errors)"; fi

@@ -113,6 +113,10 @@ enum Command {
             value_name = "PEM"
         )]
         tls_key: Option<PathBuf>,
+        /// The address users reach this server at. Behind a proxy that ends TLS, an
+        /// https:// address makes session cookies Secure and adds HSTS, as --tls-cert does.
+        #[arg(long, env = "CREDSTORE_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -360,6 +364,22 @@ fn init_logging(format: LogFormat) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `--public-url` is an https address; anything but an http(s) URL is refused.
+fn public_https(public_url: Option<&str>) -> Result<bool, String> {
+    let Some(raw) = public_url else {
+        return Ok(false);
+    };
+    let parsed = url::Url::parse(raw)
+        .map_err(|e| format!("--public-url (CREDSTORE_PUBLIC_URL) {raw:?}: {e}"))?;
+    match parsed.scheme() {
+        "https" => Ok(true),
+        "http" => Ok(false),
+        other => Err(format!(
+            "--public-url (CREDSTORE_PUBLIC_URL) must be an http or https URL, not {other}:"
+        )),
+    }
+}
+
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve {
@@ -372,6 +392,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             shutdown_timeout,
             tls_cert,
             tls_key,
+            public_url,
             store,
         } => {
             let limits = credstore::server::Limits {
@@ -379,6 +400,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 body_timeout: Duration::from_secs(body_timeout.max(1)),
                 max_connections: max_connections.max(1),
                 shutdown_grace: Duration::from_secs(shutdown_timeout),
+                public_https: public_https(public_url.as_deref())?,
             };
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(credstore::tls::Certificates::open(&cert, &key)?),

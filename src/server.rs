@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 use tower::ServiceExt;
 
-/// How long clients may take, and how many may be connected.
+/// How long clients may take, how many may be connected, and how answers are marked.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// For a whole request head, and for the next one on an idle keep-alive connection.
@@ -27,6 +27,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// How long a stop waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// Users reach the server over HTTPS through a proxy that ends TLS (`--public-url
+    /// https://...`): answers are hardened as under native TLS (Secure cookies, HSTS).
+    pub public_https: bool,
 }
 
 /// Serves `app` on `listener` (over TLS when `tls` is given) until `stop` resolves, then
@@ -65,7 +68,7 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let body_timeout = limits.body_timeout;
-        let secure = tls.is_some();
+        let secure = tls.is_some() || limits.public_https;
         let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let (mut parts, body) = req.into_parts();
             parts.extensions.insert(ConnectInfo(client));

@@ -50,7 +50,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn render_all(orgs: &Organizations) -> Vec<Value> {
+pub(super) fn render_all(orgs: &Organizations) -> Vec<Value> {
     orgs.rows
         .iter()
         .map(|o| {

@@ -36,7 +36,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn render_all(teams: &Teams) -> Vec<Value> {
+pub(super) fn render_all(teams: &Teams) -> Vec<Value> {
     teams
         .rows
         .iter()

@@ -32,7 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn render_all(users: &Users) -> Vec<Value> {
+pub(super) fn render_all(users: &Users) -> Vec<Value> {
     users
         .rows
         .iter()

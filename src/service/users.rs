@@ -212,6 +212,18 @@ pub fn visible(caller: &Caller) -> Scope {
     }
 }
 
+/// The id of the user named `username`, for a membership or grant that names its user:
+/// like the API's `{"id": N}`, it needs no right to read the user (the change's own rules
+/// and permission decide); a name nobody has is AWX's 400.
+pub async fn id_by_username(ctx: &Context, username: &str) -> Result<i64> {
+    match ctx.store.user_by_name(username).await? {
+        Some(user) => Ok(user.id),
+        None => Err(Error::BadRequest(serde_json::json!(
+            "User matching query does not exist."
+        ))),
+    }
+}
+
 /// The user that `raw` (an id or a named URL) names, if the caller may see it: 404 when
 /// missing, 403 when hidden (404 when asked for by name).
 pub async fn get(ctx: &Context, caller: &Caller, raw: &str) -> Result<UserRow> {

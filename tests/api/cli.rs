@@ -1282,3 +1282,44 @@ fn sigterm_under_write_load_keeps_every_acknowledged_write() {
         acknowledged.len()
     );
 }
+
+/// `serve --public-url https://...` behind a proxy that ends TLS: the session cookies of
+/// plain-HTTP answers are Secure and HSTS is sent, as under native TLS; without it they
+/// are not; a URL that is not http(s) is refused at start.
+#[test]
+fn a_public_https_url_marks_cookies_secure_behind_a_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = free_port();
+    let server = start_with(
+        &data,
+        port,
+        Some("pw"),
+        &["--public-url", "https://creds.example.com/"],
+    );
+    let page = http_get(port, "/login/");
+    let cookie = page
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: csrftoken="))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(cookie.trim_end().ends_with("; Secure"), "{cookie}");
+    assert!(page
+        .to_ascii_lowercase()
+        .contains("strict-transport-security: max-age=31536000"));
+    drop(server);
+
+    let port = free_port();
+    let plain = start_with(&data, port, None, &[]);
+    let page = http_get(port, "/login/");
+    assert!(!page.contains("Secure") && !page.to_ascii_lowercase().contains("strict-transport"));
+    drop(plain);
+
+    let out = bin()
+        .args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
+        .args(["--public-url", "ftp://creds.example.com/"])
+        .env("CREDSTORE_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--public-url"));
+}

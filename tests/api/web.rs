@@ -27,10 +27,10 @@ fn cookie_value(reply: &Reply, name: &str) -> Option<String> {
         .map(|rest| rest.split(';').next().unwrap_or_default().to_string())
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+fn form<V: AsRef<str>>(pairs: &[(&str, V)]) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (k, v) in pairs {
-        out.append_pair(k, v);
+        out.append_pair(k, v.as_ref());
     }
     out.finish()
 }
@@ -53,7 +53,7 @@ impl<'a> Browser<'a> {
                 &[
                     ("username", username),
                     ("password", password),
-                    ("csrf_token", &token),
+                    ("csrf_token", token.as_str()),
                 ],
             )
             .await;
@@ -81,7 +81,7 @@ impl<'a> Browser<'a> {
         self.app.call(req).await
     }
 
-    async fn post(&self, path: &str, pairs: &[(&str, &str)]) -> Reply {
+    async fn post<V: AsRef<str>>(&self, path: &str, pairs: &[(&str, V)]) -> Reply {
         let req = Request::builder()
             .method(Method::POST)
             .uri(path)
@@ -130,7 +130,7 @@ async fn pages_ask_to_sign_in_and_come_back_afterwards() {
                 &[
                     ("username", "admin"),
                     ("password", ADMIN_PASSWORD),
-                    ("csrf_token", &token),
+                    ("csrf_token", token.as_str()),
                     ("next", next),
                 ],
             )
@@ -199,7 +199,7 @@ async fn every_change_needs_the_form_token() {
     let r = b
         .post(
             &format!("/credentials/{cred}/delete/"),
-            &[("csrf_token", &token)],
+            &[("csrf_token", token.as_str())],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
@@ -258,7 +258,7 @@ async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
         .post(
             "/credentials/new/",
             &[
-                ("csrf_token", &token),
+                ("csrf_token", token.as_str()),
                 ("credential_type", &ty),
                 ("name", "from-a-form"),
                 ("input.username", "deploy"),
@@ -292,7 +292,7 @@ async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
         .post(
             &format!("/credentials/{id}/edit/"),
             &[
-                ("csrf_token", &token),
+                ("csrf_token", token.as_str()),
                 ("name", "renamed"),
                 ("input.username", "deploy"),
                 ("input.password", ""),
@@ -311,7 +311,7 @@ async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
         .post(
             "/credentials/new/",
             &[
-                ("csrf_token", &token),
+                ("csrf_token", token.as_str()),
                 ("credential_type", &ty),
                 ("name", ""),
                 ("input.password", secret),
@@ -340,7 +340,7 @@ async fn a_user_with_use_sees_a_read_only_page() {
         .post(
             &format!("/credentials/{cred}/access/"),
             &[
-                ("csrf_token", &token),
+                ("csrf_token", token.as_str()),
                 ("action", "grant"),
                 ("role", "use_role"),
                 ("username", "viewer"),
@@ -371,7 +371,7 @@ async fn a_user_with_use_sees_a_read_only_page() {
     let r = viewer
         .post(
             &format!("/credentials/{cred}/delete/"),
-            &[("csrf_token", &token)],
+            &[("csrf_token", token.as_str())],
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -387,4 +387,281 @@ async fn a_user_with_use_sees_a_read_only_page() {
     assert!(!r.raw.contains("not-for-viewer"));
     let list = viewer.get("/credentials/").await;
     assert!(list.raw.contains("shared") && !list.raw.contains("not-for-viewer"));
+}
+
+#[tokio::test]
+async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
+    let app = TestApp::new().await;
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let (ssh, vault) = (app.type_id("ssh").await, app.type_id("hashivault_kv").await);
+    let target = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "target", "credential_type": ssh, "user": 1, "inputs": {"username": "u"}}),
+        )
+        .await;
+    // A Vault nobody listens at: linking needs no answer, a test reports the failure.
+    let source = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "vault", "credential_type": vault, "user": 1,
+                   "inputs": {"url": format!("http://127.0.0.1:{}", common::free_port()), "token": "vault-token-Zk3", "api_version": "v2"}}),
+        )
+        .await;
+    let new = format!("/credentials/{target}/sources/new/");
+    let chooser = b.get(&new).await;
+    assert!(
+        chooser
+            .raw
+            .contains(r#"<option value="password">Password</option>"#),
+        "{}",
+        chooser.raw
+    );
+    let form = b
+        .get(&format!(
+            "{new}?input_field_name=password&source_credential={source}"
+        ))
+        .await;
+    for field in ["meta.secret_path", "meta.secret_key", "meta.secret_version"] {
+        assert!(
+            form.raw.contains(&format!(r#"id="{field}""#)),
+            "{field}: {}",
+            form.raw
+        );
+    }
+    let token = b.csrf.clone();
+    let src = source.to_string();
+    let fields = |action: &'static str| {
+        vec![
+            ("csrf_token", token.clone()),
+            ("input_field_name", "password".to_string()),
+            ("source_credential", src.clone()),
+            ("meta.secret_path", "kv/app".to_string()),
+            ("meta.secret_key", "password".to_string()),
+            ("action", action.to_string()),
+        ]
+    };
+    let r = b.post(&new, &fields("test")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    assert!(
+        r.raw
+            .contains(r#"class="error-box" role="status" id="test-outcome""#),
+        "{}",
+        r.raw
+    );
+    let r = b.post(&new, &fields("link")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let page = b.get(&format!("/credentials/{target}/")).await;
+    // Values are escaped in the page ("/" too).
+    assert!(
+        page.raw.contains("secret_path: kv&#x2f;app") && page.raw.contains(">vault</a>"),
+        "{}",
+        page.raw
+    );
+    assert!(!page.raw.contains("vault-token-Zk3"));
+    let api = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/{target}/input_sources/"),
+        )
+        .await;
+    assert_eq!(api.body["count"], 1, "{}", api.raw);
+    let id = api.body["results"][0]["id"].as_i64().unwrap();
+    let r = b
+        .post(
+            &format!("/credentials/{target}/sources/{id}/delete/"),
+            &[("csrf_token", token.as_str())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let api = app
+        .get(
+            As::Admin,
+            &format!("/api/v2/credentials/{target}/input_sources/"),
+        )
+        .await;
+    assert_eq!(api.body["count"], 0);
+}
+
+#[tokio::test]
+async fn organization_admins_manage_members_and_teams_from_the_pages() {
+    let app = TestApp::new().await;
+    let admin = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let token = admin.csrf.clone();
+    let r = admin
+        .post(
+            "/organizations/",
+            &[("csrf_token", token.as_str()), ("name", "web-org")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let org_page = location(&r).to_string();
+    let org: i64 = org_page
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    app.user("boss").await;
+    app.user("worker").await;
+    let members = format!("/organizations/{org}/members/");
+    let r = admin
+        .post(
+            &members,
+            &[
+                ("csrf_token", token.as_str()),
+                ("list", "admins"),
+                ("action", "add"),
+                ("username", "boss"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+
+    let boss = Browser::signed_in(&app, "boss", "pw-boss").await;
+    let token = boss.csrf.clone();
+    let r = boss
+        .post(
+            &members,
+            &[
+                ("csrf_token", token.as_str()),
+                ("list", "members"),
+                ("action", "add"),
+                ("username", "worker"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let r = boss
+        .post(
+            &format!("/organizations/{org}/teams/"),
+            &[("csrf_token", token.as_str()), ("name", "ops")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let team_page = location(&r).to_string();
+    let team: i64 = team_page
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let r = boss
+        .post(
+            &format!("/teams/{team}/members/"),
+            &[
+                ("csrf_token", token.as_str()),
+                ("action", "add"),
+                ("username", "worker"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let page = boss.get(&team_page).await;
+    assert!(page.raw.contains(">worker</a>"), "{}", page.raw);
+    let page = boss.get(&org_page).await;
+    assert!(
+        page.raw.contains(">worker</a>") && page.raw.contains(">ops</a>"),
+        "{}",
+        page.raw
+    );
+
+    // A plain member sees the organization but is offered no change, and none is taken.
+    let worker = Browser::signed_in(&app, "worker", "pw-worker").await;
+    let page = worker.get(&org_page).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.raw.contains("Add a user"));
+    let token = worker.csrf.clone();
+    let r = worker
+        .post(
+            &members,
+            &[
+                ("csrf_token", token.as_str()),
+                ("list", "members"),
+                ("action", "remove"),
+                ("username", "boss"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = worker
+        .post(
+            "/organizations/",
+            &[("csrf_token", token.as_str()), ("name", "mine")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let users = worker.get("/users/").await;
+    assert!(users.raw.contains(">boss</a>"), "{}", users.raw);
+}
+
+#[tokio::test]
+async fn the_type_editor_reads_yaml_or_json_and_shows_errors_beside_the_documents() {
+    let app = TestApp::new().await;
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let token = b.csrf.clone();
+    let inputs = "fields:\n  - id: token\n    label: Token\n    secret: true\nrequired: [token]\n";
+    let editor = |name: &'static str, inputs: &'static str, injectors: &'static str| {
+        vec![
+            ("csrf_token", token.clone()),
+            ("name", name.to_string()),
+            ("kind", "cloud".to_string()),
+            ("inputs", inputs.to_string()),
+            ("injectors", injectors.to_string()),
+        ]
+    };
+    let r = b
+        .post(
+            "/credential_types/new/",
+            &editor("yaml-type", inputs, "env: {Y_TOKEN: '{{ token }}'}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let id = location(&r)
+        .trim_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let api = app
+        .get(As::Admin, &format!("/api/v2/credential_types/{id}/"))
+        .await;
+    assert_eq!(
+        api.body["inputs"]["fields"][0]["secret"], true,
+        "{}",
+        api.raw
+    );
+    assert_eq!(
+        api.body["injectors"],
+        json!({"env": {"Y_TOKEN": "{{ token }}"}})
+    );
+
+    let r = b
+        .post(
+            "/credential_types/new/",
+            &editor("bad", "fields: [unclosed", "{}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.raw.contains(r#"id="inputs-error""#) && r.raw.contains("neither YAML nor JSON"),
+        "{}",
+        r.raw
+    );
+    let r = b
+        .post(
+            "/credential_types/new/",
+            &editor("bad", r#"{"fields": [{"id": "x"}]}"#, "{}"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.raw.contains(r#"id="inputs-error""#) && r.raw.contains("label"),
+        "{}",
+        r.raw
+    );
+    // What was typed comes back, so nothing has to be typed again.
+    assert!(r.raw.contains("&quot;id&quot;: &quot;x&quot;"), "{}", r.raw);
 }

@@ -273,7 +273,8 @@ def web_ui(s):
         b.shot('credential-type-error')
         b.fill('inputs', json.dumps({'fields': [{'id': 'token', 'label': 'Token', 'type': 'string', 'secret': True}],
                                      'required': ['token']}))
-        b.fill('injectors', json.dumps({'env': {'WEB_TOKEN': '{{ token }}'}}))
+        # The editor reads YAML as well as JSON, as AWX's does.
+        b.fill('injectors', "env:\n  WEB_TOKEN: '{{ token }}'\n")
         b.submit()
         check('/credential_types/' in b.driver.current_url and 'WEB_TOKEN' in b.text(), f'type page: {short(b.text())}')
         b.shot('credential-type')
@@ -293,6 +294,33 @@ def web_ui(s):
         b.open('/activity/')
         check(cred_name in b.driver.page_source or 'credential' in b.text(), 'activity page is empty')
         b.shot('activity')
+
+    @s.step('web: an organization admin adds a member and a team on the organization page')
+    def _():
+        b = browser()
+        org = state['org']
+        boss, boss_password = f'web-boss-{suffix}', f'pw-boss-{suffix}'
+        status, user = s.http('POST', '/api/v2/users/', {'username': boss, 'password': boss_password})
+        check(status == 201, f'user: {status} {short(user)}')
+        status, _ = s.http('POST', f'/api/v2/organizations/{org["id"]}/admins/', {'id': user['id']})
+        check(status == 204, f'admin: {status}')
+        newcomer = f'web-newcomer-{suffix}'
+        status, _ = s.http('POST', '/api/v2/users/', {'username': newcomer, 'password': f'pw-{suffix}-x'})
+        check(status == 201, f'newcomer: {status}')
+        b.sign_in(boss, boss_password)
+        b.open(f'/organizations/{org["id"]}/')
+        b.fill('add-members', newcomer)
+        b.submit('form.grant:has(#add-members) button[type=submit]')
+        b.fill('team-name', f'web-team-{suffix}')
+        b.submit('form.grant:has(#team-name) button[type=submit]')
+        check('/teams/' in b.driver.current_url, f'not on the new team: {b.driver.current_url}')
+        b.open(f'/organizations/{org["id"]}/')
+        text = b.text()
+        check(newcomer in text and f'web-team-{suffix}' in text, f'organization page: {short(text)}')
+        status, members = s.http('GET', f'/api/v2/organizations/{org["id"]}/users/?username={newcomer}')
+        check(members.get('count') == 1, f'API members: {short(members)}')
+        b.shot('organization')
+        b.sign_in(s.username, s.password)
 
     @s.step('web: a change posted without the CSRF token is refused')
     def _():

@@ -1,6 +1,6 @@
 //! Credential type pages: the list (managed types read-only), one type with its inputs and
-//! injectors, and the editor of custom types, whose `inputs` and `injectors` are JSON
-//! documents validated by the same use case as the API, errors shown beside them.
+//! injectors, and the editor of custom types, whose `inputs` and `injectors` are YAML or
+//! JSON documents validated by the same use case as the API, errors shown beside them.
 
 use super::form::{Fields, FormErrors};
 use super::{error_page, forged_form, render, Viewer};
@@ -138,7 +138,8 @@ async fn new_form(State(state): State<AppState>, viewer: Viewer) -> Response {
     )
 }
 
-/// The write body of an editor post; a document that is not JSON is an error beside it.
+/// The write body of an editor post; a document that is neither YAML nor JSON is an error
+/// beside it. (JSON is YAML too: one parser reads both.)
 fn body_of(form: &Fields, creating: bool) -> Result<Map<String, Value>, FormErrors> {
     let mut body = Map::new();
     let mut errors = FormErrors::default();
@@ -150,14 +151,15 @@ fn body_of(form: &Fields, creating: bool) -> Result<Map<String, Value>, FormErro
     }
     for key in ["inputs", "injectors"] {
         let text = form.text(key).unwrap_or("{}");
-        match serde_json::from_str::<Value>(text) {
+        match serde_norway::from_str::<Value>(text) {
             Ok(v) => {
                 body.insert(key.into(), v);
             }
             Err(e) => {
-                errors
-                    .fields
-                    .insert(key.into(), vec![format!("This is not JSON: {e}.")]);
+                errors.fields.insert(
+                    key.into(),
+                    vec![format!("This is neither YAML nor JSON: {e}.")],
+                );
             }
         }
     }

@@ -274,6 +274,7 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
             access => access,
             activity => entries,
             teams => teams,
+            sources => super::input_sources::sources_of(&state, &viewer, &id).await,
         },
     )
 }
@@ -605,8 +606,8 @@ async fn access(
         (true, team.parse::<i64>().unwrap_or_default())
     } else {
         let username = form.text("username").unwrap_or_default();
-        match users::get(ctx, &viewer.caller, username).await {
-            Ok(user) => (false, user.id),
+        match users::id_by_username(ctx, username).await {
+            Ok(user) => (false, user),
             Err(e) => return error_page(&viewer, e),
         }
     };

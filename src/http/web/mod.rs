@@ -12,12 +12,16 @@ mod activity;
 mod credential_types;
 mod credentials;
 mod form;
+mod input_sources;
+mod organizations;
+mod teams;
+mod users;
 
 use super::auth::{client_address, cookie, random_secret, CSRF_COOKIE, SESSION_COOKIE};
 use super::error::ApiError;
 use super::AppState;
 use crate::domain::rbac::Caller;
-use crate::service::{auth, users};
+use crate::service::auth;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -42,6 +46,10 @@ pub(super) fn routes() -> Router<AppState> {
         .merge(credentials::routes())
         .merge(credential_types::routes())
         .merge(activity::routes())
+        .merge(input_sources::routes())
+        .merge(organizations::routes())
+        .merge(teams::routes())
+        .merge(users::routes())
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -85,6 +93,22 @@ fn templates() -> &'static Environment<'static> {
                 include_str!("templates/credential_type_form.html"),
             ),
             ("activity.html", include_str!("templates/activity.html")),
+            (
+                "organizations.html",
+                include_str!("templates/organizations.html"),
+            ),
+            (
+                "organization.html",
+                include_str!("templates/organization.html"),
+            ),
+            ("team.html", include_str!("templates/team.html")),
+            (
+                "source_form.html",
+                include_str!("templates/source_form.html"),
+            ),
+            ("test_form.html", include_str!("templates/test_form.html")),
+            ("users.html", include_str!("templates/users.html")),
+            ("user.html", include_str!("templates/user.html")),
         ] {
             if let Err(e) = env.add_template(name, source) {
                 tracing::error!(template = name, error = %e, "a web template does not parse");
@@ -136,7 +160,7 @@ impl FromRequestParts<AppState> for Viewer {
         let caller = auth::session_caller(&state.ctx, session)
             .await
             .map_err(|_| to_login())?;
-        let username = users::me(&state.ctx, &caller)
+        let username = crate::service::users::me(&state.ctx, &caller)
             .await
             .ok()
             .and_then(|u| u.rows.into_iter().next())

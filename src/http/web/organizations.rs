@@ -1,0 +1,157 @@
+//! Organization pages: the list (superusers add one), and one organization with its
+//! members, admins and teams, which its admins change here.
+
+use super::form::Fields;
+use super::{error_page, forged_form, render, Viewer};
+use crate::http::{organizations as api_orgs, teams as api_teams, users as api_users, AppState};
+use crate::service::lists::QueryPairs;
+use crate::service::organizations::{self, Membership};
+use crate::service::{teams, users};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::context;
+use serde_json::{json, Map, Value};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/organizations/", get(list).post(create))
+        .route("/organizations/{id}/", get(detail))
+        .route("/organizations/{id}/members/", post(change_members))
+        .route("/organizations/{id}/teams/", post(create_team))
+}
+
+/// The first 200 rows by name: enough for the pages' lists and selects.
+pub(super) fn first_rows(order: &str) -> QueryPairs {
+    QueryPairs(vec![
+        ("page_size".into(), "200".into()),
+        ("order_by".into(), order.into()),
+    ])
+}
+
+async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
+    match organizations::list(&state.ctx, &viewer.caller, &first_rows("name")).await {
+        Ok((page, _, orgs)) => render(
+            StatusCode::OK,
+            "organizations.html",
+            context! {frame => viewer.frame(), rows => api_orgs::render_all(&orgs), count => page.count},
+        ),
+        Err(e) => error_page(&viewer, e),
+    }
+}
+
+/// A body of one form: `name` and `description`.
+fn named(form: &Fields) -> Map<String, Value> {
+    let mut body = Map::new();
+    body.insert(
+        "name".into(),
+        Value::from(form.get("name").unwrap_or_default()),
+    );
+    body.insert(
+        "description".into(),
+        Value::from(form.get("description").unwrap_or_default()),
+    );
+    body
+}
+
+async fn create(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Some(refused) = forged_form(&headers, form.token()) {
+        return refused;
+    }
+    match organizations::create(&state.ctx, &viewer.caller, &named(&form)).await {
+        Ok(orgs) => match orgs.rows.first() {
+            Some(o) => Redirect::to(&format!("/organizations/{}/", o.id)).into_response(),
+            None => Redirect::to("/organizations/").into_response(),
+        },
+        Err(e) => error_page(&viewer, e),
+    }
+}
+
+async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let ctx = &state.ctx;
+    let caller = &viewer.caller;
+    let orgs = match organizations::detail(ctx, caller, &id).await {
+        Ok(orgs) => orgs,
+        Err(e) => return error_page(&viewer, e),
+    };
+    let Some(org) = api_orgs::render_all(&orgs).pop() else {
+        return error_page(&viewer, crate::service::Error::NotFound("Organization"));
+    };
+    let q = first_rows("username");
+    let members = organizations::list_members(ctx, caller, &id, Membership::Members, &q).await;
+    let admins = organizations::list_members(ctx, caller, &id, Membership::Admins, &q).await;
+    let org_teams = teams::list_of_organization(ctx, caller, &id, &first_rows("name")).await;
+    let (members, admins, org_teams) = match (members, admins, org_teams) {
+        (Ok(m), Ok(a), Ok(t)) => (
+            api_users::render_all(&m.2),
+            api_users::render_all(&a.2),
+            api_teams::render_all(&t.2),
+        ),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(&viewer, e),
+    };
+    render(
+        StatusCode::OK,
+        "organization.html",
+        context! {
+            frame => viewer.frame(),
+            org => org,
+            members => members,
+            admins => admins,
+            teams => org_teams,
+        },
+    )
+}
+
+/// Adds or removes a member or an admin, named by username.
+async fn change_members(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Some(refused) = forged_form(&headers, form.token()) {
+        return refused;
+    }
+    let ctx = &state.ctx;
+    let which = match form.get("list") {
+        Some("admins") => Membership::Admins,
+        _ => Membership::Members,
+    };
+    let user = match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
+        Ok(user) => user,
+        Err(e) => return error_page(&viewer, e),
+    };
+    let body = json!({"id": user, "disassociate": form.get("action") == Some("remove")});
+    let body = body.as_object().cloned().unwrap_or_default();
+    match organizations::change_member(ctx, &viewer.caller, &id, which, &body).await {
+        Ok(()) => Redirect::to(&format!("/organizations/{id}/")).into_response(),
+        Err(e) => error_page(&viewer, e),
+    }
+}
+
+async fn create_team(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Some(refused) = forged_form(&headers, form.token()) {
+        return refused;
+    }
+    match teams::create_in_organization(&state.ctx, &viewer.caller, &id, named(&form)).await {
+        Ok(created) => match created.rows.first() {
+            Some(t) => Redirect::to(&format!("/teams/{}/", t.id)).into_response(),
+            None => Redirect::to(&format!("/organizations/{id}/")).into_response(),
+        },
+        Err(e) => error_page(&viewer, e),
+    }
+}

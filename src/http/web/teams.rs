@@ -1,0 +1,74 @@
+//! Team pages: one team with its members (changed here by the team's admins) and the
+//! roles its members hold through it.
+
+use super::form::Fields;
+use super::organizations::first_rows;
+use super::{error_page, forged_form, render, Viewer};
+use crate::http::{roles as api_roles, teams as api_teams, users as api_users, AppState};
+use crate::service::{roles, teams, users};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::context;
+use serde_json::json;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/teams/{id}/", get(detail))
+        .route("/teams/{id}/members/", post(change_members))
+}
+
+async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let ctx = &state.ctx;
+    let caller = &viewer.caller;
+    let team = match teams::detail(ctx, caller, &id).await {
+        Ok(found) => api_teams::render_all(&found).pop(),
+        Err(e) => return error_page(&viewer, e),
+    };
+    let Some(team) = team else {
+        return error_page(&viewer, crate::service::Error::NotFound("Team"));
+    };
+    let members = teams::list_members(ctx, caller, &id, &first_rows("username")).await;
+    let granted = roles::list_of_team(ctx, caller, &id, &first_rows("id")).await;
+    let (members, granted) = match (members, granted) {
+        (Ok(m), Ok(g)) => (
+            api_users::render_all(&m.2),
+            g.2.rows
+                .iter()
+                .map(|r| api_roles::render_role(r, None))
+                .collect::<Vec<_>>(),
+        ),
+        (Err(e), _) | (_, Err(e)) => return error_page(&viewer, e),
+    };
+    render(
+        StatusCode::OK,
+        "team.html",
+        context! {frame => viewer.frame(), team => team, members => members, roles => granted},
+    )
+}
+
+/// Adds or removes a member, named by username.
+async fn change_members(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(form): Form<Fields>,
+) -> Response {
+    if let Some(refused) = forged_form(&headers, form.token()) {
+        return refused;
+    }
+    let ctx = &state.ctx;
+    let user = match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
+        Ok(user) => user,
+        Err(e) => return error_page(&viewer, e),
+    };
+    let body = json!({"id": user, "disassociate": form.get("action") == Some("remove")});
+    let body = body.as_object().cloned().unwrap_or_default();
+    match teams::change_member(ctx, &viewer.caller, &id, &body).await {
+        Ok(()) => Redirect::to(&format!("/teams/{id}/")).into_response(),
+        Err(e) => error_page(&viewer, e),
+    }
+}
