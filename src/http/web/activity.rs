@@ -98,9 +98,7 @@ async fn page(
         Ok(rows) => rows,
         Err(e) => return error_page(&viewer, e),
     };
-    let current = page.page.unwrap_or(1);
-    let pages = ((page.count + req.size - 1) / req.size.max(1)).max(1);
-    let link = |p: i64| (p >= 1 && p <= pages).then(|| filters.page_link(p));
+    let pages = super::pager(&page, req.size, |p| filters.page_link(p));
     render(
         StatusCode::OK,
         "activity.html",
@@ -108,10 +106,7 @@ async fn page(
             frame => viewer.frame(),
             rows => rows,
             count => page.count,
-            page => current,
-            pages => pages,
-            previous => link(current - 1),
-            next => link(current + 1),
+            paging => pages,
             filters => filters,
             objects => OBJECTS,
             operations => OPERATIONS,

@@ -3,16 +3,16 @@
 //! JSON documents validated by the same use case as the API, errors shown beside them.
 
 use super::form::{Fields, FormErrors};
-use super::{error_page, forged_form, render, Viewer};
+use super::{after_post, error_page, render, Posted, Viewer};
 use crate::http::{render as api, AppState};
 use crate::service::credential_types::{self, CredentialTypes};
 use crate::service::lists::QueryPairs;
 use crate::service::organizations;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use minijinja::context;
 use serde_json::{json, Map, Value};
 
@@ -205,26 +205,20 @@ async fn refuse(
     )
 }
 
-async fn create(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Form(form): Form<Fields>,
-) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
+async fn create(State(state): State<AppState>, viewer: Viewer, Posted(form): Posted) -> Response {
     let body = match body_of(&form, true) {
         Ok(body) => body,
         Err(errors) => return refuse(&state, &viewer, None, &form, errors).await,
     };
-    match credential_types::create(&state.ctx, &viewer.caller, &body).await {
-        Ok(id) => Redirect::to(&format!("/credential_types/{id}/")).into_response(),
-        Err(crate::service::Error::Validation(v)) | Err(crate::service::Error::BadRequest(v)) => {
-            refuse(&state, &viewer, None, &form, FormErrors::from_answer(&v)).await
-        }
-        Err(e) => error_page(&viewer, e),
-    }
+    let result = credential_types::create(&state.ctx, &viewer.caller, &body).await;
+    let again = async |errors| refuse(&state, &viewer, None, &form, errors).await;
+    after_post(
+        &viewer,
+        result,
+        |id| format!("/credential_types/{id}/"),
+        again,
+    )
+    .await
 }
 
 async fn edit_form(
@@ -266,23 +260,21 @@ async fn edit_form(
 async fn update(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let type_id = id.parse::<i64>().ok();
     let body = match body_of(&form, false) {
         Ok(body) => body,
         Err(errors) => return refuse(&state, &viewer, type_id, &form, errors).await,
     };
-    match credential_types::update(&state.ctx, &viewer.caller, &id, &body, true).await {
-        Ok(id) => Redirect::to(&format!("/credential_types/{id}/")).into_response(),
-        Err(crate::service::Error::Validation(v)) | Err(crate::service::Error::BadRequest(v)) => {
-            refuse(&state, &viewer, type_id, &form, FormErrors::from_answer(&v)).await
-        }
-        Err(e) => error_page(&viewer, e),
-    }
+    let result = credential_types::update(&state.ctx, &viewer.caller, &id, &body, true).await;
+    let again = async |errors| refuse(&state, &viewer, type_id, &form, errors).await;
+    after_post(
+        &viewer,
+        result,
+        |id| format!("/credential_types/{id}/"),
+        again,
+    )
+    .await
 }

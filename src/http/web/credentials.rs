@@ -3,7 +3,7 @@
 //! and edit forms generated from the type's inputs, copy and delete.
 
 use super::form::{input_fields, inputs_from, Fields, FormErrors, InputField};
-use super::{error_page, forged_form, render, Viewer};
+use super::{after_post, error_page, render, Posted, Viewer};
 use crate::domain::credential::WriteMode;
 use crate::http::{activity_stream, credential_access, render as api, AppState};
 use crate::service::activity::About;
@@ -11,10 +11,10 @@ use crate::service::lists::QueryPairs;
 use crate::service::{activity, credential_types, credentials, organizations, roles, teams, users};
 use crate::store::{CredentialTypeRow, Scope};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -158,9 +158,7 @@ async fn list(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let current = page.page.unwrap_or(1);
-    let pages = ((page.count + req.size - 1) / req.size.max(1)).max(1);
-    let link = |p: i64| (p >= 1 && p <= pages).then(|| query.page_link(p));
+    let pages = super::pager(&page, req.size, |p| query.page_link(p));
     render(
         StatusCode::OK,
         "credentials.html",
@@ -168,10 +166,7 @@ async fn list(
             frame => viewer.frame(),
             rows => rows,
             count => page.count,
-            page => current,
-            pages => pages,
-            previous => link(current - 1),
-            next => link(current + 1),
+            paging => pages,
             query => query,
             types => types,
             orgs => orgs,
@@ -373,15 +368,7 @@ fn form_page(viewer: &Viewer, status: StatusCode, page: FormPage, errors: FormEr
     )
 }
 
-async fn create(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Form(form): Form<Fields>,
-) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
+async fn create(State(state): State<AppState>, viewer: Viewer, Posted(form): Posted) -> Response {
     let ctx = &state.ctx;
     let type_id = form.get("credential_type").unwrap_or_default().to_string();
     let ty = match credential_types::get(ctx, &viewer.caller, &type_id).await {
@@ -392,7 +379,7 @@ async fn create(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let mut page = FormPage::new(&ty, orgs);
+    let page = FormPage::new(&ty, orgs);
     let mut body = Map::new();
     body.insert(
         "name".into(),
@@ -414,19 +401,23 @@ async fn create(
         "inputs".into(),
         inputs_from(&form, &page.fields, &Map::new()),
     );
-    match credentials::create(ctx, &viewer.caller, &body, true).await {
-        Ok(id) => Redirect::to(&format!("/credentials/{id}/")).into_response(),
-        Err(crate::service::Error::Validation(v)) | Err(crate::service::Error::BadRequest(v)) => {
-            page.refill(&form);
-            form_page(
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                page,
-                FormErrors::from_answer(&v),
-            )
-        }
-        Err(e) => error_page(&viewer, e),
-    }
+    let result = credentials::create(ctx, &viewer.caller, &body, true).await;
+    saved(&viewer, result, page, &form).await
+}
+
+/// The answer to a create or edit post: the credential's page, or the form again with
+/// what was typed (never a secret) and the errors beside their fields.
+async fn saved(
+    viewer: &Viewer,
+    result: crate::service::Result<i64>,
+    mut page: FormPage,
+    form: &Fields,
+) -> Response {
+    let again = async |errors| {
+        page.refill(form);
+        form_page(viewer, StatusCode::BAD_REQUEST, page, errors)
+    };
+    after_post(viewer, result, |id| format!("/credentials/{id}/"), again).await
 }
 
 async fn edit_form(
@@ -475,13 +466,9 @@ async fn edit_form(
 async fn update(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let (shown, ty) = match load(&state, &viewer, &id).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -506,19 +493,9 @@ async fn update(
         "inputs": inputs_from(&form, &page.fields, &stored),
     });
     let body = body.as_object().cloned().unwrap_or_default();
-    match credentials::update(&state.ctx, &viewer.caller, &id, &body, WriteMode::Patch).await {
-        Ok(id) => Redirect::to(&format!("/credentials/{id}/")).into_response(),
-        Err(crate::service::Error::Validation(v)) | Err(crate::service::Error::BadRequest(v)) => {
-            page.refill(&form);
-            form_page(
-                &viewer,
-                StatusCode::BAD_REQUEST,
-                page,
-                FormErrors::from_answer(&v),
-            )
-        }
-        Err(e) => error_page(&viewer, e),
-    }
+    let result =
+        credentials::update(&state.ctx, &viewer.caller, &id, &body, WriteMode::Patch).await;
+    saved(&viewer, result, page, &form).await
 }
 
 async fn confirm_delete(
@@ -547,13 +524,9 @@ async fn confirm_delete(
 async fn delete(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    _checked: Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     match credentials::delete(&state.ctx, &viewer.caller, &id).await {
         Ok(()) => Redirect::to("/credentials/").into_response(),
         Err(e) => error_page(&viewer, e),
@@ -563,13 +536,9 @@ async fn delete(
 async fn copy(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let body = json!({"name": form.get("name").unwrap_or_default()});
     let body = body.as_object().cloned().unwrap_or_default();
     match credentials::copy(&state.ctx, &viewer.caller, &id, &body).await {
@@ -582,13 +551,9 @@ async fn copy(
 async fn access(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let ctx = &state.ctx;
     let (shown, _) = match load(&state, &viewer, &id).await {
         Ok(found) => found,

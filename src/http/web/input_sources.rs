@@ -4,16 +4,16 @@
 
 use super::form::{input_fields, Fields, FormErrors, InputField};
 use super::organizations::first_rows;
-use super::{error_page, forged_form, render, Viewer};
+use super::{error_page, render, Posted, Viewer};
 use crate::http::AppState;
 use crate::service::lists::QueryPairs;
 use crate::service::{credential_types, credentials, input_sources, lookups};
 use crate::store::Scope;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use minijinja::context;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -183,13 +183,9 @@ fn outcome_of(outcome: lookups::Outcome) -> (bool, String) {
 async fn save_source(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let choice = SourceChoice {
         input_field_name: form.text("input_field_name").map(String::from),
         source_credential: form.text("source_credential").and_then(|s| s.parse().ok()),
@@ -263,13 +259,9 @@ fn metadata_errors(v: &Value) -> FormErrors {
 async fn delete_source(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path((id, source)): Path<(String, i64)>,
-    Form(form): Form<Fields>,
+    _checked: Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     match input_sources::delete(&state.ctx, &viewer.caller, source).await {
         Ok(()) => Redirect::to(&format!("/credentials/{id}/#sources")).into_response(),
         Err(e) => error_page(&viewer, e),
@@ -328,13 +320,9 @@ async fn test_form(
 async fn test(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let (credential, metadata) = match test_page(&state, &viewer, &id).await {
         Ok(found) => found,
         Err(refused) => return refused,

@@ -22,7 +22,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::domain::rbac::Caller;
 use crate::service::auth;
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -190,6 +190,25 @@ pub(super) fn forged_form(headers: &HeaderMap, sent: &str) -> Option<Response> {
     })
 }
 
+/// A posted form whose hidden token matched the CSRF cookie: a handler that takes one
+/// never sees a forged post (it is answered 403 first).
+struct Posted(form::Fields);
+
+impl<S: Send + Sync> FromRequest<S> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let headers = req.headers().clone();
+        let Form(fields) = Form::<form::Fields>::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match forged_form(&headers, fields.token()) {
+            Some(refused) => Err(refused),
+            None => Ok(Posted(fields)),
+        }
+    }
+}
+
 /// Renders a template as a page with this status.
 pub(super) fn render(status: StatusCode, name: &str, ctx: Value) -> Response {
     match templates().get_template(name).and_then(|t| t.render(ctx)) {
@@ -237,6 +256,33 @@ pub(super) fn error_page(viewer: &Viewer, e: impl Into<ApiError>) -> Response {
         "error.html",
         context! {frame => viewer.frame(), status => status.as_u16(), message => message},
     )
+}
+
+/// The pager of a list page: this page, how many there are, and the links to the pages
+/// before and after it (`link` makes the URL of page N with the list's own query).
+fn pager(page: &crate::store::Page, size: i64, link: impl Fn(i64) -> String) -> Value {
+    let current = page.page.unwrap_or(1);
+    let pages = ((page.count + size - 1) / size.max(1)).max(1);
+    let to = |p: i64| (p >= 1 && p <= pages).then(|| link(p));
+    context! {page => current, pages => pages, previous => to(current - 1), next => to(current + 1)}
+}
+
+/// The answer to a form post: the page `done` names when the use case succeeded; the
+/// form again (`again`, with the use case's messages beside their fields) when it refused
+/// the input; an error page otherwise.
+async fn after_post<T>(
+    viewer: &Viewer,
+    result: crate::service::Result<T>,
+    done: impl FnOnce(T) -> String,
+    again: impl AsyncFnOnce(form::FormErrors) -> Response,
+) -> Response {
+    match result {
+        Ok(value) => Redirect::to(&done(value)).into_response(),
+        Err(crate::service::Error::Validation(v) | crate::service::Error::BadRequest(v)) => {
+            again(form::FormErrors::from_answer(&v)).await
+        }
+        Err(e) => error_page(viewer, e),
+    }
 }
 
 /// Security headers of every page: no script but our own file, no framing, no sniffing,

@@ -2,16 +2,16 @@
 //! members, admins and teams, which its admins change here.
 
 use super::form::Fields;
-use super::{error_page, forged_form, render, Viewer};
+use super::{error_page, render, Posted, Viewer};
 use crate::http::{organizations as api_orgs, teams as api_teams, users as api_users, AppState};
 use crate::service::lists::QueryPairs;
 use crate::service::organizations::{self, Membership};
 use crate::service::{teams, users};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use minijinja::context;
 use serde_json::{json, Map, Value};
 
@@ -56,15 +56,7 @@ fn named(form: &Fields) -> Map<String, Value> {
     body
 }
 
-async fn create(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Form(form): Form<Fields>,
-) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
+async fn create(State(state): State<AppState>, viewer: Viewer, Posted(form): Posted) -> Response {
     match organizations::create(&state.ctx, &viewer.caller, &named(&form)).await {
         Ok(orgs) => match orgs.rows.first() {
             Some(o) => Redirect::to(&format!("/organizations/{}/", o.id)).into_response(),
@@ -113,13 +105,9 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
 async fn change_members(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let ctx = &state.ctx;
     let which = match form.get("list") {
         Some("admins") => Membership::Admins,
@@ -140,13 +128,9 @@ async fn change_members(
 async fn create_team(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     match teams::create_in_organization(&state.ctx, &viewer.caller, &id, named(&form)).await {
         Ok(created) => match created.rows.first() {
             Some(t) => Redirect::to(&format!("/teams/{}/", t.id)).into_response(),

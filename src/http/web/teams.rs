@@ -1,16 +1,15 @@
 //! Team pages: one team with its members (changed here by the team's admins) and the
 //! roles its members hold through it.
 
-use super::form::Fields;
 use super::organizations::first_rows;
-use super::{error_page, forged_form, render, Viewer};
+use super::{error_page, render, Posted, Viewer};
 use crate::http::{roles as api_roles, teams as api_teams, users as api_users, AppState};
 use crate::service::{roles, teams, users};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use minijinja::context;
 use serde_json::json;
 
@@ -53,13 +52,9 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
 async fn change_members(
     State(state): State<AppState>,
     viewer: Viewer,
-    headers: HeaderMap,
     Path(id): Path<String>,
-    Form(form): Form<Fields>,
+    Posted(form): Posted,
 ) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
     let ctx = &state.ctx;
     let user = match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
         Ok(user) => user,

@@ -1,16 +1,16 @@
 //! User pages: the users the viewer may see (superusers and organization admins add
 //! one), and one user with the roles granted to them.
 
-use super::form::{Fields, FormErrors};
+use super::form::FormErrors;
 use super::organizations::first_rows;
-use super::{error_page, forged_form, render, Viewer};
+use super::{error_page, render, Posted, Viewer};
 use crate::http::{roles as api_roles, users as api_users, AppState};
 use crate::service::{roles, users};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use minijinja::context;
 use serde_json::{Map, Value};
 
@@ -45,15 +45,7 @@ async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
     list_page(&state, &viewer, StatusCode::OK, FormErrors::default()).await
 }
 
-async fn create(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    headers: HeaderMap,
-    Form(form): Form<Fields>,
-) -> Response {
-    if let Some(refused) = forged_form(&headers, form.token()) {
-        return refused;
-    }
+async fn create(State(state): State<AppState>, viewer: Viewer, Posted(form): Posted) -> Response {
     let mut body = Map::new();
     for key in ["username", "password", "first_name", "last_name", "email"] {
         body.insert(key.into(), Value::from(form.get(key).unwrap_or_default()));
