@@ -567,6 +567,33 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
         "{}",
         page.raw
     );
+    // An organization role, granted from the page to a user and to a team.
+    let roles = format!("/organizations/{org}/roles/");
+    let team_id = team.to_string();
+    for grantee in [("username", "worker"), ("team", team_id.as_str())] {
+        let r = boss
+            .post(
+                &roles,
+                &[
+                    ("csrf_token", token.as_str()),
+                    ("role", "credential_admin_role"),
+                    ("action", "grant"),
+                    grantee,
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    }
+    let held = app
+        .get(As::Admin, &format!("/api/v2/teams/{team}/roles/"))
+        .await;
+    assert!(held.raw.contains("Credential Admin"), "{}", held.raw);
+    let page = boss.get(&org_page).await;
+    assert!(
+        page.raw.contains(r#"<span class="tag">worker</span>"#),
+        "{}",
+        page.raw
+    );
 
     // A plain member sees the organization but is offered no change, and none is taken.
     let worker = Browser::signed_in(&app, "worker", "pw-worker").await;
@@ -582,6 +609,18 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
                 ("list", "members"),
                 ("action", "remove"),
                 ("username", "boss"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = worker
+        .post(
+            &roles,
+            &[
+                ("csrf_token", token.as_str()),
+                ("role", "auditor_role"),
+                ("action", "grant"),
+                ("username", "worker"),
             ],
         )
         .await;

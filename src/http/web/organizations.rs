@@ -6,7 +6,7 @@ use super::{error_page, render, Posted, Viewer};
 use crate::http::{organizations as api_orgs, teams as api_teams, users as api_users, AppState};
 use crate::service::lists::QueryPairs;
 use crate::service::organizations::{self, Membership};
-use crate::service::{teams, users};
+use crate::service::{roles, teams, users};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,7 +21,16 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/organizations/{id}/", get(detail))
         .route("/organizations/{id}/members/", post(change_members))
         .route("/organizations/{id}/teams/", post(create_team))
+        .route("/organizations/{id}/roles/", post(change_role))
 }
+
+/// The organization roles granted from the page (members and admins have their lists).
+const GRANTED_HERE: [&str; 4] = [
+    "auditor_role",
+    "credential_admin_role",
+    "execute_role",
+    "read_role",
+];
 
 /// The first 200 rows by name: enough for the pages' lists and selects.
 pub(super) fn first_rows(order: &str) -> QueryPairs {
@@ -88,6 +97,10 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
         ),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(&viewer, e),
     };
+    let roles = match role_holders(&state, &viewer, &org).await {
+        Ok(roles) => roles,
+        Err(e) => return error_page(&viewer, e),
+    };
     render(
         StatusCode::OK,
         "organization.html",
@@ -97,8 +110,74 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
             members => members,
             admins => admins,
             teams => org_teams,
+            roles => roles,
         },
     )
+}
+
+/// Who holds each role granted from the page: users directly, and teams.
+async fn role_holders(
+    state: &AppState,
+    viewer: &Viewer,
+    org: &Value,
+) -> crate::service::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    for field in GRANTED_HERE {
+        let role = &org["summary_fields"]["object_roles"][field];
+        let Some(id) = role["id"].as_i64() else {
+            continue;
+        };
+        let q = first_rows("id");
+        let (_, _, holders) = users::list_granted_role(&state.ctx, &viewer.caller, id, &q).await?;
+        let (_, _, granted) = teams::list_granted_role(&state.ctx, &viewer.caller, id, &q).await?;
+        out.push(json!({
+            "field": field,
+            "name": role["name"],
+            "description": role["description"],
+            "users": holders.rows.iter().map(|u| u.username.clone()).collect::<Vec<_>>(),
+            "teams": granted.rows.iter().map(|t| json!({"id": t.id, "name": t.name})).collect::<Vec<_>>(),
+        }));
+    }
+    Ok(out)
+}
+
+/// Grants or takes away an organization role, to a user (by name) or a team of it.
+async fn change_role(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+    Posted(form): Posted,
+) -> Response {
+    let ctx = &state.ctx;
+    let field = form.get("role").unwrap_or_default();
+    let orgs = match organizations::detail(ctx, &viewer.caller, &id).await {
+        Ok(orgs) => orgs,
+        Err(e) => return error_page(&viewer, e),
+    };
+    let role = orgs
+        .roles
+        .values()
+        .flatten()
+        .find(|r| r.role_field == field && GRANTED_HERE.contains(&field));
+    let Some(role) = role else {
+        return error_page(
+            &viewer,
+            crate::service::Error::BadRequest(json!("Choose a role.")),
+        );
+    };
+    let (teams_list, grantee) = match form.text("team") {
+        Some(team) => (true, team.parse::<i64>().unwrap_or_default()),
+        None => match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
+            Ok(user) => (false, user),
+            Err(e) => return error_page(&viewer, e),
+        },
+    };
+    let body = json!({"id": grantee, "disassociate": form.get("action") == Some("revoke")});
+    let body = body.as_object().cloned().unwrap_or_default();
+    match roles::change_members(ctx, &viewer.caller, role.id, teams_list, &body).await {
+        Ok(()) => Redirect::to(&format!("/organizations/{id}/#roles")).into_response(),
+        Err(e) => error_page(&viewer, e),
+    }
 }
 
 /// Adds or removes a member or an admin, named by username.
