@@ -3,6 +3,11 @@
 --   post  TAG ORG_ID TYPE_ID     POST a new Machine credential with a unique name
 --   patch TAG FIRST_ID LAST_ID   PATCH the description of credentials FIRST_ID..LAST_ID
 --   render                       POST {"purpose": ...} to the render URL on the command line
+--   random-detail FIRST LAST     GET a credential with a random id in FIRST..LAST each time
+--   random-list ORG_ID           GET a list filtered by a random name__icontains (three
+--                                digits of the names' serial numbers: about 100 of 100,000
+--                                credentials), half the time also by organization, in a
+--                                random order
 -- The Authorization header comes from wrk's -H. At the end one line
 -- `BENCH requests=.. duration_us=.. p50_us=.. p99_us=.. non2xx=.. socket_errors=..` is
 -- printed for the script to parse.
@@ -34,6 +39,25 @@ function init(args)
       wrk.method = "POST"
       wrk.headers["Content-Type"] = "application/json"
       wrk.body = '{"purpose":"load benchmark"}'
+   elseif mode == "random-detail" then
+      local first, last = tonumber(args[2]), tonumber(args[3])
+      math.randomseed(os.time() + tid * 7919)
+      request = function()
+         local id = math.random(first, last)
+         return wrk.format("GET", "/api/v2/credentials/" .. id .. "/")
+      end
+   elseif mode == "random-list" then
+      local org = args[2]
+      local orders = { "name", "-name", "modified", "-modified", "id", "-id" }
+      math.randomseed(os.time() + tid * 104729)
+      request = function()
+         local path = string.format("/api/v2/credentials/?name__icontains=%03d&order_by=%s",
+            math.random(0, 999), orders[math.random(#orders)])
+         if math.random(2) == 1 then
+            path = path .. "&organization=" .. org
+         end
+         return wrk.format("GET", path)
+      end
    elseif mode == "patch" then
       local tag, first, last = args[2], tonumber(args[3]), tonumber(args[4])
       local span = last - first + 1

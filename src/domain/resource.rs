@@ -424,6 +424,13 @@ pub static CREDENTIAL_TYPE: Resource = Resource {
     default_order: &["kind", "name"],
 };
 
+/// credstore's `organization` of a credential type (the filter is the hidden field of
+/// [`CREDENTIAL_TYPE`]), as OPTIONS announces it to callers who may create types only in
+/// an organization; a superuser's OPTIONS stay AWX's, where every type is global.
+pub const CREDENTIAL_TYPE_ORGANIZATION: ApiMeta = rw("Organization", "id")
+    .default(DefaultValue::Null)
+    .help("The organization that owns this credential type; its admins manage it and its members use it. Set once, at creation.");
+
 /// `/api/v2/organizations/`.
 pub static ORGANIZATION: Resource = Resource {
     key: "organization",

@@ -9,7 +9,8 @@ use crate::domain::credential_type::{KINDS, WRITABLE_KINDS};
 use crate::domain::rbac::Caller;
 use crate::domain::resource::{
     Access, ApiMeta, Choices, DefaultValue, FieldSpec, Help, Resource, ACTIVITY, CREDENTIAL,
-    CREDENTIAL_TYPE, INPUT_SOURCE, ORGANIZATION, ROLE, TEAM, TOKEN, USER,
+    CREDENTIAL_TYPE, CREDENTIAL_TYPE_ORGANIZATION, INPUT_SOURCE, ORGANIZATION, ROLE, TEAM, TOKEN,
+    USER,
 };
 use crate::service::capabilities;
 use axum::extract::{OriginalUri, RawQuery, State};
@@ -301,10 +302,33 @@ fn body(view: &View) -> Value {
     Value::Object(out)
 }
 
+/// An organization admin may create credential types only in an organization, so its
+/// OPTIONS announce credstore's `organization` field, and the awx CLI offers
+/// `--organization` (a superuser's OPTIONS stay AWX's).
+fn announce_type_organization(out: &mut Value) {
+    let Some(field) = CREDENTIAL_TYPE.field("organization") else {
+        return;
+    };
+    for (method, writing) in [("POST", true), ("GET", false)] {
+        if let Some(fields) = out["actions"]
+            .get_mut(method)
+            .and_then(Value::as_object_mut)
+        {
+            let meta = &CREDENTIAL_TYPE_ORGANIZATION;
+            let described = field_json(&CREDENTIAL_TYPE, field, meta, writing, false);
+            fields.insert("organization".into(), described);
+        }
+    }
+}
+
 /// Answers OPTIONS for any API path.
 pub async fn respond(state: &AppState, caller: &Caller, path: &str) -> ApiResult<Response> {
     if let Some(view) = view_for(state, caller, path).await? {
-        return Ok(Json(body(&view)).into_response());
+        let mut out = body(&view);
+        if view.resource.key == CREDENTIAL_TYPE.key && view.post && !caller.is_superuser {
+            announce_type_organization(&mut out);
+        }
+        return Ok(Json(out).into_response());
     }
     let name = path
         .trim_matches('/')

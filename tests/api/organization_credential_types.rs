@@ -452,3 +452,49 @@ async fn deleting_an_organization_takes_its_types_unless_a_personal_credential_u
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.raw);
     }
 }
+
+#[tokio::test]
+async fn options_announce_the_organization_to_organization_admins_only() {
+    let app = TestApp::new().await;
+    let _w = world(&app).await;
+    let r = app
+        .send(
+            AADMIN,
+            axum::http::Method::OPTIONS,
+            "/api/v2/credential_types/",
+            None,
+        )
+        .await;
+    let post = &r.body["actions"]["POST"];
+    assert_eq!(post["organization"]["type"], "id", "{}", r.raw);
+    assert_eq!(post["organization"]["required"], false);
+    assert!(
+        post["name"].is_object(),
+        "the rest of AWX's fields are there: {}",
+        r.raw
+    );
+    // The superuser's OPTIONS are AWX's (the conformance replay compares them).
+    let r = app
+        .send(
+            As::Admin,
+            axum::http::Method::OPTIONS,
+            "/api/v2/credential_types/",
+            None,
+        )
+        .await;
+    assert!(
+        r.body["actions"]["POST"].get("organization").is_none(),
+        "{}",
+        r.raw
+    );
+    // A member may not create types: no POST at all.
+    let r = app
+        .send(
+            AMEMBER,
+            axum::http::Method::OPTIONS,
+            "/api/v2/credential_types/",
+            None,
+        )
+        .await;
+    assert!(r.body["actions"].get("POST").is_none(), "{}", r.raw);
+}
