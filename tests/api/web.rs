@@ -704,3 +704,52 @@ async fn the_type_editor_reads_yaml_or_json_and_shows_errors_beside_the_document
     // What was typed comes back, so nothing has to be typed again.
     assert!(r.raw.contains("&quot;id&quot;: &quot;x&quot;"), "{}", r.raw);
 }
+
+#[tokio::test]
+async fn a_team_is_granted_a_credential_role_and_loses_it_from_the_page() {
+    let app = TestApp::new().await;
+    let org = app.org("team-org").await;
+    let team = app
+        .create(
+            "/api/v2/teams/",
+            json!({"name": "ops", "organization": org}),
+        )
+        .await;
+    let ssh = app.type_id("ssh").await;
+    let cred = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "team-cred", "credential_type": ssh, "organization": org}),
+        )
+        .await;
+    let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
+    let token = b.csrf.clone();
+    let team_id = team.to_string();
+    let access = format!("/credentials/{cred}/access/");
+    let change = |action: &'static str| {
+        vec![
+            ("csrf_token", token.clone()),
+            ("action", action.to_string()),
+            ("role", "use_role".to_string()),
+            ("team", team_id.clone()),
+        ]
+    };
+    let r = b.post(&access, &change("grant")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let page = b.get(&format!("/credentials/{cred}/")).await;
+    assert!(
+        page.raw.contains(r#"id="team-grants""#) && page.raw.contains("<td>ops</td>"),
+        "{}",
+        page.raw
+    );
+    let held = app
+        .get(As::Admin, &format!("/api/v2/teams/{team}/roles/"))
+        .await;
+    assert_eq!(held.body["count"], 1, "{}", held.raw);
+    let r = b.post(&access, &change("revoke")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
+    let held = app
+        .get(As::Admin, &format!("/api/v2/teams/{team}/roles/"))
+        .await;
+    assert_eq!(held.body["count"], 0, "{}", held.raw);
+}

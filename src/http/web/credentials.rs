@@ -200,6 +200,28 @@ async fn load(
     Ok((shown, ty))
 }
 
+/// The teams granted each of the credential's roles, for the page's revoke buttons.
+async fn team_grants(state: &AppState, viewer: &Viewer, shown: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for field in ["admin_role", "use_role", "read_role"] {
+        let role = &shown["summary_fields"]["object_roles"][field];
+        let Some(id) = role["id"].as_i64() else {
+            continue;
+        };
+        let q = options_query();
+        if let Ok((_, _, granted)) =
+            teams::list_granted_role(&state.ctx, &viewer.caller, id, &q).await
+        {
+            for t in &granted.rows {
+                out.push(
+                    json!({"field": field, "role": role["name"], "team_id": t.id, "team": t.name}),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// A field of the credential for the detail page: a secret only as set or not set.
 fn shown_fields(fields: &[InputField], inputs: &Value) -> Vec<Value> {
     fields
@@ -258,6 +280,7 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
         }
         None => Vec::new(),
     };
+    let team_grants = team_grants(&state, &viewer, &shown).await;
     render(
         StatusCode::OK,
         "credential.html",
@@ -269,6 +292,7 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
             access => access,
             activity => entries,
             teams => teams,
+            team_grants => team_grants,
             sources => super::input_sources::sources_of(&state, &viewer, &id).await,
         },
     )
