@@ -129,16 +129,73 @@ pub fn filter_sql(dialect: Dialect, base: &Resource, filter: &Filter) -> Sql {
 }
 
 fn search_sql(dialect: Dialect, resource: &Resource, table: &str, term: &str) -> Sql {
-    let parts = resource
+    let columns: Vec<String> = resource
         .search_fields
         .iter()
         .filter_map(|name| resource.field(name))
-        .map(|f| {
-            let column = format!("{table}.{}", f.column);
-            text_match(dialect, &column, term, Anchor::Anywhere, true)
-        })
+        .map(|f| format!("{table}.{}", f.column))
         .collect();
-    join(parts, " OR ", "1=0")
+    let parts = columns
+        .iter()
+        .map(|column| text_match(dialect, column, term, Anchor::Anywhere, true))
+        .collect();
+    let exact = join(parts, " OR ", "1=0");
+    // One index holding every searched column narrows the whole OR at once.
+    let index = columns.first().and_then(|c| trigram_index(dialect, c));
+    let one_index = columns.iter().all(|c| trigram_index(dialect, c) == index);
+    match columns.first() {
+        Some(first) if one_index => match trigram_candidates(dialect, first, term) {
+            Some(candidates) => narrowed(candidates, exact),
+            None => exact,
+        },
+        _ => exact,
+    }
+}
+
+/// Text columns with a trigram index on SQLite (`migrations/sqlite/0010`): the column
+/// and the index that holds it.
+const TRIGRAM_INDEXED: [(&str, &str); 2] = [
+    ("credentials.name", "credentials_text_trigram"),
+    ("credentials.description", "credentials_text_trigram"),
+];
+
+/// The trigram index holding `column`, on SQLite.
+fn trigram_index(dialect: Dialect, column: &str) -> Option<&'static str> {
+    match dialect {
+        Dialect::Sqlite => TRIGRAM_INDEXED
+            .iter()
+            .find(|(c, _)| *c == column)
+            .map(|(_, index)| *index),
+        Dialect::Postgres => None,
+    }
+}
+
+/// The rows whose indexed text contains `text` (three characters or more), found through
+/// the trigram index: a superset of a substring condition's rows, since the index folds
+/// Unicode case where `LIKE` folds ASCII's and it matches any indexed column. `None` when
+/// the column has no index or the text is too short for one.
+fn trigram_candidates(dialect: Dialect, column: &str, text: &str) -> Option<Sql> {
+    let index = trigram_index(dialect, column)?;
+    if text.chars().count() < 3 {
+        return None;
+    }
+    let table = column.split('.').next()?;
+    // One FTS5 phrase: the text literally (quotes doubled), any other character plain.
+    let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+    Some(Sql::with(
+        format!("{table}.id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"),
+        vec![Bind::Text(phrase)],
+    ))
+}
+
+/// `candidates AND exact`: the index narrows, the exact condition decides.
+fn narrowed(candidates: Sql, exact: Sql) -> Sql {
+    let mut out = Sql::raw("(");
+    out.push(candidates);
+    out.text.push_str(" AND ");
+    out.push(exact);
+    out.text.push(')');
+    out
 }
 
 fn condition_sql(dialect: Dialect, c: &Condition) -> Sql {
@@ -213,8 +270,13 @@ fn predicate_sql(dialect: Dialect, c: &Condition) -> Sql {
         Scalar::Text(t) => t.clone(),
         _ => String::new(),
     };
-    let matching =
-        |anchor: Anchor, fold_case: bool| text_match(dialect, &text_col, &text, anchor, fold_case);
+    let matching = |anchor: Anchor, fold_case: bool| {
+        let exact = text_match(dialect, &text_col, &text, anchor, fold_case);
+        match trigram_candidates(dialect, &text_col, &text) {
+            Some(candidates) => narrowed(candidates, exact),
+            None => exact,
+        }
+    };
     match c.lookup {
         Lookup::Exact if first == Scalar::Null => Sql::raw(format!("{col} IS NULL")),
         Lookup::Exact => Sql::with(format!("{col} = ?"), vec![bind_of(&first)]),
@@ -343,7 +405,13 @@ mod tests {
             "{}",
             sqlite.text
         );
-        assert_eq!(sqlite.binds, vec![Bind::Text("*a[*][?][[]b%_*".into())]);
+        assert_eq!(
+            sqlite.binds,
+            vec![
+                Bind::Text("\"a*?[b%_\"".into()),
+                Bind::Text("*a[*][?][[]b%_*".into())
+            ]
+        );
         let postgres = filter_sql(Dialect::Postgres, &CREDENTIAL, &f);
         assert!(
             postgres.text.contains("credentials.name LIKE ? ESCAPE"),
@@ -358,6 +426,42 @@ mod tests {
         assert!(filter_sql(Dialect::Postgres, &CREDENTIAL, &f)
             .text
             .contains("credentials.name ILIKE ?"));
+    }
+
+    #[test]
+    fn the_trigram_index_narrows_long_enough_substrings_on_sqlite_only() {
+        let sql = |dialect, pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            filter_sql(
+                dialect,
+                &CREDENTIAL,
+                &parse_filter(&CREDENTIAL, &pairs).unwrap(),
+            )
+        };
+        let narrowed = sql(Dialect::Sqlite, &[("name__icontains", "pr\"od")]);
+        assert!(
+            narrowed.text.contains("(credentials.id IN (SELECT rowid FROM credentials_text_trigram WHERE credentials_text_trigram MATCH ?) AND credentials.name LIKE ?"),
+            "{}",
+            narrowed.text
+        );
+        assert_eq!(narrowed.binds[0], Bind::Text("\"pr\"\"od\"".into()));
+        let search = sql(Dialect::Sqlite, &[("search", "prod")]);
+        assert_eq!(search.text.matches("MATCH ?").count(), 1, "{}", search.text);
+        for (dialect, pairs) in [
+            (Dialect::Sqlite, &[("name__icontains", "pr")][..]),
+            (
+                Dialect::Sqlite,
+                &[("organization__name__icontains", "prod")][..],
+            ),
+            (Dialect::Postgres, &[("name__icontains", "prod")][..]),
+            (Dialect::Postgres, &[("search", "prod")][..]),
+        ] {
+            let text = sql(dialect, pairs).text;
+            assert!(!text.contains("trigram"), "{pairs:?}: {text}");
+        }
     }
 
     #[test]
