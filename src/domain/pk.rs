@@ -35,3 +35,9 @@ pub fn parse_pk(errors: &mut FieldErrors, field: &str, v: Option<&Value>) -> PkV
         }
     }
 }
+
+/// DRF's message for a pk that names no object (or one the caller may not see, which
+/// must read the same).
+pub fn does_not_exist(id: i64) -> String {
+    format!("Invalid pk \"{id}\" - object does not exist.")
+}

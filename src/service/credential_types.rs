@@ -9,7 +9,9 @@ use super::related::{administers, roles_by_object, People};
 use super::{Context, Error, Result};
 use crate::domain::activity::{credential_type_fields, python_json, ActivityRecord};
 use crate::domain::credential_type::{type_organization, validate_type_write, TypeWrite};
+use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
+use crate::domain::pk::does_not_exist;
 use crate::domain::rbac::{may_change_credential_type, role, Caller};
 use crate::domain::resource::CREDENTIAL_TYPE;
 use crate::store::{CredentialTypeRow, NewCredentialType, Page, RoleRef, Scope};
@@ -170,9 +172,7 @@ pub async fn create(ctx: &Context, caller: &Caller, body: &Map<String, Value>) -
 /// it: 400 when it does not exist, 403 otherwise (as for a credential's organization).
 async fn organization_for_type(ctx: &Context, caller: &Caller, id: i64) -> Result<(i64, String)> {
     let org = ctx.store.organization(id).await?.ok_or_else(|| {
-        Error::Validation(
-            json!({"organization": [format!("Invalid pk \"{id}\" - object does not exist.")]}),
-        )
+        Error::Validation(FieldErrors::one("organization", does_not_exist(id)).into_json())
     })?;
     if !administers(ctx, caller, "organization", id).await? {
         return Err(Error::Forbidden(None));

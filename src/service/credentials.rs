@@ -16,7 +16,7 @@ use crate::domain::credential::{
 use crate::domain::credential_type::check_credential_placement;
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
-use crate::domain::pk::PkValue;
+use crate::domain::pk::{does_not_exist, PkValue};
 use crate::domain::rbac::{effective_level, role, Caller, Level};
 use crate::domain::resource::CREDENTIAL;
 use crate::store::{CredentialRow, CredentialSave, CredentialTypeRow, Page, Scope};
@@ -467,13 +467,6 @@ async fn may_own_for(
     }
 }
 
-fn invalid_pk(errors: &mut FieldErrors, field: &str, id: i64) {
-    errors.add(
-        field,
-        format!("Invalid pk \"{id}\" - object does not exist."),
-    );
-}
-
 /// Checks that referenced rows exist; returns the credential type and the team's
 /// organization.
 async fn check_references(
@@ -486,23 +479,23 @@ async fn check_references(
     let mut errors = FieldErrors::new();
     let ty = ctx.store.credential_type(type_id).await?;
     if ty.is_none() {
-        invalid_pk(&mut errors, "credential_type", type_id);
+        errors.add("credential_type", does_not_exist(type_id));
     }
     if let Some(o) = org {
         if ctx.store.organization(o).await?.is_none() {
-            invalid_pk(&mut errors, "organization", o);
+            errors.add("organization", does_not_exist(o));
         }
     }
     if let PkValue::Id(u) = user {
         if ctx.store.user(u).await?.is_none() {
-            invalid_pk(&mut errors, "user", u);
+            errors.add("user", does_not_exist(u));
         }
     }
     let mut team_org = None;
     if let PkValue::Id(t) = team {
         match ctx.store.team(t).await? {
             Some(row) => team_org = Some(row.organization_id),
-            None => invalid_pk(&mut errors, "team", t),
+            None => errors.add("team", does_not_exist(t)),
         }
     }
     errors.into_result()?;
@@ -524,7 +517,7 @@ async fn check_type_use(
     }
     if !credential_types::may_see(ctx, caller, ty).await? {
         let mut errors = FieldErrors::new();
-        invalid_pk(&mut errors, "credential_type", ty.id);
+        errors.add("credential_type", does_not_exist(ty.id));
         errors.into_result()?;
     }
     if !credential_types::may_use(ctx, caller, ty).await? {

@@ -10,6 +10,7 @@ use super::{Context, Error, Result};
 use crate::domain::activity::{input_source_fields, ActivityRecord};
 use crate::domain::errors::FieldErrors;
 use crate::domain::input_source::{parse_body, validate_link, CurrentSource, LinkEnds};
+use crate::domain::pk::does_not_exist;
 use crate::domain::rbac::{Caller, Level};
 use crate::domain::resource::INPUT_SOURCE;
 use crate::store::{CredentialRow, InputSourceRow, InputSourceWrite, Page, Scope};
@@ -173,10 +174,7 @@ async fn credential_or_invalid(
     let Some(id) = id else { return Ok(None) };
     let row = ctx.store.credential(id).await?;
     if row.is_none() {
-        errors.add(
-            field,
-            format!("Invalid pk \"{id}\" - object does not exist."),
-        );
+        errors.add(field, does_not_exist(id));
     }
     Ok(row)
 }

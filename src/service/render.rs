@@ -7,6 +7,7 @@ use super::{credential_types, credentials, Context, Error, Result};
 use crate::domain::activity::ActivityRecord;
 use crate::domain::errors::FieldErrors;
 use crate::domain::injection::{self, check_distinct, InputValues, Rendered, Slot, Subject};
+use crate::domain::pk::does_not_exist;
 use crate::domain::rbac::{Caller, Level};
 use crate::store::{CredentialRow, CredentialTypeRow};
 use serde_json::{json, Map, Value};
@@ -134,10 +135,7 @@ pub async fn render_many(
     for id in ids {
         match usable(ctx, caller, &id.to_string()).await {
             Err(Error::NotFound(_) | Error::Hidden) => {
-                return Err(invalid(
-                    "credentials",
-                    &format!("Invalid pk \"{id}\" - object does not exist."),
-                ))
+                return Err(invalid("credentials", &does_not_exist(id)))
             }
             other => found.push(other?),
         }

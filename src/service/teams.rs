@@ -10,7 +10,7 @@ use crate::domain::association::Association;
 use crate::domain::credential_type::{optional_string, required_string};
 use crate::domain::errors::FieldErrors;
 use crate::domain::named_url::NamedKind;
-use crate::domain::pk::{parse_pk, PkValue};
+use crate::domain::pk::{does_not_exist, parse_pk, PkValue};
 use crate::domain::rbac::{role, Caller};
 use crate::domain::resource::TEAM;
 use crate::store::{OrganizationRow, Page, RoleRef, Scope, TeamRow};
@@ -323,10 +323,7 @@ async fn parse_body(
     };
     if let Some(o) = org {
         if ctx.store.organization(o).await?.is_none() {
-            errors.add(
-                "organization",
-                format!("Invalid pk \"{o}\" - object does not exist."),
-            );
+            errors.add("organization", does_not_exist(o));
         }
     }
     TEAM.check_announced_lengths(body, &mut errors);
