@@ -8,7 +8,7 @@ use crate::domain::credential::WriteMode;
 use crate::http::{activity_stream, credential_access, render as api, AppState};
 use crate::service::activity::About;
 use crate::service::lists::QueryPairs;
-use crate::service::{activity, credential_types, credentials, organizations, roles, teams, users};
+use crate::service::{activity, credential_types, credentials, organizations, teams};
 use crate::store::{CredentialTypeRow, Scope};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -578,7 +578,6 @@ async fn access(
     Path(id): Path<String>,
     Posted(form): Posted,
 ) -> Response {
-    let ctx = &state.ctx;
     let (shown, _) = match load(&state, &viewer, &id).await {
         Ok(found) => found,
         Err(page) => return page,
@@ -590,20 +589,6 @@ async fn access(
             crate::service::Error::BadRequest(json!("Choose a role.")),
         );
     };
-    let revoke = form.get("action") == Some("revoke");
-    let (teams_list, grantee) = if let Some(team) = form.text("team") {
-        (true, team.parse::<i64>().unwrap_or_default())
-    } else {
-        let username = form.text("username").unwrap_or_default();
-        match users::id_by_username(ctx, username).await {
-            Ok(user) => (false, user),
-            Err(e) => return error_page(&viewer, e),
-        }
-    };
-    let body = json!({"id": grantee, "disassociate": revoke});
-    let body = body.as_object().cloned().unwrap_or_default();
-    match roles::change_members(ctx, &viewer.caller, role_id, teams_list, &body).await {
-        Ok(()) => Redirect::to(&format!("/credentials/{id}/#access")).into_response(),
-        Err(e) => error_page(&viewer, e),
-    }
+    let back = format!("/credentials/{id}/#access");
+    super::grants::change_role(&state, &viewer, role_id, &form, &back).await
 }

@@ -12,6 +12,7 @@ mod activity;
 mod credential_types;
 mod credentials;
 mod form;
+mod grants;
 mod input_sources;
 mod organizations;
 mod teams;

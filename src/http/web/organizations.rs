@@ -2,11 +2,11 @@
 //! members, admins and teams, which its admins change here.
 
 use super::form::Fields;
-use super::{error_page, render, Posted, Viewer};
+use super::{error_page, grants, render, Posted, Viewer};
 use crate::http::{organizations as api_orgs, teams as api_teams, users as api_users, AppState};
 use crate::service::lists::QueryPairs;
 use crate::service::organizations::{self, Membership};
-use crate::service::{roles, teams, users};
+use crate::service::{teams, users};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -165,19 +165,8 @@ async fn change_role(
             crate::service::Error::BadRequest(json!("Choose a role.")),
         );
     };
-    let (teams_list, grantee) = match form.text("team") {
-        Some(team) => (true, team.parse::<i64>().unwrap_or_default()),
-        None => match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
-            Ok(user) => (false, user),
-            Err(e) => return error_page(&viewer, e),
-        },
-    };
-    let body = json!({"id": grantee, "disassociate": form.get("action") == Some("revoke")});
-    let body = body.as_object().cloned().unwrap_or_default();
-    match roles::change_members(ctx, &viewer.caller, role.id, teams_list, &body).await {
-        Ok(()) => Redirect::to(&format!("/organizations/{id}/#roles")).into_response(),
-        Err(e) => error_page(&viewer, e),
-    }
+    let back = format!("/organizations/{id}/#roles");
+    grants::change_role(&state, &viewer, role.id, &form, &back).await
 }
 
 /// Adds or removes a member or an admin, named by username.
@@ -192,12 +181,11 @@ async fn change_members(
         Some("admins") => Membership::Admins,
         _ => Membership::Members,
     };
-    let user = match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
+    let user = match grants::named_user(&state, &viewer, &form).await {
         Ok(user) => user,
-        Err(e) => return error_page(&viewer, e),
+        Err(page) => return page,
     };
-    let body = json!({"id": user, "disassociate": form.get("action") == Some("remove")});
-    let body = body.as_object().cloned().unwrap_or_default();
+    let body = grants::association(user, &form);
     match organizations::change_member(ctx, &viewer.caller, &id, which, &body).await {
         Ok(()) => Redirect::to(&format!("/organizations/{id}/")).into_response(),
         Err(e) => error_page(&viewer, e),

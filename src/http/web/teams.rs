@@ -4,14 +4,13 @@
 use super::organizations::first_rows;
 use super::{error_page, render, Posted, Viewer};
 use crate::http::{roles as api_roles, teams as api_teams, users as api_users, AppState};
-use crate::service::{roles, teams, users};
+use crate::service::{roles, teams};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use minijinja::context;
-use serde_json::json;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -55,14 +54,12 @@ async fn change_members(
     Path(id): Path<String>,
     Posted(form): Posted,
 ) -> Response {
-    let ctx = &state.ctx;
-    let user = match users::id_by_username(ctx, form.text("username").unwrap_or_default()).await {
+    let user = match super::grants::named_user(&state, &viewer, &form).await {
         Ok(user) => user,
-        Err(e) => return error_page(&viewer, e),
+        Err(page) => return page,
     };
-    let body = json!({"id": user, "disassociate": form.get("action") == Some("remove")});
-    let body = body.as_object().cloned().unwrap_or_default();
-    match teams::change_member(ctx, &viewer.caller, &id, &body).await {
+    let body = super::grants::association(user, &form);
+    match teams::change_member(&state.ctx, &viewer.caller, &id, &body).await {
         Ok(()) => Redirect::to(&format!("/teams/{id}/")).into_response(),
         Err(e) => error_page(&viewer, e),
     }
