@@ -422,12 +422,17 @@ async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
             "{new}?input_field_name=password&source_credential={source}"
         ))
         .await;
+    // The same metadata form on the source's own Test page.
+    let own_test = b.get(&format!("/credentials/{source}/test/")).await;
+    assert_eq!(own_test.status, StatusCode::OK, "{}", own_test.raw);
     for field in ["meta.secret_path", "meta.secret_key", "meta.secret_version"] {
-        assert!(
-            form.raw.contains(&format!(r#"id="{field}""#)),
-            "{field}: {}",
-            form.raw
-        );
+        for page in [&form, &own_test] {
+            assert!(
+                page.raw.contains(&format!(r#"id="{field}""#)),
+                "{field}: {}",
+                page.raw
+            );
+        }
     }
     let token = b.csrf.clone();
     let src = source.to_string();

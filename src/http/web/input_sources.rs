@@ -301,6 +301,7 @@ fn show_test(
             credential => credential,
             metadata => metadata,
             values => values,
+            errors => FormErrors::default(),
             outcome => outcome.map(|(ok, message)| json!({"ok": ok, "message": message})),
         },
     )
