@@ -10,6 +10,9 @@ use axum::http::{header, Method, Request, StatusCode};
 use common::{As, Reply, TestApp, ADMIN_PASSWORD};
 use serde_json::json;
 
+/// A form with nothing but its token.
+const NO_FIELDS: [(&str, &str); 0] = [];
+
 /// A browser's cookie jar for one site: the CSRF cookie, and the session once signed in.
 struct Browser<'a> {
     app: &'a TestApp,
@@ -46,16 +49,8 @@ impl<'a> Browser<'a> {
             csrf,
             session: None,
         };
-        let token = b.csrf.clone();
         let r = b
-            .post(
-                "/login/",
-                &[
-                    ("username", username),
-                    ("password", password),
-                    ("csrf_token", token.as_str()),
-                ],
-            )
+            .submit("/login/", &[("username", username), ("password", password)])
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
         b.session = cookie_value(&r, "awx_sessionid");
@@ -91,6 +86,13 @@ impl<'a> Browser<'a> {
             .unwrap();
         self.app.call(req).await
     }
+
+    /// Posts a form as the page would: with the CSRF token the sign-in page set.
+    async fn submit<V: AsRef<str>>(&self, path: &str, pairs: &[(&str, V)]) -> Reply {
+        let mut all = vec![("csrf_token", self.csrf.clone())];
+        all.extend(pairs.iter().map(|(k, v)| (*k, v.as_ref().to_string())));
+        self.post(path, &all).await
+    }
 }
 
 fn location(r: &Reply) -> &str {
@@ -117,7 +119,6 @@ async fn pages_ask_to_sign_in_and_come_back_afterwards() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert!(r.raw.contains("Signed in as <strong>admin</strong>"));
     // Only paths of this site are followed after signing in.
-    let token = b.csrf.clone();
     for (next, expected) in [
         ("/credential_types/", "/credential_types/"),
         ("//evil.example/", "/credentials/"),
@@ -125,12 +126,11 @@ async fn pages_ask_to_sign_in_and_come_back_afterwards() {
         ("https://evil.example/", "/credentials/"),
     ] {
         let r = b
-            .post(
+            .submit(
                 "/login/",
                 &[
                     ("username", "admin"),
                     ("password", ADMIN_PASSWORD),
-                    ("csrf_token", token.as_str()),
                     ("next", next),
                 ],
             )
@@ -195,12 +195,8 @@ async fn every_change_needs_the_form_token() {
         "still signed in"
     );
 
-    let token = b.csrf.clone();
     let r = b
-        .post(
-            &format!("/credentials/{cred}/delete/"),
-            &[("csrf_token", token.as_str())],
-        )
+        .submit(&format!("/credentials/{cred}/delete/"), &NO_FIELDS)
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let r = app
@@ -251,15 +247,13 @@ async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
     let app = TestApp::new().await;
     let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
     let ssh = app.type_id("ssh").await;
-    let token = b.csrf.clone();
     let secret = "web-secret-Xq81";
     let ty = ssh.to_string();
     let r = b
-        .post(
+        .submit(
             "/credentials/new/",
             &[
-                ("csrf_token", token.as_str()),
-                ("credential_type", &ty),
+                ("credential_type", ty.as_str()),
                 ("name", "from-a-form"),
                 ("input.username", "deploy"),
                 ("input.password", secret),
@@ -289,10 +283,9 @@ async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
     }
     // Saving the edit form with the secret left empty keeps it.
     let r = b
-        .post(
+        .submit(
             &format!("/credentials/{id}/edit/"),
             &[
-                ("csrf_token", token.as_str()),
                 ("name", "renamed"),
                 ("input.username", "deploy"),
                 ("input.password", ""),
@@ -308,11 +301,10 @@ async fn a_secret_is_shown_as_set_and_never_placed_in_a_page() {
     );
     // A refused form shows the error beside its field and does not echo the secret.
     let r = b
-        .post(
+        .submit(
             "/credentials/new/",
             &[
-                ("csrf_token", token.as_str()),
-                ("credential_type", &ty),
+                ("credential_type", ty.as_str()),
                 ("name", ""),
                 ("input.password", secret),
             ],
@@ -335,12 +327,10 @@ async fn a_user_with_use_sees_a_read_only_page() {
         )
         .await;
     let admin = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
-    let token = admin.csrf.clone();
     let r = admin
-        .post(
+        .submit(
             &format!("/credentials/{cred}/access/"),
             &[
-                ("csrf_token", token.as_str()),
                 ("action", "grant"),
                 ("role", "use_role"),
                 ("username", "viewer"),
@@ -367,12 +357,8 @@ async fn a_user_with_use_sees_a_read_only_page() {
             .status,
         StatusCode::FORBIDDEN
     );
-    let token = viewer.csrf.clone();
     let r = viewer
-        .post(
-            &format!("/credentials/{cred}/delete/"),
-            &[("csrf_token", token.as_str())],
-        )
+        .submit(&format!("/credentials/{cred}/delete/"), &NO_FIELDS)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // A credential the viewer cannot see at all.
@@ -434,11 +420,9 @@ async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
             );
         }
     }
-    let token = b.csrf.clone();
     let src = source.to_string();
     let fields = |action: &'static str| {
         vec![
-            ("csrf_token", token.clone()),
             ("input_field_name", "password".to_string()),
             ("source_credential", src.clone()),
             ("meta.secret_path", "kv/app".to_string()),
@@ -446,7 +430,7 @@ async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
             ("action", action.to_string()),
         ]
     };
-    let r = b.post(&new, &fields("test")).await;
+    let r = b.submit(&new, &fields("test")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
     assert!(
         r.raw
@@ -454,7 +438,7 @@ async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
         "{}",
         r.raw
     );
-    let r = b.post(&new, &fields("link")).await;
+    let r = b.submit(&new, &fields("link")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let page = b.get(&format!("/credentials/{target}/")).await;
     // Values are escaped in the page ("/" too).
@@ -473,9 +457,9 @@ async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
     assert_eq!(api.body["count"], 1, "{}", api.raw);
     let id = api.body["results"][0]["id"].as_i64().unwrap();
     let r = b
-        .post(
+        .submit(
             &format!("/credentials/{target}/sources/{id}/delete/"),
-            &[("csrf_token", token.as_str())],
+            &NO_FIELDS,
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
@@ -492,12 +476,8 @@ async fn a_field_is_linked_to_a_lookup_tested_and_unlinked_from_the_pages() {
 async fn organization_admins_manage_members_and_teams_from_the_pages() {
     let app = TestApp::new().await;
     let admin = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
-    let token = admin.csrf.clone();
     let r = admin
-        .post(
-            "/organizations/",
-            &[("csrf_token", token.as_str()), ("name", "web-org")],
-        )
+        .submit("/organizations/", &[("name", "web-org")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let org_page = location(&r).to_string();
@@ -512,25 +492,18 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
     app.user("worker").await;
     let members = format!("/organizations/{org}/members/");
     let r = admin
-        .post(
+        .submit(
             &members,
-            &[
-                ("csrf_token", token.as_str()),
-                ("list", "admins"),
-                ("action", "add"),
-                ("username", "boss"),
-            ],
+            &[("list", "admins"), ("action", "add"), ("username", "boss")],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
 
     let boss = Browser::signed_in(&app, "boss", "pw-boss").await;
-    let token = boss.csrf.clone();
     let r = boss
-        .post(
+        .submit(
             &members,
             &[
-                ("csrf_token", token.as_str()),
                 ("list", "members"),
                 ("action", "add"),
                 ("username", "worker"),
@@ -539,10 +512,7 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let r = boss
-        .post(
-            &format!("/organizations/{org}/teams/"),
-            &[("csrf_token", token.as_str()), ("name", "ops")],
-        )
+        .submit(&format!("/organizations/{org}/teams/"), &[("name", "ops")])
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let team_page = location(&r).to_string();
@@ -554,13 +524,9 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
         .parse()
         .unwrap();
     let r = boss
-        .post(
+        .submit(
             &format!("/teams/{team}/members/"),
-            &[
-                ("csrf_token", token.as_str()),
-                ("action", "add"),
-                ("username", "worker"),
-            ],
+            &[("action", "add"), ("username", "worker")],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
@@ -577,10 +543,9 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
     let team_id = team.to_string();
     for grantee in [("username", "worker"), ("team", team_id.as_str())] {
         let r = boss
-            .post(
+            .submit(
                 &roles,
                 &[
-                    ("csrf_token", token.as_str()),
                     ("role", "credential_admin_role"),
                     ("action", "grant"),
                     grantee,
@@ -605,12 +570,10 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
     let page = worker.get(&org_page).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.raw.contains("Add a user"));
-    let token = worker.csrf.clone();
     let r = worker
-        .post(
+        .submit(
             &members,
             &[
-                ("csrf_token", token.as_str()),
                 ("list", "members"),
                 ("action", "remove"),
                 ("username", "boss"),
@@ -619,10 +582,9 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = worker
-        .post(
+        .submit(
             &roles,
             &[
-                ("csrf_token", token.as_str()),
                 ("role", "auditor_role"),
                 ("action", "grant"),
                 ("username", "worker"),
@@ -630,12 +592,7 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = worker
-        .post(
-            "/organizations/",
-            &[("csrf_token", token.as_str()), ("name", "mine")],
-        )
-        .await;
+    let r = worker.submit("/organizations/", &[("name", "mine")]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let users = worker.get("/users/").await;
     assert!(users.raw.contains(">boss</a>"), "{}", users.raw);
@@ -645,11 +602,9 @@ async fn organization_admins_manage_members_and_teams_from_the_pages() {
 async fn the_type_editor_reads_yaml_or_json_and_shows_errors_beside_the_documents() {
     let app = TestApp::new().await;
     let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
-    let token = b.csrf.clone();
     let inputs = "fields:\n  - id: token\n    label: Token\n    secret: true\nrequired: [token]\n";
     let editor = |name: &'static str, inputs: &'static str, injectors: &'static str| {
         vec![
-            ("csrf_token", token.clone()),
             ("name", name.to_string()),
             ("kind", "cloud".to_string()),
             ("inputs", inputs.to_string()),
@@ -657,7 +612,7 @@ async fn the_type_editor_reads_yaml_or_json_and_shows_errors_beside_the_document
         ]
     };
     let r = b
-        .post(
+        .submit(
             "/credential_types/new/",
             &editor("yaml-type", inputs, "env: {Y_TOKEN: '{{ token }}'}"),
         )
@@ -683,7 +638,7 @@ async fn the_type_editor_reads_yaml_or_json_and_shows_errors_beside_the_document
     );
 
     let r = b
-        .post(
+        .submit(
             "/credential_types/new/",
             &editor("bad", "fields: [unclosed", "{}"),
         )
@@ -695,7 +650,7 @@ async fn the_type_editor_reads_yaml_or_json_and_shows_errors_beside_the_document
         r.raw
     );
     let r = b
-        .post(
+        .submit(
             "/credential_types/new/",
             &editor("bad", r#"{"fields": [{"id": "x"}]}"#, "{}"),
         )
@@ -728,18 +683,16 @@ async fn a_team_is_granted_a_credential_role_and_loses_it_from_the_page() {
         )
         .await;
     let b = Browser::signed_in(&app, "admin", ADMIN_PASSWORD).await;
-    let token = b.csrf.clone();
     let team_id = team.to_string();
     let access = format!("/credentials/{cred}/access/");
     let change = |action: &'static str| {
         vec![
-            ("csrf_token", token.clone()),
             ("action", action.to_string()),
             ("role", "use_role".to_string()),
             ("team", team_id.clone()),
         ]
     };
-    let r = b.post(&access, &change("grant")).await;
+    let r = b.submit(&access, &change("grant")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let page = b.get(&format!("/credentials/{cred}/")).await;
     assert!(
@@ -751,7 +704,7 @@ async fn a_team_is_granted_a_credential_role_and_loses_it_from_the_page() {
         .get(As::Admin, &format!("/api/v2/teams/{team}/roles/"))
         .await;
     assert_eq!(held.body["count"], 1, "{}", held.raw);
-    let r = b.post(&access, &change("revoke")).await;
+    let r = b.submit(&access, &change("revoke")).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.raw);
     let held = app
         .get(As::Admin, &format!("/api/v2/teams/{team}/roles/"))
