@@ -3,11 +3,9 @@
 //! JSON documents validated by the same use case as the API, errors shown beside them.
 
 use super::form::{Fields, FormErrors};
-use super::{after_post, error_page, render, Posted, Viewer};
+use super::{after_post, error_page, first_rows, render, Posted, Viewer};
 use crate::http::{render as api, AppState};
 use crate::service::credential_types::{self, CredentialTypes};
-use crate::service::lists::QueryPairs;
-use crate::service::organizations;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -42,10 +40,7 @@ fn shown(types: &CredentialTypes) -> Result<Vec<Value>, crate::store::StoreError
 }
 
 async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let q = QueryPairs(vec![
-        ("page_size".into(), "200".into()),
-        ("order_by".into(), "managed,kind,name".into()),
-    ]);
+    let q = first_rows("managed,kind,name");
     let types = match credential_types::list(&state.ctx, &viewer.caller, &q).await {
         Ok((_, _, types)) => types,
         Err(e) => return error_page(&viewer, e),
@@ -87,20 +82,11 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
 }
 
 /// The organizations a type may be given to (those the viewer sees; the use case checks
-/// that it administers the one chosen).
+/// that it administers the one chosen); none when they cannot be listed.
 async fn organizations(state: &AppState, viewer: &Viewer) -> Value {
-    let q = QueryPairs(vec![
-        ("page_size".into(), "200".into()),
-        ("order_by".into(), "name".into()),
-    ]);
-    match organizations::list(&state.ctx, &viewer.caller, &q).await {
-        Ok((_, _, orgs)) => orgs
-            .rows
-            .iter()
-            .map(|o| json!({"id": o.id, "name": o.name}))
-            .collect(),
-        Err(_) => Value::Array(Vec::new()),
-    }
+    super::organizations::options(state, viewer)
+        .await
+        .unwrap_or_else(|_| Value::Array(Vec::new()))
 }
 
 fn editor(

@@ -3,12 +3,12 @@
 //! and edit forms generated from the type's inputs, copy and delete.
 
 use super::form::{input_fields, inputs_from, Fields, FormErrors, InputField};
-use super::{after_post, error_page, render, Posted, Viewer};
+use super::{after_post, error_page, first_rows, render, Posted, Viewer};
 use crate::domain::credential::WriteMode;
 use crate::http::{activity_stream, credential_access, render as api, AppState};
 use crate::service::activity::About;
 use crate::service::lists::QueryPairs;
-use crate::service::{activity, credential_types, credentials, organizations, teams};
+use crate::service::{activity, credential_types, credentials, teams};
 use crate::store::{CredentialTypeRow, Scope};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -104,18 +104,10 @@ impl ListQuery {
     }
 }
 
-/// Up to 200 rows of a small list for a select (types, organizations).
-fn options_query() -> QueryPairs {
-    QueryPairs(vec![
-        ("page_size".into(), "200".into()),
-        ("order_by".into(), "name".into()),
-    ])
-}
-
 /// The types and organizations the filters and forms offer.
 async fn choices(state: &AppState, viewer: &Viewer) -> Result<(Value, Value), Response> {
     let ctx = &state.ctx;
-    let (_, _, types) = credential_types::list(ctx, &viewer.caller, &options_query())
+    let (_, _, types) = credential_types::list(ctx, &viewer.caller, &first_rows("name"))
         .await
         .map_err(|e| error_page(viewer, e))?;
     let types: Vec<Value> = types
@@ -123,15 +115,10 @@ async fn choices(state: &AppState, viewer: &Viewer) -> Result<(Value, Value), Re
         .iter()
         .map(|t| json!({"id": t.id, "name": t.name, "kind": t.kind}))
         .collect();
-    let (_, _, orgs) = organizations::list(ctx, &viewer.caller, &options_query())
+    let orgs = super::organizations::options(state, viewer)
         .await
         .map_err(|e| error_page(viewer, e))?;
-    let orgs: Vec<Value> = orgs
-        .rows
-        .iter()
-        .map(|o| json!({"id": o.id, "name": o.name}))
-        .collect();
-    Ok((Value::from(types), Value::from(orgs)))
+    Ok((Value::from(types), orgs))
 }
 
 async fn list(
@@ -208,7 +195,7 @@ async fn team_grants(state: &AppState, viewer: &Viewer, shown: &Value) -> Vec<Va
         let Some(id) = role["id"].as_i64() else {
             continue;
         };
-        let q = options_query();
+        let q = first_rows("name");
         if let Ok((_, _, granted)) =
             teams::list_granted_role(&state.ctx, &viewer.caller, id, &q).await
         {
@@ -268,7 +255,7 @@ async fn detail(State(state): State<AppState>, viewer: Viewer, Path(id): Path<St
     let org = shown["organization"].as_i64();
     let teams = match org {
         Some(org) => {
-            teams::list_of_organization(ctx, &viewer.caller, &org.to_string(), &options_query())
+            teams::list_of_organization(ctx, &viewer.caller, &org.to_string(), &first_rows("name"))
                 .await
                 .map(|(_, _, t)| {
                     t.rows

@@ -3,8 +3,7 @@
 //! test, link), unlinking, and testing an external credential itself.
 
 use super::form::{input_fields, Fields, FormErrors, InputField};
-use super::organizations::first_rows;
-use super::{error_page, render, Posted, Viewer};
+use super::{error_page, first_rows, render, Posted, Viewer};
 use crate::http::AppState;
 use crate::service::lists::QueryPairs;
 use crate::service::{credential_types, credentials, input_sources, lookups};

@@ -210,6 +210,14 @@ impl<S: Send + Sync> FromRequest<S> for Posted {
     }
 }
 
+/// The first 200 rows in this order: enough for the pages' short lists and selects.
+fn first_rows(order: &str) -> crate::service::lists::QueryPairs {
+    crate::service::lists::QueryPairs(vec![
+        ("page_size".into(), "200".into()),
+        ("order_by".into(), order.into()),
+    ])
+}
+
 /// Renders a template as a page with this status.
 pub(super) fn render(status: StatusCode, name: &str, ctx: Value) -> Response {
     match templates().get_template(name).and_then(|t| t.render(ctx)) {

@@ -2,9 +2,8 @@
 //! members, admins and teams, which its admins change here.
 
 use super::form::Fields;
-use super::{error_page, grants, render, Posted, Viewer};
+use super::{error_page, first_rows, grants, render, Posted, Viewer};
 use crate::http::{organizations as api_orgs, teams as api_teams, users as api_users, AppState};
-use crate::service::lists::QueryPairs;
 use crate::service::organizations::{self, Membership};
 use crate::service::{teams, users};
 use axum::extract::{Path, State};
@@ -32,12 +31,14 @@ const GRANTED_HERE: [&str; 4] = [
     "read_role",
 ];
 
-/// The first 200 rows by name: enough for the pages' lists and selects.
-pub(super) fn first_rows(order: &str) -> QueryPairs {
-    QueryPairs(vec![
-        ("page_size".into(), "200".into()),
-        ("order_by".into(), order.into()),
-    ])
+/// The organizations the viewer sees, as a select offers them.
+pub(super) async fn options(state: &AppState, viewer: &Viewer) -> crate::service::Result<Value> {
+    let (_, _, orgs) = organizations::list(&state.ctx, &viewer.caller, &first_rows("name")).await?;
+    Ok(orgs
+        .rows
+        .iter()
+        .map(|o| json!({"id": o.id, "name": o.name}))
+        .collect())
 }
 
 async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {

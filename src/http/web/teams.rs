@@ -1,8 +1,7 @@
 //! Team pages: one team with its members (changed here by the team's admins) and the
 //! roles its members hold through it.
 
-use super::organizations::first_rows;
-use super::{error_page, render, Posted, Viewer};
+use super::{error_page, first_rows, render, Posted, Viewer};
 use crate::http::{roles as api_roles, teams as api_teams, users as api_users, AppState};
 use crate::service::{roles, teams};
 use axum::extract::{Path, State};

@@ -2,8 +2,7 @@
 //! one), and one user with the roles granted to them.
 
 use super::form::FormErrors;
-use super::organizations::first_rows;
-use super::{error_page, render, Posted, Viewer};
+use super::{error_page, first_rows, render, Posted, Viewer};
 use crate::http::{roles as api_roles, users as api_users, AppState};
 use crate::service::{roles, users};
 use axum::extract::{Path, State};
