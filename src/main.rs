@@ -767,10 +767,8 @@ async fn serve(
     let reloads = tls.map(|certificates| tokio::spawn(reload_on_sighup(certificates)));
     let store = prepared.state.ctx.store.clone();
     let restore_guard = prepared.lock;
-    let statistics = tokio::spawn(refresh_statistics_hourly(store.clone()));
     let app = credstore::app(prepared.state);
     credstore::server::serve(listener, app, limits, acceptor, stop_requested()).await;
-    statistics.abort();
     if let Some(reloads) = reloads {
         reloads.abort();
     }
@@ -813,19 +811,6 @@ async fn reload_on_sighup(certificates: std::sync::Arc<credstore::tls::Certifica
         match certificates.reload() {
             Ok(()) => tracing::info!("TLS certificate reloaded"),
             Err(e) => tracing::warn!(error = %e, "TLS certificate not reloaded; the old one stays"),
-        }
-    }
-}
-
-/// Keeps the planner's statistics current as the data grows without restarts.
-async fn refresh_statistics_hourly(store: credstore::store::Store) {
-    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
-    // The first tick is immediate; start-up has just refreshed them.
-    every_hour.tick().await;
-    loop {
-        every_hour.tick().await;
-        if let Err(e) = store.refresh_statistics().await {
-            tracing::warn!(error = %e, "refreshing the query planner's statistics failed");
         }
     }
 }

@@ -1,6 +1,7 @@
 -- wrk script for scripts/bench.sh. Arguments (after `--`):
 --   get                          the request given on the command line, unchanged
 --   post  TAG ORG_ID TYPE_ID     POST a new Machine credential with a unique name
+--   post-spread TAG ORG_IDS TYPE_ID  the same, into the comma-separated organizations in turn
 --   patch TAG FIRST_ID LAST_ID   PATCH the description of credentials FIRST_ID..LAST_ID
 --   render                       POST {"purpose": ...} to the render URL on the command line
 --   random-detail FIRST LAST     GET a credential with a random id in FIRST..LAST each time
@@ -33,6 +34,20 @@ function init(args)
             '{"name":"bench-%s-%d-%d","organization":%s,"credential_type":%s,' ..
             '"inputs":{"username":"bench","password":"secret-%d","become_method":"sudo"}}',
             tag, tid, counter, org, ty, counter)
+         return wrk.format(nil, "/api/v2/credentials/", nil, body)
+      end
+   elseif mode == "post-spread" then
+      local tag, ty = args[2], args[4]
+      local orgs = {}
+      for org in string.gmatch(args[3], "[^,]+") do table.insert(orgs, org) end
+      wrk.method = "POST"
+      wrk.headers["Content-Type"] = "application/json"
+      request = function()
+         counter = counter + 1
+         local body = string.format(
+            '{"name":"grow-%s-%d-%d","organization":%s,"credential_type":%s,' ..
+            '"inputs":{"username":"grow","password":"secret-%d"}}',
+            tag, tid, counter, orgs[(counter + tid) % #orgs + 1], ty, counter)
          return wrk.format(nil, "/api/v2/credentials/", nil, body)
       end
    elseif mode == "render" then

@@ -9,6 +9,7 @@ mod credentials;
 mod group;
 mod input_sources;
 mod organizations;
+mod planner;
 mod population;
 pub mod query;
 mod roles;
@@ -326,28 +327,18 @@ impl Store {
             }
             Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
         }
-        self.refresh_statistics().await
+        self.install_planner_statistics().await
     }
 
-    /// Brings the query planner's statistics up to date with the data. Without them SQLite
-    /// plans as if the tables still had the handful of rows of a fresh install: it then
-    /// scans all roles to build a filter for every visibility join (40 ms at 100,000
-    /// credentials instead of under 1 ms). `optimize=0x10002` re-analyzes every table that
-    /// grew or shrank tenfold, with a bounded sample; `serve` also calls this every hour.
-    /// PostgreSQL's autovacuum keeps its own statistics.
-    pub async fn refresh_statistics(&self) -> StoreResult<()> {
+    /// Gives SQLite's planner the fixed statistics of [`planner`], so that plans do not
+    /// depend on how the data grew. PostgreSQL's autovacuum keeps its own statistics.
+    async fn install_planner_statistics(&self) -> StoreResult<()> {
         let Backend::Sqlite(db) = &self.db else {
             return Ok(());
         };
-        // Sampling takes a while at scale; it runs off the runtime's workers.
-        let db = db.clone();
-        tokio::task::spawn_blocking(move || {
-            db.with(|conn| {
-                conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
-            })
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
+        db.with(planner::install)?;
+        // Connections already open planned with what they read before.
+        db.drop_idle();
         Ok(())
     }
 

@@ -78,17 +78,24 @@ const ANCESTOR_CHUNK: usize = 500;
 /// have none yet; one statement per chunk of roles.
 async fn insert_ancestors(conn: &mut WriteTx, roles: &[i64]) -> StoreResult<()> {
     for chunk in roles.chunks(ANCESTOR_CHUNK) {
-        let sql = format!(
-            "INSERT INTO role_ancestors (role_id, ancestor_id) \
-             WITH RECURSIVE up(role_id, ancestor_id) AS ( \
-                 SELECT id, id FROM roles WHERE id IN ({}) \
-                 UNION SELECT up.role_id, rp.parent_id FROM up JOIN role_parents rp ON rp.role_id = up.ancestor_id) \
-             SELECT role_id, ancestor_id FROM up",
-            marks(chunk.len())
-        );
-        query(&sql).bind_ids(chunk).execute(&mut *conn).await?;
+        query(&ancestors_sql(chunk.len()))
+            .bind_ids(chunk)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
+}
+
+/// The statement of [`insert_ancestors`] for `roles` role ids.
+pub(super) fn ancestors_sql(roles: usize) -> String {
+    format!(
+        "INSERT INTO role_ancestors (role_id, ancestor_id) \
+         WITH RECURSIVE up(role_id, ancestor_id) AS ( \
+             SELECT id, id FROM roles WHERE id IN ({}) \
+             UNION SELECT up.role_id, rp.parent_id FROM up JOIN role_parents rp ON rp.role_id = up.ancestor_id) \
+         SELECT role_id, ancestor_id FROM up",
+        marks(roles)
+    )
 }
 
 /// Inserts (child role id, parent object, parent role field) edges in one statement, the

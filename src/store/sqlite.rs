@@ -132,6 +132,12 @@ impl SqliteDb {
         result
     }
 
+    /// Closes the idle connections, so that the next statements run on connections that
+    /// read the schema (and the planner's statistics) afresh.
+    pub fn drop_idle(&self) {
+        self.idle().clear();
+    }
+
     /// A connection of its own, for a write transaction; [`SqliteDb::give_back`] returns it.
     pub fn take(&self) -> rusqlite::Result<Connection> {
         let idle = self.idle().pop();
