@@ -7,8 +7,10 @@
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_CONNECTIONS ("8 64"),
 # BENCH_THREADS (2), BENCH_CREDENTIALS (100000), BENCH_PORT (18052; the baseline uses
-# the next port), BENCH_KEEP=1 keeps the data directory, BENCH_SKIP_BUILD=1 uses the
-# binaries already built.
+# the next port, the growing server the one after), BENCH_KEEP=1 keeps the data directory,
+# BENCH_SKIP_BUILD=1 uses the binaries already built, BENCH_GROW (20000) credentials
+# created through the API on a fresh server in the grow phase, in wrk runs of
+# BENCH_GROW_SLICE (1s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,9 @@ THREADS=${BENCH_THREADS:-2}
 CREDENTIALS=${BENCH_CREDENTIALS:-100000}
 PORT=${BENCH_PORT:-18052}
 BASELINE_PORT=$((PORT + 1))
+GROW_PORT=$((PORT + 2))
+GROW=${BENCH_GROW:-20000}
+GROW_SLICE=${BENCH_GROW_SLICE:-1s}
 HOST=127.0.0.1
 REPORT=target/bench-report.md
 LUA=scripts/bench/wrk.lua
@@ -43,8 +48,9 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/credstore-bench.XXXXXX")
 SERVER_PID=""
 BASELINE_PID=""
+GROW_PID=""
 cleanup() {
-    for pid in $SERVER_PID $BASELINE_PID; do
+    for pid in $SERVER_PID $BASELINE_PID $GROW_PID; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -196,6 +202,63 @@ for c in $CONNECTIONS; do
 done
 
 RSS_KB=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$SERVER_PID/status")
+kill "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+
+# The grow phase: a server started on an empty data directory, as a team starts one, and
+# grown through its own API (no restart, no bulk load) by 8 connections creating Machine
+# credentials spread over 20 organizations, in wrk runs of GROW_SLICE. Each run is one
+# "grow" line (creates, rate, bytes the server wrote per create: WAL, database file and
+# answers together, from wchar in /proc/PID/io); the report compares the first tenth
+# of the creates with the last.
+say "grow phase: $GROW credentials through the API on a fresh server"
+GROW_API="http://$HOST:$GROW_PORT"
+target/release/credstore serve --bind "$HOST:$GROW_PORT" --data-dir "$WORK/grow" >"$WORK/grow.log" 2>&1 &
+GROW_PID=$!
+wait_ok "$GROW_API/api/v2/ping/" || { tail -20 "$WORK/grow.log" >&2; die "the growing credstore did not answer"; }
+GROW_TOKEN=$(curl -s -u "admin:$ADMIN_PASSWORD" -H 'Content-Type: application/json' -d '{"scope":"write"}' \
+    "$GROW_API/api/v2/tokens/" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+[ -n "$GROW_TOKEN" ] || die "could not create a token on the growing server"
+GROW_ORGS=""
+for i in $(seq 20); do
+    org=$(curl -s -H "Authorization: Bearer $GROW_TOKEN" -H 'Content-Type: application/json' \
+        -d "{\"name\":\"grow-org-$i\"}" "$GROW_API/api/v2/organizations/" | sed -n 's/^{"id": *\([0-9]*\).*/\1/p')
+    [ -n "$org" ] || die "could not create organization grow-org-$i"
+    GROW_ORGS="$GROW_ORGS${GROW_ORGS:+,}$org"
+done
+GROW_TYPE=$(curl -s -H "Authorization: Bearer $GROW_TOKEN" "$GROW_API/api/v2/credential_types/?namespace=ssh" |
+    sed -n 's/.*"results": *\[{"id": *\([0-9]*\).*/\1/p')
+[ -n "$GROW_TYPE" ] || die "could not find the Machine credential type"
+GROW_LINES=()
+grown=0
+slice=0
+while [ "$grown" -lt "$GROW" ]; do
+    slice=$((slice + 1))
+    written_before=$(awk '/^wchar/ { print $2 }' "/proc/$GROW_PID/io")
+    out=$(wrk -t"$THREADS" -c8 -d"$GROW_SLICE" --timeout 30s -H "Authorization: Bearer $GROW_TOKEN" \
+        -s "$LUA" "$GROW_API/" -- post-spread "g$slice" "$GROW_ORGS" "$GROW_TYPE")
+    written_after=$(awk '/^wchar/ { print $2 }' "/proc/$GROW_PID/io")
+    line=$(grep '^BENCH ' <<<"$out") || die "wrk gave no result for grow slice $slice: $out"
+    GROW_LINES+=("$line written=$((written_after - written_before)) before=$grown")
+    grown=$((grown + $(sed 's/.*requests=\([0-9]*\).*/\1/' <<<"$line")))
+done
+GROW_WAL=$(stat -c %s "$WORK/grow/credstore.db-wal" 2>/dev/null || echo 0)
+kill "$GROW_PID" 2>/dev/null || true
+wait "$GROW_PID" 2>/dev/null || true
+GROW_PID=""
+# "first|last|bytes per create|errors": creates/s over the slices that hold the first and
+# the last tenth of the creates.
+GROW_FIGURES=$(printf '%s\n' "${GROW_LINES[@]}" | awk -v total="$grown" '
+    { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+      n = v["requests"]; s = v["duration_us"] / 1e6; b = v["before"]
+      if (b < total / 10) { fn += n; fs += s }
+      if (b + n > total * 9 / 10) { ln += n; ls += s }
+      bytes += v["written"]; all += n; errors += v["non2xx"] + v["socket_errors"] }
+    END { printf "%.1f|%.1f|%.0f|%d", fn / fs, ln / ls, bytes / all, errors }')
+IFS='|' read -r GROW_FIRST GROW_LAST GROW_BYTES GROW_ERRORS <<<"$GROW_FIGURES"
+ROWS+=("grow-first-tenth|8|$GROW_FIRST|-|-|$GROW_ERRORS")
+ROWS+=("grow-last-tenth|8|$GROW_LAST|-|-|$GROW_ERRORS")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Baseline per connection count: the mean of the runs before and after.
@@ -211,7 +274,8 @@ target_of() {
         list-superuser | list-1pct-user) echo ratio:0.15 ;;
         detail-random-id) echo ratio:0.30 ;;
         list-random-filter) echo ratio:0.05 ;;
-        create | patch | render) echo abs:2000 ;;
+        create | patch | render | grow-first-tenth) echo abs:2000 ;;
+        grow-last-tenth) echo "grow:$GROW_FIRST" ;;
         web-credentials) echo p50ms:100 ;;
         *) echo none ;;
     esac
@@ -225,6 +289,7 @@ target_of() {
     echo "- wrk -t$THREADS, $DURATION per run, over loopback; server and wrk share the cores"
     echo "- data: $(fact credentials) credentials (seeded in $(fact seed_seconds) s, credentials $(fact credential_seconds) s); $BENCH_USER sees $(fact bench_user_visible)"
     echo "- detail: GET $DETAIL; list: GET $LIST (page of 25); render: POST $RENDER; web-credentials: GET $WEB_PAGE (a signed-in browser's page of 25)"
+    echo "- grow-first-tenth / grow-last-tenth: creates/s through the API on a server started empty, over the runs that hold the first and the last tenth of $grown creates (8 connections, 20 organizations)"
     echo "- detail-random-id: a random credential id each request; list-random-filter: a random name__icontains of three digits, half with an organization filter, in a random order (issue 24's targets: ratio 0.30 and 0.05)"
     echo
     echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to baseline | errors | target | result |"
@@ -240,6 +305,9 @@ target_of() {
             ratio:*) goal=${tgt#ratio:}; shown="ratio >= $goal"
                 verdict=$(awk -v x="$ratio" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
             abs:*) goal=${tgt#abs:}; shown=">= $goal req/s"
+                verdict=$(awk -v x="$rps" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
+            grow:*) goal=$(awk -v f="${tgt#grow:}" 'BEGIN { g = f * 0.8; if (g < 2000) g = 2000; printf "%.0f", g }')
+                shown=">= 2000 req/s and 0.8 of the first tenth"
                 verdict=$(awk -v x="$rps" -v g="$goal" 'BEGIN { print (x >= g) ? "pass" : "FAIL" }') ;;
             p50ms:*) goal=${tgt#p50ms:}; shown="p50 <= $goal ms"
                 verdict=$(awk -v x="$p50" -v g="$goal" 'BEGIN { print (x <= g) ? "pass" : "FAIL" }') ;;
@@ -259,6 +327,16 @@ target_of() {
     echo "|---|---:|---|---|"
     echo "| peak RSS (VmHWM) after all runs | $RSS_MB MB | <= 150 MB | $RSS_OK |"
     echo "| start-up with $(fact credentials) credentials (spawn to ping 200) | $STARTUP_MS ms | <= 1000 ms | $START_OK |"
+    GROW_KB=$(awk -v b="$GROW_BYTES" 'BEGIN { printf "%.1f", b / 1024 }')
+    GROW_OK=$(awk -v k="$GROW_KB" 'BEGIN { print (k <= 16) ? "pass" : "FAIL" }')
+    [ "$GROW_OK" = pass ] || FAILED=$((FAILED + 1))
+    echo "| written by the server per create in the grow phase (WAL, database, answer) | $GROW_KB KB | <= 16 KB | $GROW_OK |"
+    echo "| WAL file at the end of the grow phase | $((GROW_WAL / 1048576)) MB | - | - |"
+    echo
+    echo "Grow phase ($grown credentials on a fresh server, $GROW_SLICE per wrk run): creates/s per run:"
+    echo
+    printf '%s\n' "${GROW_LINES[@]}" | awk '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+        printf "%s%.0f", (NR > 1 ? ", " : ""), v["requests"] / (v["duration_us"] / 1e6) } END { print "" }'
     echo
     echo "Rows failing a target: $FAILED."
 } >"$REPORT"
