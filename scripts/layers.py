@@ -8,10 +8,14 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 # Layers by the top-level module they live in; a module may import only lower ranks.
-RANK = {"client": 3, "http": 3, "service": 2, "domain": 0, "store": 1, "crypto": 0, "plugins": 1}
+RANK = {"client": 3, "http": 3, "service": 2, "domain": 0, "store": 1, "crypto": 0, "plugins": 1,
+        "template_worker": 1}
 # Lower layers that must not see each other.
 FORBIDDEN = {("domain", "store"), ("domain", "crypto"), ("domain", "plugins"),
              ("store", "crypto"), ("store", "plugins"), ("crypto", "domain"),
+             ("template_worker", "store"), ("template_worker", "crypto"), ("template_worker", "plugins"),
+             ("store", "template_worker"), ("plugins", "template_worker"), ("crypto", "template_worker"),
+             ("client", "template_worker"),
              ("crypto", "store"), ("plugins", "store"), ("plugins", "crypto"),
              # The client speaks to a server over HTTP only.
              ("client", "service"), ("client", "store"), ("client", "crypto"),

@@ -20,6 +20,9 @@ pub struct Config {
     pub admin_password: Option<String>,
     /// Budget of the cache of rendered credential answers (`http::cache`), in MiB.
     pub response_cache_mb: usize,
+    /// The `credstore` executable whose `template-worker` subcommand runs costly injector
+    /// templates (`crate::template_worker`): this one, unless a test runs the server in-process.
+    pub template_worker: PathBuf,
 }
 
 /// Enough for every page a busy installation's automation repeats, well inside the
@@ -45,6 +48,7 @@ impl Config {
             master_key_file,
             admin_password,
             response_cache_mb: DEFAULT_RESPONSE_CACHE_MB,
+            template_worker: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("credstore")),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod server;
 pub mod service;
 pub mod startup;
 pub mod store;
+pub mod template_worker;
 pub mod tls;
 
 pub use http::{router as app, AppState};

@@ -167,6 +167,10 @@ enum Command {
     },
     /// Print the manual page (roff), e.g. `credstore man > /usr/local/share/man/man1/credstore.1`.
     Man,
+    /// Answer one injector template request read from standard input, under a memory and
+    /// CPU limit: started by the server itself (`credstore::template_worker`), not by people.
+    #[command(name = "template-worker", hide = true)]
+    TemplateWorker,
     /// Run a command with credentials, like `op run`: render them on the server (which
     /// records the use), write their files into a private temporary directory, run
     /// COMMAND with their env (and AWX's arguments for ansible-playbook and ansible),
@@ -302,6 +306,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::TemplateWorker) {
+        // No log and no runtime: the worker answers on standard output and exits.
+        return credstore::template_worker::run_worker();
+    }
     if let Err(message) = init_logging(cli.log_format) {
         eprintln!("credstore: {message}");
         return ExitCode::from(2);
@@ -437,6 +445,8 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Keys {
             action: KeysAction::PurgeRetired { yes, store },
         } => purge_retired(config(default_bind(), store), yes).await,
+        // Answered in `main`, before logging and the runtime start.
+        Command::TemplateWorker => Ok(()),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

@@ -65,6 +65,9 @@ pub async fn prepare(config: &Config) -> Result<Prepared, StartupError> {
                 keys,
                 schemas: Arc::default(),
                 auth: Arc::new(auth),
+                templates: Arc::new(crate::template_worker::Templates::new(
+                    config.template_worker.clone(),
+                )),
             },
             responses: Arc::new(crate::http::cache::ResponseCache::new(
                 config.response_cache_mb * 1024 * 1024,

@@ -164,6 +164,11 @@ pub struct TypeWrite {
     pub injectors: Value,
 }
 
+/// How a type's injectors are checked against its inputs: [`custom_type::validate_injectors`]
+/// in this process or, for templates that can build large strings, in a worker process
+/// with a memory limit (the server's `template_worker` module).
+pub type InjectorCheck<'a> = &'a dyn Fn(&Value, &Value) -> Result<(), Vec<String>>;
+
 /// Checks a POST/PUT/PATCH body for a custom type. `current` is the stored type for
 /// updates (PATCH fills missing keys from it; PUT requires `name` and `kind`).
 /// `in_use` says whether credentials of this type exist.
@@ -172,6 +177,7 @@ pub fn validate_type_write(
     current: Option<&TypeWrite>,
     partial: bool,
     in_use: bool,
+    check_injectors: InjectorCheck<'_>,
 ) -> Result<TypeWrite, DomainError> {
     let mut errors = FieldErrors::new();
     let from_current = |key: &str| -> Option<Value> {
@@ -233,7 +239,7 @@ pub fn validate_type_write(
         Err(_) if frozen.is_some() => return Err(in_use_refusal()),
         Err(messages) => return Err(list_error("inputs", messages)),
     };
-    if let Err(messages) = custom_type::validate_injectors(&raw_injectors, &inputs) {
+    if let Err(messages) = check_injectors(&raw_injectors, &inputs) {
         return Err(list_error("injectors", messages));
     }
     if frozen.is_some_and(|c| !custom_type::inputs_equivalent(&c.inputs, &inputs)) {
@@ -444,7 +450,14 @@ mod tests {
 
     #[test]
     fn missing_name_and_kind_reported_together() {
-        let err = validate_type_write(&obj(json!({"inputs": {}})), None, false, false).unwrap_err();
+        let err = validate_type_write(
+            &obj(json!({"inputs": {}})),
+            None,
+            false,
+            false,
+            &custom_type::validate_injectors,
+        )
+        .unwrap_err();
         let DomainError::Validation(e) = err else {
             panic!()
         };
@@ -461,6 +474,7 @@ mod tests {
             None,
             false,
             false,
+            &custom_type::validate_injectors,
         );
         let Err(DomainError::Validation(e)) = bad else {
             panic!()
@@ -474,6 +488,7 @@ mod tests {
             None,
             false,
             false,
+            &custom_type::validate_injectors,
         );
         let Err(DomainError::Validation(e)) = ssh else {
             panic!()
@@ -486,7 +501,8 @@ mod tests {
             &obj(json!({"name": "x", "kind": "net"})),
             None,
             false,
-            false
+            false,
+            &custom_type::validate_injectors
         )
         .is_ok());
     }
@@ -501,21 +517,53 @@ mod tests {
             injectors: json!({}),
         };
         let same = obj(json!({"inputs": {"fields": [{"id": "a", "label": "A"}]}}));
-        assert!(validate_type_write(&same, Some(&current), true, true).is_ok());
+        assert!(validate_type_write(
+            &same,
+            Some(&current),
+            true,
+            true,
+            &custom_type::validate_injectors
+        )
+        .is_ok());
         let changed = obj(json!({"inputs": {"fields": [{"id": "b", "label": "B"}]}}));
         assert!(matches!(
-            validate_type_write(&changed, Some(&current), true, true),
+            validate_type_write(
+                &changed,
+                Some(&current),
+                true,
+                true,
+                &custom_type::validate_injectors
+            ),
             Err(DomainError::Forbidden(Some(_)))
         ));
-        assert!(validate_type_write(&changed, Some(&current), true, false).is_ok());
+        assert!(validate_type_write(
+            &changed,
+            Some(&current),
+            true,
+            false,
+            &custom_type::validate_injectors
+        )
+        .is_ok());
         // Refused as a change before the new definition is checked at all.
         let invalid = obj(json!({"inputs": {"fields": [{"id": "b"}]}}));
         assert!(matches!(
-            validate_type_write(&invalid, Some(&current), true, true),
+            validate_type_write(
+                &invalid,
+                Some(&current),
+                true,
+                true,
+                &custom_type::validate_injectors
+            ),
             Err(DomainError::Forbidden(Some(_)))
         ));
         assert!(matches!(
-            validate_type_write(&invalid, Some(&current), true, false),
+            validate_type_write(
+                &invalid,
+                Some(&current),
+                true,
+                false,
+                &custom_type::validate_injectors
+            ),
             Err(DomainError::Validation(_))
         ));
     }

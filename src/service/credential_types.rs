@@ -153,7 +153,9 @@ pub async fn create(ctx: &Context, caller: &Caller, body: &Map<String, Value>) -
         None if caller.is_superuser => None,
         None => return Err(Error::Forbidden(None)),
     };
-    let write = validate_type_write(body, None, false, false)?;
+    let write = validate_type_write(body, None, false, false, &|injectors, inputs| {
+        ctx.templates.check_injectors(injectors, inputs)
+    })?;
     let mut fields = recorded(&write);
     if let Some((id, name)) = &owner {
         fields.insert("organization".into(), json!(format!("{name}-{id}")));
@@ -193,7 +195,13 @@ pub async fn update(
     type_organization(body, Some(t.organization_id))?;
     let in_use = ctx.store.credential_type_in_use(t.id).await?;
     let current = current_write(&t)?;
-    let write = validate_type_write(body, Some(&current), partial, in_use)?;
+    let write = validate_type_write(
+        body,
+        Some(&current),
+        partial,
+        in_use,
+        &|injectors, inputs| ctx.templates.check_injectors(injectors, inputs),
+    )?;
     let record = ActivityRecord::update(
         Some(caller.user_id),
         "credential_type",

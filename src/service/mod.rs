@@ -45,4 +45,6 @@ pub struct Context {
     pub schemas: Arc<schemas::SchemaCache>,
     /// Who is asking: verified passwords and tokens, failed-login throttling.
     pub auth: Arc<auth::Authenticator>,
+    /// Where injector templates run (`crate::template_worker`).
+    pub templates: Arc<crate::template_worker::Templates>,
 }

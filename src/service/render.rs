@@ -274,7 +274,9 @@ fn render_with(ctx: &Context, usable: &Usable, values: &InputValues) -> Result<R
         injectors: &injectors,
         values: &values.0,
     };
-    injection::render(&subject).map_err(|e| Error::BadRequest(json!(e.to_string())))
+    let type_inputs = usable.ty.inputs_json()?;
+    let custom = |subject: &Subject<'_>| ctx.templates.render_custom(subject, &type_inputs);
+    injection::render(&subject, &custom).map_err(|e| Error::BadRequest(json!(e.to_string())))
 }
 
 /// A lookup that failed names the field and the backend, never a value.

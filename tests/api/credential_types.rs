@@ -1495,3 +1495,40 @@ async fn page_size_is_capped_at_200_and_rewritten_in_links() {
     );
     assert_eq!(r.body["next"], Value::Null);
 }
+
+/// Strings that grow without bound (a `~` chain of 100 MB strings, a string doubled in a
+/// `namespace()` loop or by a recursive macro) are built in a worker process with a
+/// memory limit: the type is refused with 400 and the server goes on answering. In the
+/// server's own process each of these asked for gigabytes or more, and an allocation
+/// that fails aborts the process.
+#[tokio::test]
+async fn templates_that_build_huge_strings_are_refused_and_the_server_stays_up() {
+    let app = TestApp::new().await;
+    let costly = [
+        r#"{% set a = "a" * 100000000 %}{{ (a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a ~ a)|length }}"#,
+        r#"{% set ns = namespace(s="ab") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}"#,
+        r#"{% macro grow(s, n) %}{% if n %}{{ grow(s + s, n - 1) }}{% endif %}{% endmacro %}{{ grow("ab", 40) }}"#,
+    ];
+    for (i, template) in costly.iter().enumerate() {
+        let body = with_injectors(&format!("costly {i}"), json!({"env": {"BIG": template}}));
+        let r = app.post(As::Admin, LIST, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{template}: {}", r.raw);
+        let messages = r.body["injectors"].to_string();
+        assert!(
+            messages.contains("more memory or time"),
+            "{template}: {messages}"
+        );
+        let ping = app.get(As::Anon, "/api/v2/ping/").await;
+        assert_eq!(ping.status, StatusCode::OK);
+    }
+    // The same kinds of templates within bounds still pass, through the worker.
+    let modest = r#"{% set ns = namespace(s=token) %}{% for i in range(3) %}{% set ns.s = ns.s ~ "-" %}{% endfor %}{{ ns.s|upper }}"#;
+    let r = app
+        .post(
+            As::Admin,
+            LIST,
+            with_injectors("modest", json!({"env": {"T": modest}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.raw);
+}

@@ -459,3 +459,50 @@ async fn options_describe_the_render_endpoints() {
         assert!(!r.raw.contains(SECRET));
     }
 }
+
+/// A template that passes validation (its placeholder values are short) but doubles a
+/// secret twenty times at render: with a 4 KB secret that is 4 GB, which the worker's
+/// memory limit stops. The answer is a 400 naming the type, with no value in it, and the
+/// server goes on; a template that only names values still renders in the server.
+#[tokio::test]
+async fn a_template_that_outgrows_its_memory_at_render_is_refused() {
+    let app = TestApp::new().await;
+    let ty = app
+        .create(
+            "/api/v2/credential_types/",
+            json!({"name": "Doubler", "kind": "cloud",
+                   "inputs": {"fields": [{"id": "token", "label": "Token", "type": "string", "secret": true}]},
+                   "injectors": {"env": {
+                       "LONG": "{% set ns = namespace(s=token) %}{% for i in range(20) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+                       "PLAIN": "{{ token }}"}}}),
+        )
+        .await;
+    let secret = format!("{SECRET}{}", "x".repeat(4096));
+    let id = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "big", "credential_type": ty, "user": 1, "inputs": {"token": secret}}),
+        )
+        .await;
+    let r = common::render(&app, id).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.raw);
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("Doubler") && detail.contains("more memory or time"),
+        "{detail}"
+    );
+    assert!(!r.raw.contains(SECRET));
+    let ping = app.get(As::Anon, "/api/v2/ping/").await;
+    assert_eq!(ping.status, StatusCode::OK);
+
+    let short = app
+        .create(
+            "/api/v2/credentials/",
+            json!({"name": "small", "credential_type": ty, "user": 1, "inputs": {"token": "abc"}}),
+        )
+        .await;
+    let r = common::render(&app, short).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.raw);
+    assert_eq!(r.body["env"]["LONG"], json!((3 << 20).to_string()));
+    assert_eq!(r.body["env"]["PLAIN"], "abc");
+}

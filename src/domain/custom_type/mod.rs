@@ -70,6 +70,51 @@ pub fn validate_injectors(injectors: &Value, inputs: &Value) -> Result<(), Vec<S
     injector_rules(injectors, &inputs).map_err(|message| vec![message])
 }
 
+/// Whether every template in `injectors` only names values between literal text, as
+/// `{{ username }}` or `{{ tower.filename.key }}` do. Such a template writes what it names
+/// straight into its bounded output and builds no string of its own, so it cannot take
+/// more memory than that bound, and it may run in the server's process. Any other
+/// template (filters, operators, loops, macros, `namespace`) can build strings far larger
+/// than its output (`"a" * n ~ ...` doubled in a loop), and runs in a worker process with
+/// a memory limit instead (the server's `template_worker` module).
+pub fn injectors_are_plain(injectors: &Value) -> bool {
+    match injectors {
+        Value::String(s) => plain_template(s),
+        Value::Array(items) => items.iter().all(injectors_are_plain),
+        Value::Object(map) => map
+            .iter()
+            .all(|(k, v)| plain_template(k) && injectors_are_plain(v)),
+        _ => true,
+    }
+}
+
+/// Literal text and `{{ name.attr }}` placeholders only (no statements, comments,
+/// filters, calls or operators).
+fn plain_template(source: &str) -> bool {
+    if source.contains("{%") || source.contains("{#") {
+        return false;
+    }
+    let mut rest = source;
+    while let Some(start) = rest.find("{{") {
+        let Some(length) = rest[start + 2..].find("}}") else {
+            return false;
+        };
+        let expression = rest[start + 2..start + 2 + length].trim();
+        let dotted_name = !expression.is_empty()
+            && expression.split('.').all(|part| {
+                part.chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !dotted_name {
+            return false;
+        }
+        rest = &rest[start + 2 + length + 2..];
+    }
+    true
+}
+
 /// Compares two inputs definitions after default-filling (`type: string`), the way AWX decides
 /// whether an in-use type's `inputs` changed.
 ///
@@ -82,6 +127,33 @@ pub fn inputs_equivalent(a: &Value, b: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_templates_that_name_values_are_plain() {
+        use super::injectors_are_plain;
+        use serde_json::json;
+        for plain in [
+            json!({"env": {"TOKEN": "{{ token }}", "URL": "https://{{host}}:{{ port }}/x"}}),
+            json!({"file": {"template.cfg": "[a]\nkey={{ key }}\npath={{ tower.filename.cfg }}"}}),
+            json!({"extra_vars": {"{{ name }}": ["{{ a }}", 1, true, {"b": "text"}]}}),
+            json!({}),
+        ] {
+            assert!(injectors_are_plain(&plain), "{plain}");
+        }
+        for costly in [
+            json!({"env": {"A": "{{ token ~ token }}"}}),
+            json!({"env": {"A": "{{ \"a\" * 100000000 }}"}}),
+            json!({"env": {"A": "{{ token|replace('a', 'aa') }}"}}),
+            json!({"env": {"A": "{% for i in range(9) %}{{ i }}{% endfor %}"}}),
+            json!({"env": {"A": "{# note #}{{ token }}"}}),
+            json!({"env": {"A": "{{ token }"}}),
+            json!({"env": {"A": "{{ token() }}"}}),
+            json!({"env": {"A": "{{ 1 }}"}}),
+            json!({"extra_vars": {"{{ a + a }}": "x"}}),
+        ] {
+            assert!(!injectors_are_plain(&costly), "{costly}");
+        }
+    }
+
     use super::fixtures::*;
     use super::*;
     use proptest::prelude::*;

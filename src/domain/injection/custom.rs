@@ -109,7 +109,7 @@ impl Renderer<'_> {
     ) -> Result<String, RenderError> {
         render_bounded(&self.env, source, context.clone()).map_err(|e| RenderError::Template {
             type_name: self.type_name.to_string(),
-            kind,
+            kind: kind.to_string(),
             key: key.to_string(),
             reason: e.kind().to_string(),
         })

@@ -113,7 +113,7 @@ pub fn file_placeholder(credential: i64, file: &str) -> String {
 }
 
 /// One file a job needs written (mode 0600) before it starts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RenderedFile {
     /// `template`, `template.<name>`, or the built-in injector's name for it.
     pub id: String,
@@ -188,24 +188,72 @@ fn zeroize_value(value: &mut Value) {
 }
 
 /// Why a credential could not be rendered. Messages name a template, never a value.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum RenderError {
     /// An injector template failed while rendering (`kind` is env, file or extra_vars).
     #[error("the {kind} injector {key} of credential type {type_name} failed to render: {reason}")]
     Template {
         type_name: String,
-        kind: &'static str,
+        kind: String,
         key: String,
         reason: String,
     },
+    /// The worker process that renders templates apart ended without an answer: out of
+    /// its memory or time, as a template that builds huge strings makes it.
+    #[error("the injectors of credential type {type_name} need more memory or time than a rendering may take")]
+    TooCostly { type_name: String },
 }
 
-/// Renders one credential as AWX's job run would.
-pub fn render(subject: &Subject<'_>) -> Result<Rendered, RenderError> {
+/// What a type's own injector templates produce for one credential: the part of a
+/// rendering that may run apart from the server (the server's `template_worker` module), and so crosses a
+/// process boundary as JSON. Secret values are zeroed when it is dropped.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+pub struct CustomInjection {
+    env: Map<String, Value>,
+    safe_overrides: Map<String, Value>,
+    extra_vars: Map<String, Value>,
+    files: Vec<RenderedFile>,
+}
+
+impl Drop for CustomInjection {
+    fn drop(&mut self) {
+        for value in self.env.values_mut().chain(self.extra_vars.values_mut()) {
+            zeroize_value(value);
+        }
+        for file in &mut self.files {
+            file.content.zeroize();
+        }
+    }
+}
+
+/// Renders the type's own injector templates of `subject`, in this process. The caller
+/// decides where this runs: templates that can build large strings are run by a worker
+/// process with a memory limit (the server's `template_worker` module).
+pub fn render_custom(subject: &Subject<'_>) -> Result<CustomInjection, RenderError> {
+    let mut out = Rendered::default();
+    custom::inject(subject, &mut out)?;
+    Ok(CustomInjection {
+        env: std::mem::take(&mut out.env),
+        safe_overrides: std::mem::take(&mut out.safe_overrides),
+        extra_vars: std::mem::take(&mut out.extra_vars),
+        files: std::mem::take(&mut out.files),
+    })
+}
+
+/// Renders one credential as AWX's job run would; `custom` renders the type's own
+/// injectors ([`render_custom`], in this process or another).
+pub fn render(
+    subject: &Subject<'_>,
+    custom: &dyn Fn(&Subject<'_>) -> Result<CustomInjection, RenderError>,
+) -> Result<Rendered, RenderError> {
     let mut out = Rendered::default();
     let has_own_injectors = subject.injectors.as_object().is_some_and(|i| !i.is_empty());
     if has_own_injectors {
-        custom::inject(subject, &mut out)?;
+        let mut own = custom(subject)?;
+        out.env = std::mem::take(&mut own.env);
+        out.safe_overrides = std::mem::take(&mut own.safe_overrides);
+        out.extra_vars = std::mem::take(&mut own.extra_vars);
+        out.files = std::mem::take(&mut own.files);
     } else if subject.managed {
         if let Some(namespace) = subject.namespace {
             builtin::inject(namespace, subject, &mut out);

@@ -41,15 +41,18 @@ impl Case {
     }
 
     fn render(&self) -> Result<Rendered, RenderError> {
-        render(&Subject {
-            id: 7,
-            type_name: "T",
-            namespace: self.namespace,
-            managed: self.managed,
-            schema: &self.schema,
-            injectors: &self.injectors,
-            values: &self.values,
-        })
+        render(
+            &Subject {
+                id: 7,
+                type_name: "T",
+                namespace: self.namespace,
+                managed: self.managed,
+                schema: &self.schema,
+                injectors: &self.injectors,
+                values: &self.values,
+            },
+            &render_custom,
+        )
     }
 }
 

@@ -170,13 +170,16 @@ impl TestApp {
 /// The configuration the tests start with.
 pub fn config_for(dir: PathBuf) -> Config {
     let database_url = postgres_database_for(&dir);
-    Config::resolve(
+    let mut config = Config::resolve(
         "127.0.0.1:0".parse().expect("addr"),
         dir,
         database_url,
         None,
         Some(ADMIN_PASSWORD.to_string()),
-    )
+    );
+    // The server runs inside the test binary, which has no worker subcommand.
+    config.template_worker = PathBuf::from(env!("CARGO_BIN_EXE_credstore"));
+    config
 }
 
 /// The PostgreSQL server the suite runs against, if any.

@@ -1,0 +1,232 @@
+//! Injector templates that could build huge strings run in a worker process with a
+//! memory and CPU limit, so that a hostile or careless template costs the worker, never
+//! the server.
+//!
+//! Why a process: minijinja bounds a template's instructions (fuel) and we bound what it
+//! writes, but not the strings it builds on the way. `~` and `+` chains, a string doubled
+//! in a `namespace()` loop or by a recursive macro reach gigabytes in a few dozen steps,
+//! and an allocation that fails aborts a Rust process. The worker is this same binary
+//! (`credstore template-worker`), started per request with `RLIMIT_AS` and
+//! `RLIMIT_CPU`: it reads one JSON request on standard input, answers on standard output
+//! and exits; when a limit ends it, the request is refused as too costly.
+//!
+//! Templates that only name values (`{{ username }}`, see
+//! [`custom_type::injectors_are_plain`]), which is what injectors almost always are, build
+//! no string of their own and run in the server's process, without a process start.
+
+use crate::domain::credential_type::InputSchema;
+use crate::domain::custom_type;
+use crate::domain::injection::{self, CustomInjection, RenderError, Subject};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitCode, Stdio};
+
+/// The hidden subcommand that runs one request in a worker.
+pub const WORKER_COMMAND: &str = "template-worker";
+
+/// Address space of a worker: room for any real template and far more than its output
+/// bound, far less than the gigabytes a doubling loop asks for.
+const WORKER_MEMORY_BYTES: u64 = 512 << 20;
+
+/// CPU a worker may use; fuel ends a template's loops long before.
+const WORKER_CPU_SECONDS: u64 = 10;
+
+/// The message under `injectors` when the worker did not answer.
+pub const TOO_COSTLY: &str = "injector templates need more memory or time than a template may take";
+
+/// One piece of template work, sent to a worker.
+#[derive(Serialize, Deserialize)]
+enum Request {
+    /// `custom_type::validate_injectors`.
+    Check { injectors: Value, inputs: Value },
+    /// `injection::render_custom` for one credential; `inputs` is its type's definition.
+    Render {
+        id: i64,
+        type_name: String,
+        namespace: Option<String>,
+        managed: bool,
+        inputs: Value,
+        injectors: Value,
+        values: Map<String, Value>,
+    },
+}
+
+/// A worker's answer.
+#[derive(Serialize, Deserialize)]
+enum Answer {
+    Checked(Result<(), Vec<String>>),
+    Rendered(Box<Result<CustomInjection, RenderError>>),
+}
+
+/// Runs template work in this process or in a worker, as the templates need.
+#[derive(Debug, Clone)]
+pub struct Templates {
+    /// The `credstore` executable that has the worker subcommand.
+    program: PathBuf,
+}
+
+impl Templates {
+    /// Workers are started as `program template-worker`.
+    pub fn new(program: PathBuf) -> Self {
+        Templates { program }
+    }
+
+    /// `custom_type::validate_injectors`, in a worker unless every template is plain.
+    pub fn check_injectors(&self, injectors: &Value, inputs: &Value) -> Result<(), Vec<String>> {
+        if custom_type::injectors_are_plain(injectors) {
+            return custom_type::validate_injectors(injectors, inputs);
+        }
+        let request = Request::Check {
+            injectors: injectors.clone(),
+            inputs: inputs.clone(),
+        };
+        match self.ask(&request) {
+            Some(Answer::Checked(result)) => result,
+            _ => Err(vec![TOO_COSTLY.to_string()]),
+        }
+    }
+
+    /// `injection::render_custom` for `subject`, whose type's inputs definition is
+    /// `type_inputs`; in a worker unless every template is plain.
+    pub fn render_custom(
+        &self,
+        subject: &Subject<'_>,
+        type_inputs: &Value,
+    ) -> Result<CustomInjection, RenderError> {
+        if custom_type::injectors_are_plain(subject.injectors) {
+            return injection::render_custom(subject);
+        }
+        let request = Request::Render {
+            id: subject.id,
+            type_name: subject.type_name.to_string(),
+            namespace: subject.namespace.map(str::to_string),
+            managed: subject.managed,
+            inputs: type_inputs.clone(),
+            injectors: subject.injectors.clone(),
+            values: subject.values.clone(),
+        };
+        match self.ask(&request) {
+            Some(Answer::Rendered(result)) => *result,
+            _ => Err(RenderError::TooCostly {
+                type_name: subject.type_name.to_string(),
+            }),
+        }
+    }
+
+    /// Starts a worker, sends `request`, and reads its answer; `None` when the worker
+    /// could not start or ended without one (a limit reached).
+    fn ask(&self, request: &Request) -> Option<Answer> {
+        let child = Command::new(&self.program)
+            .arg(WORKER_COMMAND)
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            // Nothing of a request (secret values included) may reach the server's log.
+            .stderr(Stdio::null())
+            .spawn();
+        let mut worker = match child {
+            Ok(child) => Worker(child),
+            Err(e) => {
+                tracing::error!(program = %self.program.display(), error = %e, "cannot start the template worker");
+                return None;
+            }
+        };
+        let answer = worker.exchange(request);
+        let ended_well = worker.0.wait().is_ok_and(|status| status.success());
+        if !ended_well {
+            tracing::warn!("a template worker ended without an answer (memory or CPU limit)");
+        }
+        answer.filter(|_| ended_well)
+    }
+}
+
+/// A started worker; killed and reaped if dropped before it ends on its own.
+struct Worker(Child);
+
+impl Worker {
+    /// Writes the whole request, then reads the whole answer (the worker reads all of
+    /// its input before it writes, so neither side waits on the other).
+    fn exchange(&mut self, request: &Request) -> Option<Answer> {
+        let mut input = self.0.stdin.take()?;
+        serde_json::to_writer(&mut input, request).ok()?;
+        input.flush().ok()?;
+        drop(input);
+        let mut output = Vec::new();
+        self.0.stdout.take()?.read_to_end(&mut output).ok()?;
+        serde_json::from_slice(&output).ok()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// The worker's side: limits itself, answers one request from standard input on standard
+/// output, and exits. A limit reached ends it without an answer.
+pub fn run_worker() -> ExitCode {
+    if limit_worker().is_err() {
+        return ExitCode::FAILURE;
+    }
+    let mut input = Vec::new();
+    if std::io::stdin().read_to_end(&mut input).is_err() {
+        return ExitCode::FAILURE;
+    }
+    let Ok(request) = serde_json::from_slice::<Request>(&input) else {
+        return ExitCode::FAILURE;
+    };
+    let answer = answer(request);
+    let Ok(encoded) = serde_json::to_vec(&answer) else {
+        return ExitCode::FAILURE;
+    };
+    let mut output = std::io::stdout().lock();
+    match output.write_all(&encoded).and_then(|()| output.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn answer(request: Request) -> Answer {
+    match request {
+        Request::Check { injectors, inputs } => {
+            Answer::Checked(custom_type::validate_injectors(&injectors, &inputs))
+        }
+        Request::Render {
+            id,
+            type_name,
+            namespace,
+            managed,
+            inputs,
+            injectors,
+            values,
+        } => {
+            let schema = InputSchema::parse(&inputs);
+            let subject = Subject {
+                id,
+                type_name: &type_name,
+                namespace: namespace.as_deref(),
+                managed,
+                schema: &schema,
+                injectors: &injectors,
+                values: &values,
+            };
+            Answer::Rendered(Box::new(injection::render_custom(&subject)))
+        }
+    }
+}
+
+fn limit_worker() -> rustix::io::Result<()> {
+    use rustix::process::{setrlimit, Resource, Rlimit};
+    let limit = |value: u64| Rlimit {
+        current: Some(value),
+        maximum: Some(value),
+    };
+    setrlimit(Resource::As, limit(WORKER_MEMORY_BYTES))?;
+    setrlimit(Resource::Cpu, limit(WORKER_CPU_SECONDS))
+}
