@@ -484,6 +484,18 @@ pub fn copy_name(body: &Map<String, Value>, original: &str) -> Result<String, Do
     Ok(name)
 }
 
+/// AWX's answer to a copy onto a name that the organization already has for the type:
+/// its exception handler passes PostgreSQL's unique-violation text through as a 400
+/// `detail`, naming the constraint as Django named it (table and columns cut to fit,
+/// then a digest of them and `_uniq`). Personal credentials (no organization) never
+/// collide: PostgreSQL's unique rule treats each null organization as distinct.
+pub fn copy_name_taken(organization: i64, name: &str, credential_type: i64) -> String {
+    format!(
+        "duplicate key value violates unique constraint \"main_credential_organization_id_name_cre_55ee19c5_uniq\"\n\
+         DETAIL:  Key (organization_id, name, credential_type_id)=({organization}, {name}, {credential_type}) already exists."
+    )
+}
+
 #[cfg(test)]
 mod tests;
 

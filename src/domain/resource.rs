@@ -42,6 +42,8 @@ pub enum DefaultValue {
     Null,
     EmptyString,
     EmptyObject,
+    /// The model's default text, which AWX's serializers pass on to writable fields.
+    Text(&'static str),
 }
 
 /// Where a field's `choices` come from.
@@ -618,9 +620,16 @@ pub static TOKEN: Resource = Resource {
             "description",
             "description",
             Text,
-            rw("Description", "string").default(DefaultValue::EmptyString),
+            rw("Description", "string")
+                .standard()
+                .default(DefaultValue::EmptyString),
         ),
-        field("user", "user_id", ForeignKey("user"), ro("User", "id")),
+        field(
+            "user",
+            "user_id",
+            ForeignKey("user"),
+            ro("User", "id").help("The user representing the token owner"),
+        ),
         secret("token", "token_hash", Text, Some(ro("Token", "string"))),
         field("refresh_token", "", Computed, ro("Refresh token", "field")),
         field(
@@ -635,9 +644,9 @@ pub static TOKEN: Resource = Resource {
             "scope",
             Text,
             rw("Scope", "string")
-                .default(DefaultValue::EmptyString)
+                .default(DefaultValue::Text("write"))
                 .choices(Choices::Scopes)
-                .help("Allowed Scopes, specify 'read' or 'write'."),
+                .help("Allowed scopes, further restricts user's permissions. Must be a simple space-separated string with allowed scopes ['read', 'write']."),
         ),
     ],
     search_fields: &["description"],

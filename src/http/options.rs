@@ -226,6 +226,9 @@ fn field_json(
             DefaultValue::EmptyObject => {
                 m.insert("default".into(), json!({}));
             }
+            DefaultValue::Text(text) => {
+                m.insert("default".into(), json!(text));
+            }
         }
     }
     if let Some(c) = choices_json(resource, meta.choices, writing) {

@@ -10,8 +10,8 @@ use super::related::{administers, Credentials};
 use super::{credential_types, organizations, teams, users, Context, Error, Result};
 use crate::domain::activity::{credential_fields, diff, ActivityRecord};
 use crate::domain::credential::{
-    check_galaxy_owner, copy_name, creation_owner, parse_credential_body, prepare_inputs, Owner,
-    StoredInputs, WriteMode,
+    check_galaxy_owner, copy_name, copy_name_taken, creation_owner, parse_credential_body,
+    prepare_inputs, Owner, StoredInputs, WriteMode,
 };
 use crate::domain::credential_type::check_credential_placement;
 use crate::domain::errors::FieldErrors;
@@ -19,7 +19,7 @@ use crate::domain::named_url::NamedKind;
 use crate::domain::pk::{does_not_exist, PkValue};
 use crate::domain::rbac::{effective_level, role, Caller, Level};
 use crate::domain::resource::CREDENTIAL;
-use crate::store::{CredentialRow, CredentialSave, CredentialTypeRow, Page, Scope};
+use crate::store::{CredentialRow, CredentialSave, CredentialTypeRow, Page, Scope, StoreError};
 use serde_json::{json, Map, Value};
 
 /// A page of the credentials within `within` that the caller may read, filtered and
@@ -386,10 +386,16 @@ pub async fn copy(
         "credential",
         recorded(ctx, &save, (&row.type_name, row.credential_type_id)).await?,
     );
-    Ok(ctx
+    let copied = ctx
         .store
         .copy_credential(row.id, &save, caller.user_id, &record)
-        .await?)
+        .await;
+    match (copied, row.organization_id) {
+        (Err(StoreError::Unique("credential_name")), Some(org)) => Err(Error::BadRequest(json!(
+            copy_name_taken(org, &save.name, row.credential_type_id)
+        ))),
+        (copied, _) => Ok(copied?),
+    }
 }
 
 /// "Could create a credential in this organization": superusers, and org (credential)

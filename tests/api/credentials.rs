@@ -2335,6 +2335,40 @@ async fn copy_name_is_required_and_must_differ() {
     );
 }
 
+/// A copy onto a name the organization already has for the type: AWX passes
+/// PostgreSQL's unique-violation text through as a 400 `detail` (its exception handler
+/// turns every IntegrityError into a ParseError).
+#[tokio::test]
+async fn copy_onto_a_taken_name_answers_awx_detail() {
+    let (app, _, id) = net_fixture().await;
+    let original = app.get(As::Admin, &cred_path(id)).await;
+    let (org, ty) = (
+        &original.body["organization"],
+        &original.body["credential_type"],
+    );
+    app.post(
+        As::Admin,
+        &format!("{}copy/", cred_path(id)),
+        json!({"name": "taken"}),
+    )
+    .await;
+    let r = app
+        .post(
+            As::Admin,
+            &format!("{}copy/", cred_path(id)),
+            json!({"name": "taken"}),
+        )
+        .await;
+    check(
+        &r,
+        StatusCode::BAD_REQUEST,
+        json!({"detail": format!(
+            "duplicate key value violates unique constraint \"main_credential_organization_id_name_cre_55ee19c5_uniq\"\n\
+             DETAIL:  Key (organization_id, name, credential_type_id)=({org}, taken, {ty}) already exists."
+        )}),
+    );
+}
+
 #[tokio::test]
 async fn copy_creates_a_new_credential_with_the_same_secrets() {
     // seq 215, 216; §8.6

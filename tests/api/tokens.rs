@@ -171,3 +171,48 @@ async fn garbage_bearer_is_401() {
     let r = bearer(&app, Method::GET, "/api/v2/me/", "not-a-token", None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+/// A token's OPTIONS as AWX's metadata builds them from its `OAuth2AccessToken` model:
+/// the model's help texts (`user`, `scope`), the common help of `description`, the
+/// model's default `write` passed on to the writable `scope`, and `filterable` for the
+/// model's own fields only.
+#[tokio::test]
+async fn token_options_carry_awx_model_metadata() {
+    let app = TestApp::new().await;
+    let r = app
+        .post(As::Admin, "/api/v2/tokens/", json!({"scope": "read"}))
+        .await;
+    let id = r.body["id"].as_i64().unwrap();
+    let options = app
+        .send(
+            As::Admin,
+            Method::OPTIONS,
+            &format!("/api/v2/tokens/{id}/"),
+            None,
+        )
+        .await;
+    assert_eq!(options.status, StatusCode::OK);
+    let get = &options.body["actions"]["GET"];
+    let put = &options.body["actions"]["PUT"];
+    assert_eq!(
+        get["user"]["help_text"],
+        "The user representing the token owner"
+    );
+    assert_eq!(
+        put["scope"]["help_text"],
+        "Allowed scopes, further restricts user's permissions. Must be a simple space-separated string with allowed scopes ['read', 'write']."
+    );
+    assert_eq!(put["scope"]["default"], "write");
+    assert_eq!(
+        put["description"]["help_text"],
+        "Optional description of this access token."
+    );
+    assert_eq!(get["refresh_token"]["label"], "Refresh token");
+    assert_eq!(get["refresh_token"]["filterable"], false);
+    assert_eq!(get["expires"]["filterable"], true);
+    let created = app.post(As::Admin, "/api/v2/tokens/", json!({})).await;
+    assert_eq!(
+        created.body["scope"], "write",
+        "the announced default is the one applied"
+    );
+}
