@@ -29,6 +29,17 @@ pub struct Config {
 /// service's memory target.
 pub const DEFAULT_RESPONSE_CACHE_MB: usize = 16;
 
+/// The executable of this process. On Linux `/proc/self/exe`, which still starts this
+/// very binary after a package upgrade replaced or removed its file (a path would then
+/// name the new version, or nothing).
+fn running_executable() -> PathBuf {
+    let own = PathBuf::from("/proc/self/exe");
+    if own.exists() {
+        return own;
+    }
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("credstore"))
+}
+
 impl Config {
     /// Applies the documented defaults that depend on the data directory.
     pub fn resolve(
@@ -48,7 +59,7 @@ impl Config {
             master_key_file,
             admin_password,
             response_cache_mb: DEFAULT_RESPONSE_CACHE_MB,
-            template_worker: std::env::current_exe().unwrap_or_else(|_| PathBuf::from("credstore")),
+            template_worker: running_executable(),
         }
     }
 }

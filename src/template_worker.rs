@@ -22,6 +22,7 @@ use serde_json::{Map, Value};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::{Condvar, Mutex};
 
 /// The hidden subcommand that runs one request in a worker.
 pub const WORKER_COMMAND: &str = "template-worker";
@@ -32,6 +33,10 @@ const WORKER_MEMORY_BYTES: u64 = 512 << 20;
 
 /// CPU a worker may use; fuel ends a template's loops long before.
 const WORKER_CPU_SECONDS: u64 = 10;
+
+/// Workers that may run at once: each may take up to [`WORKER_MEMORY_BYTES`], so a burst
+/// of costly templates cannot take the machine's memory; the next request waits for one.
+const MAX_WORKERS: usize = 4;
 
 /// The message under `injectors` when the worker did not answer.
 pub const TOO_COSTLY: &str = "injector templates need more memory or time than a template may take";
@@ -61,16 +66,23 @@ enum Answer {
 }
 
 /// Runs template work in this process or in a worker, as the templates need.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Templates {
     /// The `credstore` executable that has the worker subcommand.
     program: PathBuf,
+    /// Workers running now, at most [`MAX_WORKERS`].
+    running: Mutex<usize>,
+    finished: Condvar,
 }
 
 impl Templates {
     /// Workers are started as `program template-worker`.
     pub fn new(program: PathBuf) -> Self {
-        Templates { program }
+        Templates {
+            program,
+            running: Mutex::new(0),
+            finished: Condvar::new(),
+        }
     }
 
     /// `custom_type::validate_injectors`, in a worker unless every template is plain.
@@ -118,6 +130,7 @@ impl Templates {
     /// Starts a worker, sends `request`, and reads its answer; `None` when the worker
     /// could not start or ended without one (a limit reached).
     fn ask(&self, request: &Request) -> Option<Answer> {
+        let _slot = self.worker_slot();
         let child = Command::new(&self.program)
             .arg(WORKER_COMMAND)
             .env_clear()
@@ -139,6 +152,33 @@ impl Templates {
             tracing::warn!("a template worker ended without an answer (memory or CPU limit)");
         }
         answer.filter(|_| ended_well)
+    }
+}
+
+impl Templates {
+    /// Waits until fewer than [`MAX_WORKERS`] workers run, and counts this one in until
+    /// the slot is dropped.
+    fn worker_slot(&self) -> WorkerSlot<'_> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= MAX_WORKERS {
+            running = self
+                .finished
+                .wait(running)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        WorkerSlot(self)
+    }
+}
+
+/// One of the [`MAX_WORKERS`] places, given back when dropped.
+struct WorkerSlot<'a>(&'a Templates);
+
+impl Drop for WorkerSlot<'_> {
+    fn drop(&mut self) {
+        let mut running = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
+        *running = running.saturating_sub(1);
+        self.0.finished.notify_one();
     }
 }
 
@@ -229,4 +269,54 @@ fn limit_worker() -> rustix::io::Result<()> {
     };
     setrlimit(Resource::As, limit(WORKER_MEMORY_BYTES))?;
     setrlimit(Resource::Cpu, limit(WORKER_CPU_SECONDS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn token_inputs() -> Value {
+        json!({"fields": [{"id": "token", "label": "Token", "type": "string", "secret": true}]})
+    }
+
+    /// Plain templates never start a worker (here, none could start); any other template
+    /// goes to one, and a worker that cannot answer refuses the template.
+    #[test]
+    fn only_templates_that_build_strings_go_to_a_worker() {
+        let templates = Templates::new(PathBuf::from("/nonexistent/credstore"));
+        let plain = json!({"env": {"TOKEN": "{{ token }}"}});
+        assert_eq!(templates.check_injectors(&plain, &token_inputs()), Ok(()));
+        let costly = json!({"env": {"TOKEN": "{{ token ~ token }}"}});
+        assert_eq!(
+            templates.check_injectors(&costly, &token_inputs()),
+            Err(vec![TOO_COSTLY.to_string()])
+        );
+    }
+
+    #[test]
+    fn no_more_than_max_workers_hold_a_slot_at_once() {
+        let templates = Arc::new(Templates::new(PathBuf::from("/nonexistent/credstore")));
+        let inside = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let (templates, inside, most) = (templates.clone(), inside.clone(), most.clone());
+                std::thread::spawn(move || {
+                    let _slot = templates.worker_slot();
+                    let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(most.load(Ordering::SeqCst) <= MAX_WORKERS);
+        assert_eq!(*templates.running.lock().unwrap(), 0);
+    }
 }
