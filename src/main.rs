@@ -170,7 +170,11 @@ enum Command {
     /// Answer one injector template request read from standard input, under a memory and
     /// CPU limit: started by the server itself (`credstore::template_worker`), not by people.
     #[command(name = "template-worker", hide = true)]
-    TemplateWorker,
+    TemplateWorker {
+        /// The second stage, started by the first under the limits.
+        #[arg(long, hide = true)]
+        limited: bool,
+    },
     /// Run a command with credentials, like `op run`: render them on the server (which
     /// records the use), write their files into a private temporary directory, run
     /// COMMAND with their env (and AWX's arguments for ansible-playbook and ansible),
@@ -306,9 +310,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if matches!(cli.command, Command::TemplateWorker) {
+    if let Command::TemplateWorker { limited } = cli.command {
         // No log and no runtime: the worker answers on standard output and exits.
-        return credstore::template_worker::run_worker();
+        return credstore::template_worker::run_worker(limited);
     }
     if let Err(message) = init_logging(cli.log_format) {
         eprintln!("credstore: {message}");
@@ -446,7 +450,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             action: KeysAction::PurgeRetired { yes, store },
         } => purge_retired(config(default_bind(), store), yes).await,
         // Answered in `main`, before logging and the runtime start.
-        Command::TemplateWorker => Ok(()),
+        Command::TemplateWorker { .. } => Ok(()),
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,

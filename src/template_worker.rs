@@ -20,6 +20,7 @@ use crate::domain::injection::{self, CustomInjection, RenderError, Subject};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::io::{Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::{Condvar, Mutex};
@@ -208,10 +209,26 @@ impl Drop for Worker {
     }
 }
 
-/// The worker's side: limits itself, answers one request from standard input on standard
+/// The flag of the worker's second stage, which runs under the limits from its start.
+const LIMITED_FLAG: &str = "--limited";
+
+/// The worker's side. The first stage sets the limits and starts the second in its place
+/// (`exec`): limits bind only mappings made after them, and by then the allocator has
+/// reserved its arena, inside which it could take a gigabyte without a new mapping. The
+/// second stage starts under them, answers one request from standard input on standard
 /// output, and exits. A limit reached ends it without an answer.
-pub fn run_worker() -> ExitCode {
-    if limit_worker().is_err() {
+pub fn run_worker(limited: bool) -> ExitCode {
+    if !limited {
+        if limit_worker().is_err() {
+            return ExitCode::FAILURE;
+        }
+        // Returns only when the second stage could not start.
+        let _ = Command::new("/proc/self/exe")
+            .args([WORKER_COMMAND, LIMITED_FLAG])
+            .exec();
+        return ExitCode::FAILURE;
+    }
+    if !under_limits() {
         return ExitCode::FAILURE;
     }
     let mut input = Vec::new();
@@ -259,6 +276,14 @@ fn answer(request: Request) -> Answer {
             Answer::Rendered(Box::new(injection::render_custom(&subject)))
         }
     }
+}
+
+/// Whether this process runs under the worker's memory limit.
+fn under_limits() -> bool {
+    let limit = rustix::process::getrlimit(rustix::process::Resource::As);
+    limit
+        .current
+        .is_some_and(|bytes| bytes <= WORKER_MEMORY_BYTES)
 }
 
 fn limit_worker() -> rustix::io::Result<()> {
