@@ -10,7 +10,8 @@
 # the next port, the growing server the one after), BENCH_KEEP=1 keeps the data directory,
 # BENCH_SKIP_BUILD=1 uses the binaries already built, BENCH_GROW (20000) credentials
 # created through the API on a fresh server in the grow phase, in wrk runs of
-# BENCH_GROW_SLICE (1s).
+# BENCH_GROW_SLICE (1s), BENCH_POSTGRES=0 skips the PostgreSQL phase (the same data
+# copied into a throwaway cluster of scripts/pg.sh; one instance, then two).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,11 +50,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/credstore-bench.XXXXXX")
 SERVER_PID=""
 BASELINE_PID=""
 GROW_PID=""
+PG_PIDS=""
+PG_DIR=""
 cleanup() {
-    for pid in $SERVER_PID $BASELINE_PID $GROW_PID; do
+    for pid in $SERVER_PID $BASELINE_PID $GROW_PID $PG_PIDS; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ -n "$PG_DIR" ]; then
+        scripts/pg.sh stop "$PG_DIR" >/dev/null 2>&1 || true
+        rm -rf "$PG_DIR"
+    fi
     if [ "${BENCH_KEEP:-0}" = 1 ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -259,6 +266,84 @@ GROW_FIGURES=$(printf '%s\n' "${GROW_LINES[@]}" | awk -v total="$grown" '
 IFS='|' read -r GROW_FIRST GROW_LAST GROW_BYTES GROW_ERRORS <<<"$GROW_FIGURES"
 ROWS+=("grow-first-tenth|8|$GROW_FIRST|-|-|$GROW_ERRORS")
 ROWS+=("grow-last-tenth|8|$GROW_LAST|-|-|$GROW_ERRORS")
+
+# The PostgreSQL phase: the seeded data copied by `credstore migrate-data` into a throwaway
+# cluster, served by one instance, then by two behind the same database. The two-instance
+# rows run one wrk per instance at the same time (half the connections each) and add
+# their requests. While the two instances create, pg_locks is sampled for backends that
+# wait for a lock.
+PG_ROWS=0
+LOCK_WAITS="-"
+# Two wrk runs at once, one per instance; one result row for both.
+run_pair() {
+    local name=$1 conns=$2 first=$3 second=$4
+    shift 4
+    local half=$((conns / 2)) out_a="$WORK/pair-a.out" out_b="$WORK/pair-b.out" line
+    say "$name, $conns connections over two instances, $DURATION"
+    wrk -t1 -c"$half" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$first" -- "${WRK_ARGS[@]}" >"$out_a" &
+    local wrk_a=$!
+    wrk -t1 -c"$half" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$second" -- "${WRK_ARGS[@]}" >"$out_b" &
+    local wrk_b=$!
+    if [ -n "${SAMPLE_LOCKS:-}" ]; then
+        local samples=0 waiting=0 n
+        while kill -0 "$wrk_a" 2>/dev/null; do
+            n=$(psql -X -A -t "$PG_URL" -c "SELECT count(*) FROM pg_locks WHERE NOT granted" 2>/dev/null || echo 0)
+            samples=$((samples + 1))
+            waiting=$((waiting + ${n:-0}))
+            sleep 0.2
+        done
+        LOCK_WAITS=$(awk -v w="$waiting" -v s="$samples" 'BEGIN { if (s) printf "%.2f", w / s; else print "-" }')
+    fi
+    wait "$wrk_a" "$wrk_b"
+    line=$(cat "$out_a" "$out_b" | grep '^BENCH ' | awk -v name="$name" -v c="$conns" '
+        { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+          req += v["requests"]; if (v["duration_us"] > dur) dur = v["duration_us"]
+          if (v["p50_us"] > p50) p50 = v["p50_us"]; if (v["p99_us"] > p99) p99 = v["p99_us"]
+          errors += v["non2xx"] + v["socket_errors"]; n++ }
+        END { if (n != 2) exit 1
+              printf "%s|%s|%.1f|%.2f|%.2f|%d", name, c, req / (dur / 1e6), p50 / 1000, p99 / 1000, errors }') ||
+        die "wrk gave no result for $name"
+    ROWS+=("$line")
+    settle
+}
+if [ "${BENCH_POSTGRES:-1}" = 1 ]; then
+    # Outside $WORK (mode 0700): as root the cluster runs as another user.
+    PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/credstore-bench-pg.XXXXXX")
+    chmod 755 "$PG_DIR"
+    say "PostgreSQL phase: starting a throwaway cluster"
+    PG_URL=$(scripts/pg.sh start "$PG_DIR" | tail -1)
+    say "copying the seeded data into PostgreSQL (credstore migrate-data)"
+    target/release/credstore migrate-data --from "sqlite://$WORK/data/credstore.db" --to "$PG_URL" \
+        >"$WORK/migrate.log" 2>&1 || { tail -20 "$WORK/migrate.log" >&2; die "migrate-data failed"; }
+    PG_PORT_A=$((PORT + 3))
+    PG_PORT_B=$((PORT + 4))
+    target/release/credstore serve --bind "$HOST:$PG_PORT_A" --data-dir "$WORK/data" --database-url "$PG_URL" \
+        >"$WORK/pg-a.log" 2>&1 &
+    SERVER_PID=$!
+    PG_PIDS="$SERVER_PID"
+    wait_ok "http://$HOST:$PG_PORT_A/api/v2/ping/" || { tail -20 "$WORK/pg-a.log" >&2; die "credstore on PostgreSQL did not answer"; }
+    API="http://$HOST:$PG_PORT_A"
+    PG_TOKEN=$(token_of admin "$ADMIN_PASSWORD")
+    [ -n "$PG_TOKEN" ] || die "could not create a token on PostgreSQL"
+    WRK_ARGS=(random-detail "$(fact first_id)" "$(fact last_id)")
+    run pg-detail-random-id 8 "$API/" -H "Authorization: Bearer $PG_TOKEN"
+    WRK_ARGS=(random-list "$(fact org_id)")
+    run pg-list-random-filter 8 "$API/" -H "Authorization: Bearer $PG_TOKEN"
+    WRK_ARGS=(post pg1 "$(fact org_id)" "$(fact ssh_type_id)")
+    run pg-create 8 "$API/api/v2/credentials/" -H "Authorization: Bearer $PG_TOKEN"
+
+    target/release/credstore serve --bind "$HOST:$PG_PORT_B" --data-dir "$WORK/data" --database-url "$PG_URL" \
+        >"$WORK/pg-b.log" 2>&1 &
+    PG_PIDS="$PG_PIDS $!"
+    wait_ok "http://$HOST:$PG_PORT_B/api/v2/ping/" || { tail -20 "$WORK/pg-b.log" >&2; die "the second instance did not answer"; }
+    WRK_ARGS=(random-detail "$(fact first_id)" "$(fact last_id)")
+    run_pair pg2-detail-random-id 8 "$API/" "http://$HOST:$PG_PORT_B/" -H "Authorization: Bearer $PG_TOKEN"
+    # Creates into different organizations from the two instances (spread over 20).
+    WRK_ARGS=(post-spread pg2 "$(seq -s, "$(fact org_id)" $(($(fact org_id) + 19)))" "$(fact ssh_type_id)")
+    SAMPLE_LOCKS=1 run_pair pg2-create 8 "$API/api/v2/credentials/" "http://$HOST:$PG_PORT_B/api/v2/credentials/" \
+        -H "Authorization: Bearer $PG_TOKEN"
+    PG_ROWS=1
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # Baseline per connection count: the mean of the runs before and after.
@@ -273,6 +358,8 @@ target_of() {
         detail-basic) echo ratio:0.35 ;;
         list-superuser | list-1pct-user) echo ratio:0.15 ;;
         detail-random-id) echo ratio:0.30 ;;
+        pg-detail-random-id | pg2-detail-random-id) echo ratio:0.15 ;;
+        pg-create | pg2-create) echo abs:1000 ;;
         list-random-filter) echo ratio:0.05 ;;
         create | patch | render | grow-first-tenth) echo abs:2000 ;;
         grow-last-tenth) echo "grow:$GROW_FIRST" ;;
@@ -290,6 +377,7 @@ target_of() {
     echo "- data: $(fact credentials) credentials (seeded in $(fact seed_seconds) s, credentials $(fact credential_seconds) s); $BENCH_USER sees $(fact bench_user_visible)"
     echo "- detail: GET $DETAIL; list: GET $LIST (page of 25); render: POST $RENDER; web-credentials: GET $WEB_PAGE (a signed-in browser's page of 25)"
     echo "- grow-first-tenth / grow-last-tenth: creates/s through the API on a server started empty, over the runs that hold the first and the last tenth of $grown creates (8 connections, 20 organizations)"
+    echo "- pg-*: the same data copied into PostgreSQL (migrate-data), one instance; pg2-*: two instances on the same database, one wrk per instance at once (4 connections each), requests added"
     echo "- detail-random-id: a random credential id each request; list-random-filter: a random name__icontains of three digits, half with an organization filter, in a random order (issue 24's targets: ratio 0.30 and 0.05)"
     echo
     echo "| scenario | conns | req/s | p50 ms | p99 ms | ratio to baseline | errors | target | result |"
@@ -332,6 +420,9 @@ target_of() {
     [ "$GROW_OK" = pass ] || FAILED=$((FAILED + 1))
     echo "| written by the server per create in the grow phase (WAL, database, answer) | $GROW_KB KB | <= 16 KB | $GROW_OK |"
     echo "| WAL file at the end of the grow phase | $((GROW_WAL / 1048576)) MB | - | - |"
+    if [ "$PG_ROWS" = 1 ]; then
+        echo "| PostgreSQL: backends waiting for a lock while two instances create (mean of samples) | $LOCK_WAITS | - | - |"
+    fi
     echo
     echo "Grow phase ($grown credentials on a fresh server, $GROW_SLICE per wrk run): creates/s per run:"
     echo

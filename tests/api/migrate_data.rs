@@ -114,6 +114,15 @@ async fn everything_moves_and_still_decrypts_under_the_same_key() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("all row counts match"), "{stdout}");
+    let target_store = credstore::store::Store::connect(&target).await.unwrap();
+    let analyzed: i64 = credstore::store::query::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = 'credentials' AND last_analyze IS NOT NULL",
+    )
+    .fetch_one(target_store.pool())
+    .await
+    .unwrap();
+    assert_eq!(analyzed, 1, "the planner has statistics of the copied rows");
+    target_store.close().await;
 
     // The moved deployment, with the old master key file and a new data dir.
     let config = Config::resolve(
