@@ -279,10 +279,13 @@ run_pair() {
     local name=$1 conns=$2 first=$3 second=$4
     shift 4
     local half=$((conns / 2)) out_a="$WORK/pair-a.out" out_b="$WORK/pair-b.out" line
+    local args_a=("${WRK_ARGS[@]}") args_b=("${WRK_ARGS[@]}")
+    # Creates from the two runs need names of their own (the tag is the second argument).
+    case ${WRK_ARGS[0]} in post*) args_a[1]="${WRK_ARGS[1]}a"; args_b[1]="${WRK_ARGS[1]}b" ;; esac
     say "$name, $conns connections over two instances, $DURATION"
-    wrk -t1 -c"$half" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$first" -- "${WRK_ARGS[@]}" >"$out_a" &
+    wrk -t1 -c"$half" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$first" -- "${args_a[@]}" >"$out_a" &
     local wrk_a=$!
-    wrk -t1 -c"$half" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$second" -- "${WRK_ARGS[@]}" >"$out_b" &
+    wrk -t1 -c"$half" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$second" -- "${args_b[@]}" >"$out_b" &
     local wrk_b=$!
     if [ -n "${SAMPLE_LOCKS:-}" ]; then
         local samples=0 waiting=0 n
