@@ -96,6 +96,7 @@ pub async fn append(
         Value::Array(objects.iter().map(|(ct, id)| json!([ct, id])).collect()).to_string();
     // Entries are never deleted, so the next id follows the last; giving it explicitly
     // lets the hash, which covers the id, be written with the row.
+    conn.lock_activity_chain().await?;
     let prev: Option<(i64, String)> =
         query_as("SELECT id, hash FROM activity_stream ORDER BY id DESC LIMIT 1")
             .fetch_optional(&mut *conn)

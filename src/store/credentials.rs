@@ -151,7 +151,7 @@ impl Store {
         creator: Option<i64>,
         activity: Option<&ActivityRecord>,
     ) -> StoreResult<i64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_addition().await?;
         let id = insert_credential(&mut tx, save, owner, actor, creator).await?;
         if let Some(a) = activity {
             append(&mut tx, a, Some(id)).await?;
@@ -171,7 +171,7 @@ impl Store {
         actor: i64,
         activity: &ActivityRecord,
     ) -> StoreResult<i64> {
-        let mut tx = self.begin().await?;
+        let mut tx = self.begin_addition().await?;
         let id = insert_credential(&mut tx, save, None, Some(actor), None).await?;
         copy_input_sources(&mut tx, from, id, actor).await?;
         append(&mut tx, activity, Some(id)).await?;

@@ -218,7 +218,15 @@ pub struct Store {
 /// The advisory lock that serializes write transactions of every instance on one
 /// PostgreSQL database, as SQLite's single writer does for one file: the role closure,
 /// the activity chain and read-then-write checks stay consistent without retry loops.
+/// Writes that only add a new object under roles that exist ([`Store::begin_addition`])
+/// hold it shared, so that they run side by side, in one instance or several; every other
+/// write holds it alone.
 pub const PG_WRITE_LOCK: i64 = 0x6372_6564_7374_6f72; // "credstor"
+
+/// The advisory lock that orders appends to the activity chain: taken just before the
+/// chain's last entry is read and held to the commit, so that writes running side by side
+/// append one after the other, in the order they commit.
+const PG_CHAIN_LOCK: i64 = PG_WRITE_LOCK + 2;
 
 /// The advisory lock held while an instance seeds the database at start-up.
 const PG_SETUP_LOCK: i64 = PG_WRITE_LOCK + 1;
@@ -243,10 +251,10 @@ pub struct WriteTx {
     tx: Backend<group::Member, PgWrite>,
 }
 
-/// A PostgreSQL transaction with this instance's writer slot.
+/// A PostgreSQL transaction, with this instance's writer slot unless it is an addition.
 struct PgWrite {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
-    _writer: tokio::sync::OwnedMutexGuard<group::Slot>,
+    _writer: Option<tokio::sync::OwnedMutexGuard<group::Slot>>,
 }
 
 impl WriteTx {
@@ -256,6 +264,18 @@ impl WriteTx {
             Backend::Sqlite(member) => query::Target::SqliteTx(member.tx()),
             Backend::Postgres(pg) => query::Target::PgConn(&mut pg.tx),
         }
+    }
+
+    /// Orders this transaction's activity entry after those of writes running beside it
+    /// (PostgreSQL); SQLite has one writer at a time already.
+    pub(crate) async fn lock_activity_chain(&mut self) -> StoreResult<()> {
+        if let Backend::Postgres(pg) = &mut self.tx {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(PG_CHAIN_LOCK)
+                .execute(&mut *pg.tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Commits; dropping a `WriteTx` without committing rolls back. On SQLite this
@@ -384,12 +404,29 @@ impl Store {
     }
 }
 
-/// `BEGIN` and the advisory write lock.
+/// [`begin_postgres`] in a task of its own (see [`Store::begin`]).
+async fn spawn_begin_postgres(
+    pool: &sqlx::PgPool,
+    shared: bool,
+) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { begin_postgres(&pool, shared).await })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+/// `BEGIN` and the advisory write lock, alone or `shared`.
 async fn begin_postgres(
     pool: &sqlx::PgPool,
+    shared: bool,
 ) -> StoreResult<sqlx::Transaction<'static, sqlx::Postgres>> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+    let lock = if shared {
+        "SELECT pg_advisory_xact_lock_shared($1)"
+    } else {
+        "SELECT pg_advisory_xact_lock($1)"
+    };
+    sqlx::query(lock)
         .bind(PG_WRITE_LOCK)
         .execute(&mut *tx)
         .await?;
@@ -428,17 +465,32 @@ impl Store {
             Backend::Sqlite(db) => Backend::Sqlite(group::join(&self.writer, db).await?),
             Backend::Postgres(pool) => {
                 let writer = self.writer.clone().lock_owned().await;
-                let pool = pool.clone();
-                let tx = tokio::spawn(async move { begin_postgres(&pool).await })
-                    .await
-                    .map_err(|e| StoreError::Task(e.to_string()))??;
                 Backend::Postgres(PgWrite {
-                    tx,
-                    _writer: writer,
+                    tx: spawn_begin_postgres(pool, false).await?,
+                    _writer: Some(writer),
                 })
             }
         };
         Ok(WriteTx { tx })
+    }
+
+    /// Starts a write transaction that only adds a new object (a credential and its
+    /// roles, grants, secrets, input sources and activity entry) under roles that exist.
+    /// On PostgreSQL such writes hold the write lock shared and run side by side, in this
+    /// instance and in others: none changes a role that another reads, and the activity
+    /// chain orders their entries ([`WriteTx::lock_activity_chain`]). A write that changes
+    /// what exists (role edges, a type's inputs, deletions) takes [`Store::begin`] and
+    /// waits for them. On SQLite it is [`Store::begin`].
+    pub async fn begin_addition(&self) -> StoreResult<WriteTx> {
+        match &self.db {
+            Backend::Sqlite(_) => self.begin().await,
+            Backend::Postgres(pool) => Ok(WriteTx {
+                tx: Backend::Postgres(PgWrite {
+                    tx: spawn_begin_postgres(pool, true).await?,
+                    _writer: None,
+                }),
+            }),
+        }
     }
 
     /// The pools: for the store's reads, and for tools and tests that inspect storage.

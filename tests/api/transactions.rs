@@ -249,3 +249,78 @@ async fn a_token_created_while_a_group_waits_for_its_commit_is_stored() {
     let listed = app.get(As::Admin, "/api/v2/tokens/").await;
     assert_eq!(listed.body["count"], 1, "{}", listed.raw);
 }
+
+/// On PostgreSQL, creates hold the write lock shared: two instances add credentials side
+/// by side (an addition open in one does not hold up the other), a write that changes
+/// what exists waits for both, and the activity chain stays one chain. On SQLite there is
+/// one writer, and this test has nothing to show.
+#[tokio::test]
+async fn two_instances_add_credentials_side_by_side_on_postgresql() {
+    let Some(_) = common::postgres_server() else {
+        return;
+    };
+    let first = TestApp::new().await;
+    let url = common::postgres_database_for(first.dir.path()).unwrap();
+    let second_dir = tempfile::tempdir().unwrap();
+    let config = credstore::config::Config::resolve(
+        "127.0.0.1:0".parse().unwrap(),
+        second_dir.path().join("data"),
+        Some(url),
+        Some(first.dir.path().join("master.key")),
+        Some(common::ADMIN_PASSWORD.into()),
+    );
+    let second = TestApp::with_config(&config, second_dir).await;
+    let (one, two) = (&first.state.ctx.store, &second.state.ctx.store);
+
+    let held = one.begin_addition().await.unwrap();
+    let beside = tokio::time::timeout(Duration::from_secs(5), two.begin_addition())
+        .await
+        .expect("an addition waited for another instance's addition")
+        .unwrap();
+    let exclusive = two.begin();
+    tokio::pin!(exclusive);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), &mut exclusive)
+            .await
+            .is_err(),
+        "a write that changes what exists ran beside additions"
+    );
+    held.commit().await.unwrap();
+    beside.commit().await.unwrap();
+    drop(
+        tokio::time::timeout(Duration::from_secs(5), exclusive)
+            .await
+            .expect("the exclusive write never began")
+            .unwrap(),
+    );
+
+    let org = first
+        .create("/api/v2/organizations/", json!({"name": "side-by-side"}))
+        .await;
+    let ssh = first.type_id("ssh").await;
+    let body = |i: usize| {
+        json!({"name": format!("beside-{i}"), "organization": org, "credential_type": ssh,
+               "inputs": {"username": "u", "password": "p"}})
+    };
+    const LIST: &str = "/api/v2/credentials/";
+    let (a, b, c, d, e, f) = tokio::join!(
+        first.post(As::Admin, LIST, body(1)),
+        second.post(As::Admin, LIST, body(2)),
+        first.post(As::Admin, LIST, body(3)),
+        second.post(As::Admin, LIST, body(4)),
+        first.post(As::Admin, LIST, body(5)),
+        second.post(As::Admin, LIST, body(6)),
+    );
+    for reply in [&a, &b, &c, &d, &e, &f] {
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.raw);
+    }
+    let (checked, broken) = one.verify_activity_chain().await.unwrap();
+    assert_eq!(broken, None, "the chain of {checked} entries verifies");
+    let listed = second
+        .get(
+            As::Admin,
+            &format!("/api/v2/organizations/{org}/credentials/"),
+        )
+        .await;
+    assert_eq!(listed.body["count"], 6);
+}
