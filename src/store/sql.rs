@@ -152,37 +152,66 @@ fn search_sql(dialect: Dialect, resource: &Resource, table: &str, term: &str) ->
     }
 }
 
-/// Text columns with a trigram index on SQLite (`migrations/sqlite/0010`): the column
-/// and the index that holds it.
-const TRIGRAM_INDEXED: [(&str, &str); 1] = [("credentials.name", "credentials_name_trigram")];
+/// Text columns with a trigram index: the column, SQLite's FTS5 index of it
+/// (`migrations/sqlite/0010`) and PostgreSQL's trigram table (`migrations/postgres/0005`).
+const TRIGRAM_INDEXED: [(&str, &str, &str); 1] = [(
+    "credentials.name",
+    "credentials_name_trigram",
+    "credential_name_trigrams",
+)];
 
-/// The trigram index holding `column`, on SQLite.
+/// The trigram index holding `column`.
 fn trigram_index(dialect: Dialect, column: &str) -> Option<&'static str> {
-    match dialect {
-        Dialect::Sqlite => TRIGRAM_INDEXED
-            .iter()
-            .find(|(c, _)| *c == column)
-            .map(|(_, index)| *index),
-        Dialect::Postgres => None,
-    }
+    let (_, sqlite, postgres) = TRIGRAM_INDEXED.iter().find(|(c, _, _)| *c == column)?;
+    Some(match dialect {
+        Dialect::Sqlite => sqlite,
+        Dialect::Postgres => postgres,
+    })
 }
 
 /// The rows whose indexed text contains `text` (three characters or more), found through
 /// the trigram index: a superset of a substring condition's rows, since the index folds
-/// Unicode case where `LIKE` folds ASCII's (and matches any column it holds). `None` when
-/// the column has no index or the text is too short for one.
+/// case at least as far as `LIKE`/`ILIKE` do (SQLite's FTS5 folds Unicode case, LIKE only
+/// ASCII's; on PostgreSQL both sides fold ASCII, as the "C" collation's ILIKE does).
+/// `None` when the column has no index or the text is too short for one.
 fn trigram_candidates(dialect: Dialect, column: &str, text: &str) -> Option<Sql> {
     let index = trigram_index(dialect, column)?;
     if text.chars().count() < 3 {
         return None;
     }
     let table = column.split('.').next()?;
-    // One FTS5 phrase: the text literally (quotes doubled), any other character plain.
-    let phrase = format!("\"{}\"", text.replace('"', "\"\""));
-    Some(Sql::with(
-        format!("{table}.id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"),
-        vec![Bind::Text(phrase)],
-    ))
+    Some(match dialect {
+        Dialect::Sqlite => {
+            // One FTS5 phrase: the text literally (quotes doubled), any other character plain.
+            let phrase = format!("\"{}\"", text.replace('"', "\"\""));
+            Sql::with(
+                format!("{table}.id IN (SELECT rowid FROM {index} WHERE {index} MATCH ?)"),
+                vec![Bind::Text(phrase)],
+            )
+        }
+        Dialect::Postgres => {
+            let grams = trigrams(text);
+            Sql::with(
+                format!(
+                    "{table}.id IN (SELECT credential_id FROM {index} WHERE trigram IN ({}) \
+                     GROUP BY credential_id HAVING COUNT(*) = {})",
+                    vec!["?"; grams.len()].join(", "),
+                    grams.len()
+                ),
+                grams.into_iter().map(Bind::Text).collect(),
+            )
+        }
+    })
+}
+
+/// The distinct trigrams of `text`, ASCII-lowercased, as PostgreSQL's
+/// `credential_name_trigrams_of` cuts a name.
+fn trigrams(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let mut grams: Vec<String> = chars.windows(3).map(|w| w.iter().collect()).collect();
+    grams.sort();
+    grams.dedup();
+    grams
 }
 
 /// `candidates AND exact`: the index narrows, the exact condition decides.
@@ -415,7 +444,10 @@ mod tests {
             "{}",
             postgres.text
         );
-        assert_eq!(postgres.binds, vec![Bind::Text("%a*?[b\\%\\_%".into())]);
+        assert_eq!(
+            postgres.binds.last(),
+            Some(&Bind::Text("%a*?[b\\%\\_%".into()))
+        );
         let f = parse_filter(&CREDENTIAL, &[("name__icontains".into(), "Prod".into())]).unwrap();
         assert!(filter_sql(Dialect::Sqlite, &CREDENTIAL, &f)
             .text
@@ -426,7 +458,7 @@ mod tests {
     }
 
     #[test]
-    fn the_trigram_index_narrows_long_enough_substrings_on_sqlite_only() {
+    fn the_trigram_index_narrows_long_enough_substrings_on_names_only() {
         let sql = |dialect, pairs: &[(&str, &str)]| {
             let pairs: Vec<(String, String)> = pairs
                 .iter()
@@ -445,6 +477,17 @@ mod tests {
             narrowed.text
         );
         assert_eq!(narrowed.binds[0], Bind::Text("\"pr\"\"od\"".into()));
+        let narrowed = sql(Dialect::Postgres, &[("name__icontains", "ProdPro")]);
+        assert!(
+            narrowed.text.contains("(credentials.id IN (SELECT credential_id FROM credential_name_trigrams WHERE trigram IN (?, ?, ?, ?) GROUP BY credential_id HAVING COUNT(*) = 4) AND credentials.name ILIKE ?"),
+            "{}",
+            narrowed.text
+        );
+        let grams: Vec<Bind> = ["dpr", "odp", "pro", "rod"]
+            .into_iter()
+            .map(|g| Bind::Text(g.into()))
+            .collect();
+        assert_eq!(narrowed.binds[..4], grams[..]);
         for (dialect, pairs) in [
             (Dialect::Sqlite, &[("name__icontains", "pr")][..]),
             // `search=` also looks in descriptions, which have no index.
@@ -454,7 +497,7 @@ mod tests {
                 Dialect::Sqlite,
                 &[("organization__name__icontains", "prod")][..],
             ),
-            (Dialect::Postgres, &[("name__icontains", "prod")][..]),
+            (Dialect::Postgres, &[("name__icontains", "pr")][..]),
             (Dialect::Postgres, &[("search", "prod")][..]),
         ] {
             let text = sql(dialect, pairs).text;
