@@ -47,13 +47,13 @@ pub const TOO_COSTLY: &str = "injector templates need more memory or time than a
 enum Request {
     /// `custom_type::validate_injectors`.
     Check { injectors: Value, inputs: Value },
-    /// `injection::render_custom` for one credential; `inputs` is its type's definition.
+    /// `injection::render_custom` for one credential.
     Render {
         id: i64,
         type_name: String,
         namespace: Option<String>,
         managed: bool,
-        inputs: Value,
+        schema: InputSchema,
         injectors: Value,
         values: Map<String, Value>,
     },
@@ -101,13 +101,8 @@ impl Templates {
         }
     }
 
-    /// `injection::render_custom` for `subject`, whose type's inputs definition is
-    /// `type_inputs`; in a worker unless every template is plain.
-    pub fn render_custom(
-        &self,
-        subject: &Subject<'_>,
-        type_inputs: &Value,
-    ) -> Result<CustomInjection, RenderError> {
+    /// `injection::render_custom` for `subject`, in a worker unless every template is plain.
+    pub fn render_custom(&self, subject: &Subject<'_>) -> Result<CustomInjection, RenderError> {
         if custom_type::injectors_are_plain(subject.injectors) {
             return injection::render_custom(subject);
         }
@@ -116,7 +111,7 @@ impl Templates {
             type_name: subject.type_name.to_string(),
             namespace: subject.namespace.map(str::to_string),
             managed: subject.managed,
-            inputs: type_inputs.clone(),
+            schema: subject.schema.clone(),
             injectors: subject.injectors.clone(),
             values: subject.values.clone(),
         };
@@ -259,11 +254,10 @@ fn answer(request: Request) -> Answer {
             type_name,
             namespace,
             managed,
-            inputs,
+            schema,
             injectors,
             values,
         } => {
-            let schema = InputSchema::parse(&inputs);
             let subject = Subject {
                 id,
                 type_name: &type_name,

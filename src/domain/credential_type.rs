@@ -30,7 +30,7 @@ pub const WRITABLE_KINDS: [(&str, &str); 2] = [("net", "Network"), ("cloud", "Cl
 pub const NAME_MAX: usize = 512;
 
 /// How an input value is typed in the schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InputKind {
     /// `"type": "string"`.
     String,
@@ -41,7 +41,7 @@ pub enum InputKind {
 }
 
 /// One declared input field of a credential type.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct InputField {
     pub id: String,
     pub label: String,
@@ -66,7 +66,7 @@ impl InputField {
 }
 
 /// The parsed schema of a type: what `inputs` of its credentials may hold.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct InputSchema {
     pub fields: Vec<InputField>,
     /// `dependencies` of managed types: field → fields it needs present.

@@ -274,8 +274,7 @@ fn render_with(ctx: &Context, usable: &Usable, values: &InputValues) -> Result<R
         injectors: &injectors,
         values: &values.0,
     };
-    let type_inputs = usable.ty.inputs_json()?;
-    let custom = |subject: &Subject<'_>| ctx.templates.render_custom(subject, &type_inputs);
+    let custom = |subject: &Subject<'_>| ctx.templates.render_custom(subject);
     injection::render(&subject, &custom).map_err(|e| Error::BadRequest(json!(e.to_string())))
 }
 
