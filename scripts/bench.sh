@@ -165,20 +165,28 @@ settle() {
 
 # Result rows: "scenario|connections|requests/s|p50 ms|p99 ms|errors".
 ROWS=()
+# One row "scenario|connections|requests/s|p50 ms|p99 ms|errors" from the BENCH lines of
+# WANT wrk runs on standard input, added up: requests and errors summed, the longest
+# duration, the worst p50 and p99. Fails when a run gave no line.
+summarize() {
+    awk -v name="$1" -v c="$2" -v want="$3" '/^BENCH / {
+          for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+          req += v["requests"]; if (v["duration_us"] > dur) dur = v["duration_us"]
+          if (v["p50_us"] > p50) p50 = v["p50_us"]; if (v["p99_us"] > p99) p99 = v["p99_us"]
+          errors += v["non2xx"] + v["socket_errors"]; n++ }
+        END { if (n != want) exit 1
+              if (req == 0) { p50s = "none done"; p99s = "none done" }
+              else { p50s = sprintf("%.2f", p50 / 1000); p99s = sprintf("%.2f", p99 / 1000) }
+              printf "%s|%s|%.1f|%s|%s|%d", name, c, req / (dur / 1e6), p50s, p99s, errors }'
+}
 run() {
     local name=$1 conns=$2 url=$3
     shift 3
-    local out line
+    local out row
     say "$name, $conns connections, $DURATION"
     out=$(wrk -t"$THREADS" -c"$conns" -d"$DURATION" --timeout 30s "$@" -s "$LUA" "$url" -- "${WRK_ARGS[@]}")
-    line=$(grep '^BENCH ' <<<"$out") || die "wrk gave no result for $name: $out"
-    ROWS+=("$(awk -v name="$name" -v c="$conns" '{
-        for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-        if (v["requests"] == 0) { p50 = "none done"; p99 = "none done" }
-        else { p50 = sprintf("%.2f", v["p50_us"] / 1000); p99 = sprintf("%.2f", v["p99_us"] / 1000) }
-        printf "%s|%s|%.1f|%s|%s|%d", name, c, v["requests"] / (v["duration_us"] / 1e6),
-            p50, p99, v["non2xx"] + v["socket_errors"]
-    }' <<<"$line")")
+    row=$(summarize "$name" "$conns" 1 <<<"$out") || die "wrk gave no result for $name: $out"
+    ROWS+=("$row")
     settle
 }
 
@@ -244,7 +252,7 @@ while [ "$grown" -lt "$GROW" ]; do
     slice=$((slice + 1))
     written_before=$(awk '/^wchar/ { print $2 }' "/proc/$GROW_PID/io")
     out=$(wrk -t"$THREADS" -c8 -d"$GROW_SLICE" --timeout 30s -H "Authorization: Bearer $GROW_TOKEN" \
-        -s "$LUA" "$GROW_API/" -- post-spread "g$slice" "$GROW_ORGS" "$GROW_TYPE")
+        -s "$LUA" "$GROW_API/" -- post "g$slice" "$GROW_ORGS" "$GROW_TYPE")
     written_after=$(awk '/^wchar/ { print $2 }' "/proc/$GROW_PID/io")
     line=$(grep '^BENCH ' <<<"$out") || die "wrk gave no result for grow slice $slice: $out"
     GROW_LINES+=("$line written=$((written_after - written_before)) before=$grown")
@@ -298,14 +306,7 @@ run_pair() {
         LOCK_WAITS=$(awk -v w="$waiting" -v s="$samples" 'BEGIN { if (s) printf "%.2f", w / s; else print "-" }')
     fi
     wait "$wrk_a" "$wrk_b"
-    line=$(cat "$out_a" "$out_b" | grep '^BENCH ' | awk -v name="$name" -v c="$conns" '
-        { for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-          req += v["requests"]; if (v["duration_us"] > dur) dur = v["duration_us"]
-          if (v["p50_us"] > p50) p50 = v["p50_us"]; if (v["p99_us"] > p99) p99 = v["p99_us"]
-          errors += v["non2xx"] + v["socket_errors"]; n++ }
-        END { if (n != 2) exit 1
-              printf "%s|%s|%.1f|%.2f|%.2f|%d", name, c, req / (dur / 1e6), p50 / 1000, p99 / 1000, errors }') ||
-        die "wrk gave no result for $name"
+    line=$(cat "$out_a" "$out_b" | summarize "$name" "$conns" 2) || die "wrk gave no result for $name"
     ROWS+=("$line")
     settle
 }
@@ -342,7 +343,7 @@ if [ "${BENCH_POSTGRES:-1}" = 1 ]; then
     WRK_ARGS=(random-detail "$(fact first_id)" "$(fact last_id)")
     run_pair pg2-detail-random-id 8 "$API/" "http://$HOST:$PG_PORT_B/" -H "Authorization: Bearer $PG_TOKEN"
     # Creates into different organizations from the two instances (spread over 20).
-    WRK_ARGS=(post-spread pg2 "$(seq -s, "$(fact org_id)" $(($(fact org_id) + 19)))" "$(fact ssh_type_id)")
+    WRK_ARGS=(post pg2 "$(seq -s, "$(fact org_id)" $(($(fact org_id) + 19)))" "$(fact ssh_type_id)")
     SAMPLE_LOCKS=1 run_pair pg2-create 8 "$API/api/v2/credentials/" "http://$HOST:$PG_PORT_B/api/v2/credentials/" \
         -H "Authorization: Bearer $PG_TOKEN"
     PG_ROWS=1

@@ -1,7 +1,7 @@
 -- wrk script for scripts/bench.sh. Arguments (after `--`):
 --   get                          the request given on the command line, unchanged
---   post  TAG ORG_ID TYPE_ID     POST a new Machine credential with a unique name
---   post-spread TAG ORG_IDS TYPE_ID  the same, into the comma-separated organizations in turn
+--   post TAG ORG_IDS TYPE_ID     POST a new Machine credential with a unique name, into the
+--                                comma-separated organizations in turn (one id: always it)
 --   patch TAG FIRST_ID LAST_ID   PATCH the description of credentials FIRST_ID..LAST_ID
 --   render                       POST {"purpose": ...} to the render URL on the command line
 --   random-detail FIRST LAST     GET a credential with a random id in FIRST..LAST each time
@@ -25,18 +25,6 @@ local counter = 0
 function init(args)
    local mode = args[1] or "get"
    if mode == "post" then
-      local tag, org, ty = args[2], args[3], args[4]
-      wrk.method = "POST"
-      wrk.headers["Content-Type"] = "application/json"
-      request = function()
-         counter = counter + 1
-         local body = string.format(
-            '{"name":"bench-%s-%d-%d","organization":%s,"credential_type":%s,' ..
-            '"inputs":{"username":"bench","password":"secret-%d","become_method":"sudo"}}',
-            tag, tid, counter, org, ty, counter)
-         return wrk.format(nil, "/api/v2/credentials/", nil, body)
-      end
-   elseif mode == "post-spread" then
       local tag, ty = args[2], args[4]
       local orgs = {}
       for org in string.gmatch(args[3], "[^,]+") do table.insert(orgs, org) end
@@ -45,8 +33,8 @@ function init(args)
       request = function()
          counter = counter + 1
          local body = string.format(
-            '{"name":"grow-%s-%d-%d","organization":%s,"credential_type":%s,' ..
-            '"inputs":{"username":"grow","password":"secret-%d"}}',
+            '{"name":"bench-%s-%d-%d","organization":%s,"credential_type":%s,' ..
+            '"inputs":{"username":"bench","password":"secret-%d","become_method":"sudo"}}',
             tag, tid, counter, orgs[(counter + tid) % #orgs + 1], ty, counter)
          return wrk.format(nil, "/api/v2/credentials/", nil, body)
       end
