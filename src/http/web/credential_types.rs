@@ -197,9 +197,21 @@ async fn create(State(state): State<AppState>, viewer: Viewer, Posted(form): Pos
         Err(errors) => return refuse(&state, &viewer, None, &form, errors).await,
     };
     let result = credential_types::create(&state.ctx, &viewer.caller, &body).await;
-    let again = async |errors| refuse(&state, &viewer, None, &form, errors).await;
+    saved(&state, &viewer, None, &form, result).await
+}
+
+/// The answer to a type's create or update: its page, or the editor again (`id` the type
+/// being edited) with the use case's messages beside their fields.
+async fn saved(
+    state: &AppState,
+    viewer: &Viewer,
+    id: Option<i64>,
+    form: &Fields,
+    result: crate::service::Result<i64>,
+) -> Response {
+    let again = async |errors| refuse(state, viewer, id, form, errors).await;
     after_post(
-        &viewer,
+        viewer,
         result,
         |id| format!("/credential_types/{id}/"),
         again,
@@ -255,12 +267,5 @@ async fn update(
         Err(errors) => return refuse(&state, &viewer, type_id, &form, errors).await,
     };
     let result = credential_types::update(&state.ctx, &viewer.caller, &id, &body, true).await;
-    let again = async |errors| refuse(&state, &viewer, type_id, &form, errors).await;
-    after_post(
-        &viewer,
-        result,
-        |id| format!("/credential_types/{id}/"),
-        again,
-    )
-    .await
+    saved(&state, &viewer, type_id, &form, result).await
 }
