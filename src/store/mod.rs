@@ -254,7 +254,9 @@ pub struct WriteTx {
 /// A PostgreSQL transaction, with this instance's writer slot unless it is an addition.
 struct PgWrite {
     tx: sqlx::Transaction<'static, sqlx::Postgres>,
-    _writer: Option<tokio::sync::OwnedMutexGuard<group::Slot>>,
+    /// This instance's writer slot, held with the write lock alone; `None` for an
+    /// addition, which holds the write lock shared.
+    writer: Option<tokio::sync::OwnedMutexGuard<group::Slot>>,
 }
 
 impl WriteTx {
@@ -266,10 +268,11 @@ impl WriteTx {
         }
     }
 
-    /// Orders this transaction's activity entry after those of writes running beside it
-    /// (PostgreSQL); SQLite has one writer at a time already.
+    /// Orders this transaction's activity entry after those of writes running beside it:
+    /// additions on PostgreSQL. A write holding the write lock alone has nobody beside
+    /// it, and SQLite has one writer at a time.
     pub(crate) async fn lock_activity_chain(&mut self) -> StoreResult<()> {
-        if let Backend::Postgres(pg) = &mut self.tx {
+        if let Backend::Postgres(pg @ PgWrite { writer: None, .. }) = &mut self.tx {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(PG_CHAIN_LOCK)
                 .execute(&mut *pg.tx)
@@ -288,9 +291,9 @@ impl WriteTx {
     pub async fn commit(self) -> StoreResult<()> {
         match self.tx {
             Backend::Sqlite(member) => member.commit().await,
-            Backend::Postgres(PgWrite { tx, _writer }) => {
+            Backend::Postgres(PgWrite { tx, writer }) => {
                 let committed = tx.commit().await.map_err(StoreError::from);
-                drop(_writer);
+                drop(writer);
                 tokio::task::yield_now().await;
                 committed
             }
@@ -467,7 +470,7 @@ impl Store {
                 let writer = self.writer.clone().lock_owned().await;
                 Backend::Postgres(PgWrite {
                     tx: spawn_begin_postgres(pool, false).await?,
-                    _writer: Some(writer),
+                    writer: Some(writer),
                 })
             }
         };
@@ -487,7 +490,7 @@ impl Store {
             Backend::Postgres(pool) => Ok(WriteTx {
                 tx: Backend::Postgres(PgWrite {
                     tx: spawn_begin_postgres(pool, true).await?,
-                    _writer: None,
+                    writer: None,
                 }),
             }),
         }
